@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
+/*
+ * faultline's kernel programs.
+ *
+ * Counting (hot path): the perf software events minor-faults and major-faults
+ * fire from mm_account_fault(), right where the kernel adds one to the task's
+ * min_flt or maj_flt, with the faulting address. They count into
+ * process_faults by process, region and type. Faults the kernel resolves
+ * through get_user_pages (no registers, so no perf event: execve copying its
+ * arguments, MAP_POPULATE, MADV_POPULATE_*) still move task->min_flt; each
+ * thread's counters are compared with what it was seen doing (thread_seen) so
+ * those are added too, as region "other". The per-process sum is therefore
+ * the kernel's own getrusage()/proc count.
+ *
+ * Access and trace: exceptions/page_fault_user (tp_btf, or the classic
+ * tracepoint twin with offsets read from tracefs) counts the x86 error code
+ * and, for `trace`, sends raw events of one process through a ring buffer.
+ *
+ * OOM kills: oom/mark_victim, one ring-buffer record per kill.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "faultline.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Written by user space before load (src/bpf/loader.ts). */
+const volatile __u64 attach_ns = 0;     /* threads that started before this are counted from their current counters */
+const volatile __u32 trace_tgid = 0;    /* 0: no raw fault events */
+const volatile __u32 page_size = 4096;
+/* Classic tracepoint twins: byte offsets read from the format files; -1 when absent. */
+const volatile __s32 pfu_address_off = -1;
+const volatile __s32 pfu_ip_off = -1;
+const volatile __s32 pfu_error_code_off = -1;
+const volatile __s32 mv_pid_off = -1;
+const volatile __s32 mv_comm_off = -1; /* __data_loc */
+const volatile __s32 mv_total_vm_off = -1; /* the classic fields are in kB */
+const volatile __s32 mv_anon_rss_off = -1;
+const volatile __s32 mv_file_rss_off = -1;
+const volatile __s32 mv_shmem_rss_off = -1;
+const volatile __s32 mv_uid_off = -1;
+const volatile __s32 mv_pgtables_off = -1;
+const volatile __s32 mv_oom_score_adj_off = -1;
+
+/* 32768 processes: the classic pid_max; a process beyond it counts in unattributed_faults. */
+#define MAX_PROCESSES 32768
+/* 4 MiB: 65536 fault_event records of 64 bytes with header, 2.5 x a 100 MiB touch. */
+#define FAULT_EVENTS_BYTES (4 << 20)
+/* 256 KiB: ~2000 OOM records; kills come one at a time. */
+#define OOM_EVENTS_BYTES (256 << 10)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_PROCESSES);
+	__type(key, __u32);
+	__type(value, struct process_faults);
+} process_faults SEC(".maps");
+
+/* Faults of processes that found process_faults full: the host total still adds up. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, REGION_COUNT * FAULT_TYPE_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} unattributed_faults SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct thread_seen);
+} thread_seen SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ACCESS_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} fault_access SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, FAULT_EVENTS_BYTES);
+} fault_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, OOM_EVENTS_BYTES);
+} oom_events SEC(".maps");
+
+/* Records a ring buffer could not reserve, by enum ringbuf_id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RINGBUF_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost_records SEC(".maps");
+
+static __always_inline void percpu_inc(void *map, __u32 slot, __u64 n)
+{
+	__u64 *count = bpf_map_lookup_elem(map, &slot);
+
+	if (count)
+		*count += n;
+}
+
+/* ---- counting: perf software events minor-faults / major-faults ---- */
+
+struct vma_region_ctx {
+	__u64 start_stack;
+	__u32 region;
+};
+
+static long vma_region_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_region_ctx *c = data;
+
+	if (vma->vm_file)
+		c->region = REGION_FILE;
+	else if (vma->vm_start <= c->start_stack && c->start_stack < vma->vm_end)
+		c->region = REGION_STACK;
+	else
+		c->region = REGION_ANON;
+	return 0;
+}
+
+static __always_inline __u32 classify(struct task_struct *task, __u64 addr)
+{
+	struct mm_struct *mm = task->mm;
+	struct vma_region_ctx c = { .region = REGION_OTHER };
+
+	if (!mm)
+		return REGION_OTHER;
+	if (addr >= mm->start_brk && addr < ((mm->brk + page_size - 1) & ~((__u64)page_size - 1)))
+		return REGION_HEAP;
+	c.start_stack = mm->start_stack;
+	/* Fails (-EBUSY) only when mmap_lock is contended by a writer: region "other". */
+	bpf_find_vma(task, addr, vma_region_cb, &c, 0);
+	return c.region;
+}
+
+static __always_inline struct process_faults *process_entry(struct task_struct *task, __u32 tgid)
+{
+	struct process_faults *pf = bpf_map_lookup_elem(&process_faults, &tgid);
+	struct process_faults fresh = {};
+
+	if (pf)
+		return pf;
+	bpf_probe_read_kernel_str(fresh.comm, sizeof(fresh.comm), task->group_leader->comm);
+	/* BPF_NOEXIST: another CPU may have inserted it in between; then use theirs. */
+	bpf_map_update_elem(&process_faults, &tgid, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&process_faults, &tgid);
+}
+
+static __always_inline void add_faults(struct process_faults *pf, __u32 region, __u32 type, __u64 n)
+{
+	if (region >= REGION_COUNT || type >= FAULT_TYPE_COUNT || n == 0)
+		return;
+	if (pf)
+		__sync_fetch_and_add(&pf->faults[region][type], n);
+	else
+		percpu_inc(&unattributed_faults, region * FAULT_TYPE_COUNT + type, n);
+}
+
+/*
+ * Adds the faults the thread's counters show beyond what was seen of it
+ * (get_user_pages faults, which raise no perf event), less `pending` faults
+ * of each type that the caller counts itself.
+ */
+static __always_inline void settle_thread(struct task_struct *task, struct process_faults *pf,
+					  struct thread_seen *seen, __u64 pending_min, __u64 pending_maj)
+{
+	__u64 min_flt = task->min_flt, maj_flt = task->maj_flt;
+
+	if (min_flt > seen->min_flt + pending_min)
+		add_faults(pf, REGION_OTHER, FAULT_MINOR, min_flt - seen->min_flt - pending_min);
+	if (maj_flt > seen->maj_flt + pending_maj)
+		add_faults(pf, REGION_OTHER, FAULT_MAJOR, maj_flt - seen->maj_flt - pending_maj);
+	seen->min_flt = min_flt;
+	seen->maj_flt = maj_flt;
+}
+
+static __always_inline struct thread_seen *thread_state(struct task_struct *task, __u64 pending_min,
+							__u64 pending_maj)
+{
+	struct thread_seen *seen = bpf_task_storage_get(&thread_seen, task, 0, 0);
+
+	if (seen)
+		return seen;
+	seen = bpf_task_storage_get(&thread_seen, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	/* A thread older than faultline is counted from now on, not from its birth. */
+	if (seen && task->start_time < attach_ns) {
+		seen->min_flt = task->min_flt - pending_min;
+		seen->maj_flt = task->maj_flt - pending_maj;
+	}
+	return seen;
+}
+
+static __always_inline int count_fault(struct bpf_perf_event_data *ctx, __u32 type)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tgid = task->tgid;
+	__u64 is_min = type == FAULT_MINOR, is_maj = type == FAULT_MAJOR;
+	struct process_faults *pf = process_entry(task, tgid);
+	struct thread_seen *seen = thread_state(task, is_min, is_maj);
+
+	add_faults(pf, classify(task, ctx->addr), type, 1);
+	if (seen)
+		settle_thread(task, pf, seen, is_min, is_maj);
+	return 0; /* no perf sample output */
+}
+
+SEC("perf_event")
+int count_minor_fault(struct bpf_perf_event_data *ctx)
+{
+	return count_fault(ctx, FAULT_MINOR);
+}
+
+SEC("perf_event")
+int count_major_fault(struct bpf_perf_event_data *ctx)
+{
+	return count_fault(ctx, FAULT_MAJOR);
+}
+
+/* Each thread's last get_user_pages faults; the process's exit time when the last thread goes. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(settle_exiting_thread, struct task_struct *task)
+{
+	__u32 tgid = task->tgid;
+	struct process_faults *pf;
+	struct thread_seen *seen;
+
+	bool born_after_attach = task->start_time >= attach_ns;
+
+	seen = bpf_task_storage_get(&thread_seen, task, 0, 0);
+	if (seen || (born_after_attach && task->min_flt + task->maj_flt > 0))
+		pf = process_entry(task, tgid);
+	else
+		pf = bpf_map_lookup_elem(&process_faults, &tgid);
+	if (seen) {
+		settle_thread(task, pf, seen, 0, 0);
+	} else if (born_after_attach) {
+		/* Never seen faulting: all it did was get_user_pages faults. */
+		add_faults(pf, REGION_OTHER, FAULT_MINOR, task->min_flt);
+		add_faults(pf, REGION_OTHER, FAULT_MAJOR, task->maj_flt);
+	}
+	if (pf && task->signal->live.counter == 0)
+		pf->exit_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(refresh_comm, struct task_struct *task)
+{
+	__u32 tgid = task->tgid;
+	struct process_faults *pf = bpf_map_lookup_elem(&process_faults, &tgid);
+
+	if (pf)
+		bpf_probe_read_kernel_str(pf->comm, sizeof(pf->comm), task->comm);
+	return 0;
+}
+
+/* ---- exceptions/page_fault_user: access types and raw events ---- */
+
+static __always_inline void on_page_fault(__u64 address, __u64 ip, __u64 error_code)
+{
+	__u32 slot = !!(error_code & PF_PROT) | !!(error_code & PF_WRITE) << 1 | !!(error_code & PF_INSTR) << 2;
+	struct fault_event *e;
+	__u64 pid_tgid;
+
+	percpu_inc(&fault_access, slot, 1);
+	if (!trace_tgid)
+		return;
+	pid_tgid = bpf_get_current_pid_tgid();
+	if (pid_tgid >> 32 != trace_tgid)
+		return;
+	e = bpf_ringbuf_reserve(&fault_events, sizeof(*e), 0);
+	if (!e) {
+		percpu_inc(&lost_records, RINGBUF_FAULT_EVENTS, 1);
+		return;
+	}
+	e->kind = EVENT_PAGE_FAULT;
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->cpu = bpf_get_smp_processor_id();
+	e->timestamp_ns = bpf_ktime_get_ns();
+	e->address = address;
+	e->ip = ip;
+	e->error_code = error_code;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	/* User space drains on a timer: a wake-up per record would cost more than the record. */
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+}
+
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(page_fault_user_btf, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	on_page_fault(address, BPF_CORE_READ(regs, ip), error_code);
+	return 0;
+}
+
+static __always_inline __u64 tp_field(void *ctx, __s32 off, __u32 size)
+{
+	__u64 v = 0;
+
+	if (off >= 0)
+		bpf_probe_read_kernel(&v, size & 0xf, ctx + off);
+	return v;
+}
+
+SEC("tracepoint/exceptions/page_fault_user")
+int page_fault_user_tp(void *ctx)
+{
+	on_page_fault(tp_field(ctx, pfu_address_off, 8), tp_field(ctx, pfu_ip_off, 8),
+		      tp_field(ctx, pfu_error_code_off, 8));
+	return 0;
+}
+
+/* ---- oom/mark_victim ---- */
+
+static __always_inline struct oom_event *oom_reserve(void)
+{
+	struct oom_event *e = bpf_ringbuf_reserve(&oom_events, sizeof(*e), 0);
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (!e) {
+		percpu_inc(&lost_records, RINGBUF_OOM_EVENTS, 1);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->kind = EVENT_OOM_KILL;
+	e->timestamp_ns = bpf_ktime_get_ns();
+	/* mark_victim runs in the task whose allocation triggered the OOM. */
+	e->trigger_pid = pid_tgid >> 32;
+	bpf_get_current_comm(e->trigger_comm, sizeof(e->trigger_comm));
+	return e;
+}
+
+/* Linux >= 6.8: the victim's task_struct. */
+SEC("tp_btf/mark_victim")
+int BPF_PROG(mark_victim_btf, struct task_struct *task, uid_t uid)
+{
+	struct oom_event *e = oom_reserve();
+	struct mm_struct *mm = task->mm;
+
+	if (!e)
+		return 0;
+	e->pid = task->tgid;
+	e->tid = task->pid;
+	e->uid = uid;
+	e->oom_score_adj = task->signal->oom_score_adj;
+	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), task->comm);
+	if (mm) {
+		/* The same approximate reads as the tracepoint's get_mm_counter(). */
+		e->total_vm_bytes = mm->total_vm * page_size;
+		e->file_rss_bytes = mm->rss_stat[MM_FILEPAGES].count * page_size;
+		e->anon_rss_bytes = mm->rss_stat[MM_ANONPAGES].count * page_size;
+		e->shmem_rss_bytes = mm->rss_stat[MM_SHMEMPAGES].count * page_size;
+		e->pgtables_bytes = mm->pgtables_bytes.counter;
+	}
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tracepoint/oom/mark_victim")
+int mark_victim_tp(void *ctx)
+{
+	struct oom_event *e = oom_reserve();
+	__u32 loc;
+
+	if (!e)
+		return 0;
+	e->pid = tp_field(ctx, mv_pid_off, 4);
+	e->tid = e->pid;
+	e->uid = tp_field(ctx, mv_uid_off, 4);
+	e->oom_score_adj = (__s16)tp_field(ctx, mv_oom_score_adj_off, 2);
+	e->total_vm_bytes = tp_field(ctx, mv_total_vm_off, 8) << 10;
+	e->anon_rss_bytes = tp_field(ctx, mv_anon_rss_off, 8) << 10;
+	e->file_rss_bytes = tp_field(ctx, mv_file_rss_off, 8) << 10;
+	e->shmem_rss_bytes = tp_field(ctx, mv_shmem_rss_off, 8) << 10;
+	e->pgtables_bytes = tp_field(ctx, mv_pgtables_off, 8) << 10;
+	if (mv_comm_off >= 0) {
+		/* __data_loc: offset of the string in the record (low 16 bits), its length (high). */
+		loc = tp_field(ctx, mv_comm_off, 4);
+		bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), ctx + (loc & 0xffff));
+	}
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The contract between faultline's kernel programs and user space.
+ * src/bpf/contract.ts mirrors every layout here; the loader checks map key and
+ * value sizes against it at startup. Fixed-width types only.
+ */
+#ifndef FAULTLINE_H
+#define FAULTLINE_H
+
+#define TASK_COMM_LEN 16
+
+/* Where a faulting address lies. Keep in step with REGIONS in contract.ts. */
+enum fault_region {
+	REGION_HEAP = 0,  /* the brk area */
+	REGION_STACK = 1, /* the main thread's stack VMA */
+	REGION_ANON = 2,  /* other anonymous memory: mmap, large malloc, thread stacks */
+	REGION_FILE = 3,  /* file-backed: executable, libraries, mapped files */
+	REGION_OTHER = 4, /* no address (get_user_pages), no VMA, or VMA lock busy */
+	REGION_COUNT = 5,
+};
+
+/* The kernel's own classification (mm_account_fault). */
+enum fault_type {
+	FAULT_MINOR = 0,
+	FAULT_MAJOR = 1,
+	FAULT_TYPE_COUNT = 2,
+};
+
+/* x86 page-fault error code bits (arch/x86/include/asm/trap_pf.h). */
+#define PF_PROT (1 << 0)
+#define PF_WRITE (1 << 1)
+#define PF_INSTR (1 << 4)
+
+/* fault_access index: present | write << 1 | exec << 2. */
+#define ACCESS_SLOTS 8
+
+/* process_faults: one entry per process (tgid). */
+struct process_faults {
+	__u64 faults[REGION_COUNT][FAULT_TYPE_COUNT];
+	__u64 exit_ns; /* CLOCK_MONOTONIC of the last thread's exit; 0 while alive */
+	char comm[TASK_COMM_LEN]; /* the group leader's comm, refreshed at exec */
+};
+
+/* thread_seen: per-thread task storage; what the thread's counters read when last seen. */
+struct thread_seen {
+	__u64 min_flt;
+	__u64 maj_flt;
+};
+
+enum ringbuf_id {
+	RINGBUF_FAULT_EVENTS = 0,
+	RINGBUF_OOM_EVENTS = 1,
+	RINGBUF_COUNT = 2,
+};
+
+enum event_kind {
+	EVENT_PAGE_FAULT = 1,
+	EVENT_OOM_KILL = 2,
+};
+
+/* A raw page fault at tracepoint entry, for `trace`. */
+struct fault_event {
+	__u32 kind; /* EVENT_PAGE_FAULT */
+	__u32 pid;  /* tgid */
+	__u32 tid;
+	__u32 cpu;
+	__u64 timestamp_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 address;
+	__u64 ip;
+	__u64 error_code;
+	char comm[TASK_COMM_LEN]; /* the faulting thread's comm */
+};
+
+/* An OOM kill, as seen at oom/mark_victim. Sizes in bytes. */
+struct oom_event {
+	__u32 kind; /* EVENT_OOM_KILL */
+	__u32 pid;  /* the victim's tgid */
+	__u32 tid;  /* the victim task's pid */
+	__u32 uid;
+	__u32 trigger_pid; /* the task whose allocation ran into the OOM */
+	__s32 oom_score_adj;
+	__u64 timestamp_ns;
+	__u64 total_vm_bytes;
+	__u64 anon_rss_bytes;
+	__u64 file_rss_bytes;
+	__u64 shmem_rss_bytes;
+	__u64 pgtables_bytes;
+	char comm[TASK_COMM_LEN];
+	char trigger_comm[TASK_COMM_LEN];
+};
+
+#endif /* FAULTLINE_H */

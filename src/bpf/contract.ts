@@ -1,0 +1,143 @@
+/**
+ * Mirror of bpf/faultline.h, the kernel/user contract. Every layout here must
+ * match the header; the loader checks map key and value sizes at startup.
+ */
+
+export const TASK_COMM_LEN = 16;
+
+/** enum fault_region, in order. */
+export const REGIONS = ['heap', 'stack', 'anon', 'file', 'other'] as const;
+export type FaultRegion = (typeof REGIONS)[number];
+
+/** enum fault_type, in order. */
+export const FAULT_TYPES = ['minor', 'major'] as const;
+export type FaultType = (typeof FAULT_TYPES)[number];
+
+/** enum ringbuf_id, in order, named as the ring buffer maps are. */
+export const RINGBUFS = ['fault_events', 'oom_events'] as const;
+export type RingbufName = (typeof RINGBUFS)[number];
+
+export const ACCESS_SLOTS = 8;
+
+/** Map shapes the loader verifies: [key size, value size]. */
+export const MAP_SIZES: Record<string, readonly [number, number]> = {
+  process_faults: [4, 104],
+  unattributed_faults: [4, 8],
+  fault_access: [4, 8],
+  lost_records: [4, 8],
+};
+
+export const FAULT_EVENT_SIZE = 64;
+export const OOM_EVENT_SIZE = 104;
+const EVENT_PAGE_FAULT = 1;
+const EVENT_OOM_KILL = 2;
+
+/** Fault counts of one process, indexed [region][type] as in the kernel. */
+export type RegionTypeCounts = bigint[][];
+
+export interface ProcessFaultsRecord {
+  readonly pid: number;
+  readonly comm: string;
+  /** CLOCK_MONOTONIC ns of the last thread's exit; 0n while alive. */
+  readonly exitNs: bigint;
+  readonly faults: RegionTypeCounts;
+}
+
+export interface PageFaultEvent {
+  readonly kind: 'page_fault';
+  readonly pid: number;
+  readonly tid: number;
+  readonly cpu: number;
+  readonly timestampNs: bigint;
+  readonly address: bigint;
+  readonly ip: bigint;
+  readonly errorCode: bigint;
+  readonly comm: string;
+}
+
+export interface OomKillEvent {
+  readonly kind: 'oom_kill';
+  readonly pid: number;
+  readonly tid: number;
+  readonly uid: number;
+  readonly triggerPid: number;
+  readonly triggerComm: string;
+  readonly oomScoreAdj: number;
+  readonly timestampNs: bigint;
+  readonly totalVmBytes: bigint;
+  readonly anonRssBytes: bigint;
+  readonly fileRssBytes: bigint;
+  readonly shmemRssBytes: bigint;
+  readonly pgtablesBytes: bigint;
+  readonly comm: string;
+}
+
+export type KernelEvent = PageFaultEvent | OomKillEvent;
+
+export function decodeComm(buf: Buffer, offset: number): string {
+  const raw = buf.subarray(offset, offset + TASK_COMM_LEN);
+  const end = raw.indexOf(0);
+  return raw.subarray(0, end < 0 ? raw.length : end).toString('utf8');
+}
+
+export function emptyCounts(): RegionTypeCounts {
+  return REGIONS.map(() => FAULT_TYPES.map(() => 0n));
+}
+
+/** struct process_faults: faults[5][2] u64, exit_ns u64, comm[16]. */
+export function decodeProcessFaults(pid: number, value: Buffer, offset = 0): ProcessFaultsRecord {
+  const faults = emptyCounts();
+  for (let r = 0; r < REGIONS.length; r++) {
+    for (let t = 0; t < FAULT_TYPES.length; t++) {
+      faults[r]![t] = value.readBigUInt64LE(offset + (r * FAULT_TYPES.length + t) * 8);
+    }
+  }
+  return { pid, faults, exitNs: value.readBigUInt64LE(offset + 80), comm: decodeComm(value, offset + 88) };
+}
+
+export function decodeFaultEvent(buf: Buffer): PageFaultEvent | null {
+  if (buf.length < FAULT_EVENT_SIZE || buf.readUInt32LE(0) !== EVENT_PAGE_FAULT) return null;
+  return {
+    kind: 'page_fault',
+    pid: buf.readUInt32LE(4),
+    tid: buf.readUInt32LE(8),
+    cpu: buf.readUInt32LE(12),
+    timestampNs: buf.readBigUInt64LE(16),
+    address: buf.readBigUInt64LE(24),
+    ip: buf.readBigUInt64LE(32),
+    errorCode: buf.readBigUInt64LE(40),
+    comm: decodeComm(buf, 48),
+  };
+}
+
+export function decodeOomEvent(buf: Buffer): OomKillEvent | null {
+  if (buf.length < OOM_EVENT_SIZE || buf.readUInt32LE(0) !== EVENT_OOM_KILL) return null;
+  return {
+    kind: 'oom_kill',
+    pid: buf.readUInt32LE(4),
+    tid: buf.readUInt32LE(8),
+    uid: buf.readUInt32LE(12),
+    triggerPid: buf.readUInt32LE(16),
+    oomScoreAdj: buf.readInt32LE(20),
+    timestampNs: buf.readBigUInt64LE(24),
+    totalVmBytes: buf.readBigUInt64LE(32),
+    anonRssBytes: buf.readBigUInt64LE(40),
+    fileRssBytes: buf.readBigUInt64LE(48),
+    shmemRssBytes: buf.readBigUInt64LE(56),
+    pgtablesBytes: buf.readBigUInt64LE(64),
+    comm: decodeComm(buf, 72),
+    triggerComm: decodeComm(buf, 88),
+  };
+}
+
+/** fault_access slot → access kind and whether the page was present (x86 error code). */
+export interface AccessKind {
+  readonly access: 'read' | 'write' | 'exec';
+  readonly present: boolean;
+}
+
+export function accessOfSlot(slot: number): AccessKind {
+  const present = (slot & 1) !== 0;
+  if (slot & 4) return { access: 'exec', present };
+  return { access: slot & 2 ? 'write' : 'read', present };
+}

@@ -1,0 +1,452 @@
+/**
+ * The one module that talks to libbpf (and libc) through koffi.
+ *
+ * Everything exported here speaks TypeScript: objects, maps, links and ring
+ * buffers are classes; pointers never leave this file. libbpf 1.1 (Debian 12)
+ * is the floor: only its API is used. Pointer-returning calls return null and
+ * set errno; int-returning calls return -errno.
+ */
+import koffi, { type LibraryHandle } from 'koffi';
+import { FaultlineError, errnoName } from './errors.js';
+
+type Pointer = bigint;
+
+const libbpf = loadLibrary('libbpf.so.1', 'libbpf1');
+const libc = loadLibrary('libc.so.6', 'libc6');
+
+function loadLibrary(name: string, debianPackage: string): LibraryHandle {
+  try {
+    return koffi.load(name);
+  } catch (err) {
+    throw new FaultlineError(
+      'LIBRARY_MISSING',
+      `cannot load ${name}: ${(err as Error).message}; install it (apt-get install ${debianPackage})`,
+    );
+  }
+}
+
+const PrintFn = koffi.proto('int faultline_libbpf_print_fn(int level, const char *fmt, void *args)');
+const SampleFn = koffi.proto('int faultline_ring_buffer_sample_fn(void *ctx, void *data, size_t size)');
+
+const fn = {
+  set_print: libbpf.func('void *libbpf_set_print(faultline_libbpf_print_fn *fn)'),
+  major: libbpf.func('uint32_t libbpf_major_version(void)'),
+  minor: libbpf.func('uint32_t libbpf_minor_version(void)'),
+  num_possible_cpus: libbpf.func('int libbpf_num_possible_cpus(void)'),
+  obj_open_file: libbpf.func('void *bpf_object__open_file(const char *path, void *opts)'),
+  obj_load: libbpf.func('int bpf_object__load(void *obj)'),
+  obj_close: libbpf.func('void bpf_object__close(void *obj)'),
+  obj_btf: libbpf.func('void *bpf_object__btf(void *obj)'),
+  find_prog: libbpf.func('void *bpf_object__find_program_by_name(void *obj, const char *name)'),
+  find_map: libbpf.func('void *bpf_object__find_map_by_name(void *obj, const char *name)'),
+  prog_set_autoload: libbpf.func('int bpf_program__set_autoload(void *prog, bool autoload)'),
+  prog_fd: libbpf.func('int bpf_program__fd(void *prog)'),
+  prog_attach: libbpf.func('void *bpf_program__attach(void *prog)'),
+  prog_attach_perf: libbpf.func('void *bpf_program__attach_perf_event(void *prog, int pfd)'),
+  link_destroy: libbpf.func('int bpf_link__destroy(void *link)'),
+  map_fd: libbpf.func('int bpf_map__fd(void *map)'),
+  map_type: libbpf.func('int bpf_map__type(void *map)'),
+  map_key_size: libbpf.func('uint32_t bpf_map__key_size(void *map)'),
+  map_value_size: libbpf.func('uint32_t bpf_map__value_size(void *map)'),
+  map_max_entries: libbpf.func('uint32_t bpf_map__max_entries(void *map)'),
+  map_initial_value: libbpf.func('void *bpf_map__initial_value(void *map, _Out_ size_t *psize)'),
+  lookup_elem: libbpf.func('int bpf_map_lookup_elem(int fd, const void *key, void *value)'),
+  delete_elem: libbpf.func('int bpf_map_delete_elem(int fd, const void *key)'),
+  lookup_batch: libbpf.func(
+    'int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, void *opts)',
+  ),
+  obj_get_info: libbpf.func('int bpf_obj_get_info_by_fd(int fd, void *info, _Inout_ uint32_t *len)'),
+  btf_find_by_name_kind: libbpf.func('int btf__find_by_name_kind(void *btf, const char *name, uint32_t kind)'),
+  btf_type_by_id: libbpf.func('void *btf__type_by_id(void *btf, uint32_t id)'),
+  btf_name_by_offset: libbpf.func('const char *btf__name_by_offset(void *btf, uint32_t offset)'),
+  rb_new: libbpf.func('void *ring_buffer__new(int map_fd, faultline_ring_buffer_sample_fn *cb, void *ctx, void *opts)'),
+  rb_consume: libbpf.func('int ring_buffer__consume(void *rb)'),
+  rb_free: libbpf.func('void ring_buffer__free(void *rb)'),
+  vsnprintf: libc.func('int vsnprintf(void *buf, size_t size, const char *fmt, void *args)'),
+  syscall: libc.func('long syscall(long number, ...)'),
+  close: libc.func('int close(int fd)'),
+};
+
+export type LibbpfLogLevel = 'warn' | 'info' | 'debug';
+const LOG_LEVELS: LibbpfLogLevel[] = ['warn', 'info', 'debug'];
+
+/** libbpf's own messages; the last ones are attached to load/attach errors. */
+class LibbpfLog {
+  readonly recent: string[] = [];
+  sink: ((level: LibbpfLogLevel, line: string) => void) | null = null;
+  private readonly buf = Buffer.alloc(1024);
+  private callback: Pointer | null = null;
+
+  install(): void {
+    if (this.callback !== null) return;
+    this.callback = koffi.register((level: number, fmt: Pointer, args: Pointer): number => {
+      try {
+        const n = fn.vsnprintf(this.buf, this.buf.length, fmt, args) as number;
+        const text = this.buf.subarray(0, Math.max(0, Math.min(n, this.buf.length - 1))).toString('utf8').trimEnd();
+        const lvl = LOG_LEVELS[level] ?? 'debug';
+        if (lvl !== 'debug') {
+          this.recent.push(text);
+          if (this.recent.length > 40) this.recent.shift();
+        }
+        this.sink?.(lvl, text);
+      } catch {
+        // Never throw into libbpf.
+      }
+      return 0;
+    }, koffi.pointer(PrintFn));
+    fn.set_print(this.callback);
+  }
+
+  takeRecent(): string[] {
+    return this.recent.splice(0, this.recent.length);
+  }
+}
+
+export const libbpfLog = new LibbpfLog();
+
+export function libbpfVersion(): string {
+  return `${fn.major()}.${fn.minor()}`;
+}
+
+let possibleCpus = 0;
+export function numPossibleCpus(): number {
+  if (possibleCpus === 0) {
+    const n = fn.num_possible_cpus() as number;
+    if (n <= 0) throw new FaultlineError('CPUS_UNKNOWN', `libbpf cannot count the possible CPUs: ${errnoName(n)}`);
+    possibleCpus = n;
+  }
+  return possibleCpus;
+}
+
+function failure(code: string, what: string, errno: number, hint: string): FaultlineError {
+  return new FaultlineError(code, `${what}: ${errnoName(errno)}; ${hint}`, libbpfLog.takeRecent());
+}
+
+function hintFor(errno: number): string {
+  switch (Math.abs(errno)) {
+    case 1:
+    case 13:
+      return 'needs CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN on kernels before 5.8): run as root or grant them';
+    case 2:
+      return 'the kernel lacks this hook or type; see the libbpf messages below';
+    default:
+      return 'see the libbpf messages below';
+  }
+}
+
+/** A variable in .rodata, found through the object's BTF. */
+export interface RodataVariable {
+  readonly offset: number;
+  readonly size: number;
+}
+
+const BTF_KIND_DATASEC = 15;
+
+export class BpfLink {
+  private ptr: Pointer | null;
+
+  constructor(ptr: Pointer) {
+    this.ptr = ptr;
+  }
+
+  destroy(): void {
+    if (this.ptr === null) return;
+    fn.link_destroy(this.ptr);
+    this.ptr = null;
+  }
+}
+
+export interface ProgramRunStats {
+  readonly id: number;
+  readonly runTimeNs: bigint;
+  readonly runCount: bigint;
+}
+
+export class BpfObject {
+  private ptr: Pointer | null;
+  readonly path: string;
+
+  private constructor(ptr: Pointer, path: string) {
+    this.ptr = ptr;
+    this.path = path;
+  }
+
+  static open(path: string): BpfObject {
+    libbpfLog.install();
+    const ptr = fn.obj_open_file(path, null) as Pointer | null;
+    if (ptr === null) {
+      const errno = koffi.errno();
+      if (errno === 2) {
+        throw new FaultlineError('BPF_OBJECT_MISSING', `BPF object ${path} not found; build it with \`npm run build\``);
+      }
+      throw failure('BPF_OPEN', `cannot open BPF object ${path}`, errno, 'rebuild it with `npm run build`');
+    }
+    return new BpfObject(ptr, path);
+  }
+
+  private get handle(): Pointer {
+    if (this.ptr === null) throw new FaultlineError('BPF_CLOSED', `BPF object ${this.path} is already closed`);
+    return this.ptr;
+  }
+
+  private program(name: string): Pointer {
+    const prog = fn.find_prog(this.handle, name) as Pointer | null;
+    if (prog === null) {
+      throw new FaultlineError('BPF_PROGRAM_MISSING', `program ${name} not in ${this.path}; rebuild with \`npm run build\``);
+    }
+    return prog;
+  }
+
+  setAutoload(program: string, autoload: boolean): void {
+    const rc = fn.prog_set_autoload(this.program(program), autoload) as number;
+    if (rc < 0) throw failure('BPF_CONFIGURE', `cannot set autoload of ${program}`, rc, hintFor(rc));
+  }
+
+  /** Offsets of .rodata's variables, by name, from the object's BTF. */
+  rodataLayout(): Map<string, RodataVariable> {
+    const btf = fn.obj_btf(this.handle) as Pointer | null;
+    const layout = new Map<string, RodataVariable>();
+    if (btf === null) throw new FaultlineError('BPF_NO_BTF', `${this.path} carries no BTF; rebuild it with clang -g`);
+    const id = fn.btf_find_by_name_kind(btf, '.rodata', BTF_KIND_DATASEC) as number;
+    if (id < 0) return layout;
+    const sec = fn.btf_type_by_id(btf, id) as Pointer;
+    const vlen = (koffi.decode(sec, 4, 'uint32_t') as number) & 0xffff;
+    for (let i = 0; i < vlen; i++) {
+      const [typeId, offset, size] = koffi.decode(sec, 12 + i * 12, 'uint32_t', 3) as number[];
+      const variable = fn.btf_type_by_id(btf, typeId!) as Pointer;
+      const name = fn.btf_name_by_offset(btf, koffi.decode(variable, 'uint32_t') as number) as string;
+      layout.set(name, { offset: offset!, size: size! });
+    }
+    return layout;
+  }
+
+  /** Writes .rodata before load; the kernel freezes it at load. */
+  writeRodata(write: (rodata: Buffer) => void): void {
+    const map = this.mapPointer('.rodata');
+    const size = [0];
+    const ptr = fn.map_initial_value(map, size) as Pointer | null;
+    if (ptr === null) throw new FaultlineError('BPF_CONFIGURE', `${this.path} has no writable .rodata`);
+    write(Buffer.from(koffi.view(ptr, size[0]!)));
+  }
+
+  load(): void {
+    const rc = fn.obj_load(this.handle) as number;
+    if (rc < 0) throw failure('BPF_LOAD', `the kernel refused to load ${this.path}`, rc, hintFor(rc));
+    libbpfLog.takeRecent();
+  }
+
+  attach(program: string): BpfLink {
+    const link = fn.prog_attach(this.program(program)) as Pointer | null;
+    if (link === null) {
+      const errno = koffi.errno();
+      throw failure('BPF_ATTACH', `cannot attach ${program}`, errno, hintFor(errno));
+    }
+    return new BpfLink(link);
+  }
+
+  /** Attaches to an open perf event; the link owns (and closes) the perf fd from here on. */
+  attachPerfEvent(program: string, perfFd: number): BpfLink {
+    const link = fn.prog_attach_perf(this.program(program), perfFd) as Pointer | null;
+    if (link === null) {
+      const errno = koffi.errno();
+      fn.close(perfFd);
+      throw failure('BPF_ATTACH', `cannot attach ${program} to a perf event`, errno, hintFor(errno));
+    }
+    return new BpfLink(link);
+  }
+
+  runStats(program: string): ProgramRunStats | null {
+    const fd = fn.prog_fd(this.program(program)) as number;
+    if (fd < 0) return null;
+    const info = Buffer.alloc(PROG_INFO_SIZE);
+    const rc = fn.obj_get_info(fd, info, [info.length]) as number;
+    if (rc < 0) return null;
+    return {
+      id: info.readUInt32LE(PROG_INFO_ID),
+      runTimeNs: info.readBigUInt64LE(PROG_INFO_RUN_TIME_NS),
+      runCount: info.readBigUInt64LE(PROG_INFO_RUN_CNT),
+    };
+  }
+
+  private mapPointer(name: string): Pointer {
+    const map = fn.find_map(this.handle, name) as Pointer | null;
+    if (map === null) throw new FaultlineError('BPF_MAP_MISSING', `map ${name} not in ${this.path}; rebuild with \`npm run build\``);
+    return map;
+  }
+
+  map(name: string): BpfMap {
+    const map = this.mapPointer(name);
+    return new BpfMap(name, {
+      fd: fn.map_fd(map) as number,
+      type: fn.map_type(map) as number,
+      keySize: fn.map_key_size(map) as number,
+      valueSize: fn.map_value_size(map) as number,
+      maxEntries: fn.map_max_entries(map) as number,
+    });
+  }
+
+  close(): void {
+    if (this.ptr === null) return;
+    fn.obj_close(this.ptr);
+    this.ptr = null;
+  }
+}
+
+// struct bpf_prog_info (include/uapi/linux/bpf.h): offsets stable since 5.1.
+const PROG_INFO_SIZE = 232;
+const PROG_INFO_ID = 4;
+const PROG_INFO_RUN_TIME_NS = 192;
+const PROG_INFO_RUN_CNT = 200;
+
+const BPF_MAP_TYPE_PERCPU_HASH = 5;
+const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
+const BPF_MAP_TYPE_LRU_PERCPU_HASH = 10;
+const ENOENT = 2;
+
+export interface MapShape {
+  readonly fd: number;
+  readonly type: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+}
+
+export class BpfMap {
+  readonly name: string;
+  readonly shape: MapShape;
+  /** Bytes of one lookup result: per-CPU maps return one 8-aligned value per possible CPU. */
+  readonly valueBytes: number;
+  readonly perCpu: boolean;
+
+  constructor(name: string, shape: MapShape) {
+    this.name = name;
+    this.shape = shape;
+    this.perCpu = [BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_LRU_PERCPU_HASH].includes(shape.type);
+    this.valueBytes = this.perCpu ? Math.ceil(shape.valueSize / 8) * 8 * numPossibleCpus() : shape.valueSize;
+  }
+
+  lookup(key: Buffer): Buffer | null {
+    const value = Buffer.alloc(this.valueBytes);
+    const rc = fn.lookup_elem(this.shape.fd, key, value) as number;
+    if (rc === -ENOENT) return null;
+    if (rc < 0) throw failure('BPF_MAP_READ', `cannot read map ${this.name}`, rc, hintFor(rc));
+    return value;
+  }
+
+  delete(key: Buffer): boolean {
+    const rc = fn.delete_elem(this.shape.fd, key) as number;
+    if (rc === -ENOENT) return false;
+    if (rc < 0) throw failure('BPF_MAP_WRITE', `cannot delete from map ${this.name}`, rc, hintFor(rc));
+    return true;
+  }
+
+  /** Every entry, with bpf_map_lookup_batch: a few syscalls for the whole map. */
+  lookupAll(): { keys: Buffer; values: Buffer; count: number } {
+    const { keySize, maxEntries, fd } = this.shape;
+    const keys = Buffer.alloc(keySize * maxEntries);
+    const values = Buffer.alloc(this.valueBytes * maxEntries);
+    const inBatch = Buffer.alloc(Math.max(8, keySize));
+    const outBatch = Buffer.alloc(Math.max(8, keySize));
+    let total = 0;
+    let first = true;
+    while (total < maxEntries) {
+      const count = [maxEntries - total];
+      const rc = fn.lookup_batch(
+        fd,
+        first ? null : inBatch,
+        outBatch,
+        keys.subarray(total * keySize),
+        values.subarray(total * this.valueBytes),
+        count,
+        null,
+      ) as number;
+      if (rc < 0 && rc !== -ENOENT) throw failure('BPF_MAP_READ', `cannot batch-read map ${this.name}`, rc, hintFor(rc));
+      total += count[0]!;
+      if (rc === -ENOENT) break;
+      outBatch.copy(inBatch);
+      first = false;
+    }
+    return { keys, values, count: total };
+  }
+}
+
+/**
+ * A BPF ring buffer drained by `consume()`. `onRecord` gets a view that is
+ * valid only during the call: decode it there. It must not throw; an
+ * exception is caught and counted, because libbpf would drop the rest of the
+ * batch.
+ */
+export class RingBuffer {
+  private ptr: Pointer | null;
+  private callback: Pointer | null;
+  callbackErrors = 0;
+  lastCallbackError: Error | null = null;
+
+  constructor(map: BpfMap, onRecord: (record: Buffer) => void) {
+    this.callback = koffi.register((_ctx: Pointer, data: Pointer, size: number | bigint): number => {
+      try {
+        onRecord(Buffer.from(koffi.view(data, Number(size))));
+      } catch (err) {
+        this.callbackErrors++;
+        this.lastCallbackError = err as Error;
+      }
+      return 0;
+    }, koffi.pointer(SampleFn));
+    const ptr = fn.rb_new(map.shape.fd, this.callback, null, null) as Pointer | null;
+    if (ptr === null) {
+      const errno = koffi.errno();
+      koffi.unregister(this.callback);
+      this.callback = null;
+      throw failure('BPF_RINGBUF', `cannot open ring buffer ${map.name}`, errno, hintFor(errno));
+    }
+    this.ptr = ptr;
+  }
+
+  /** Reads every record available now, without waiting. Returns how many. */
+  consume(): number {
+    if (this.ptr === null) return 0;
+    const n = fn.rb_consume(this.ptr) as number;
+    return n < 0 ? 0 : n;
+  }
+
+  /** Frees the ring first, then the callback libbpf held. */
+  free(): void {
+    if (this.ptr !== null) fn.rb_free(this.ptr);
+    this.ptr = null;
+    if (this.callback !== null) koffi.unregister(this.callback);
+    this.callback = null;
+  }
+}
+
+// include/uapi/linux/perf_event.h
+const PERF_TYPE_SOFTWARE = 1;
+const PERF_ATTR_SIZE = 128;
+const PERF_FLAG_FD_CLOEXEC = 8;
+const SYS_PERF_EVENT_OPEN: Record<string, number> = { x64: 298, arm64: 241 };
+
+export const PERF_COUNT_SW_PAGE_FAULTS_MIN = 5;
+export const PERF_COUNT_SW_PAGE_FAULTS_MAJ = 6;
+
+/** Opens a software perf event on one CPU, all tasks, sampling every event. */
+export function openSoftwarePerfEvent(config: number, cpu: number): number {
+  const nr = SYS_PERF_EVENT_OPEN[process.arch];
+  if (nr === undefined) throw new FaultlineError('ARCH_UNSUPPORTED', `perf_event_open: no syscall number known for ${process.arch}`);
+  const attr = Buffer.alloc(PERF_ATTR_SIZE);
+  attr.writeUInt32LE(PERF_TYPE_SOFTWARE, 0);
+  attr.writeUInt32LE(PERF_ATTR_SIZE, 4);
+  attr.writeBigUInt64LE(BigInt(config), 8);
+  attr.writeBigUInt64LE(1n, 16); // sample_period: every fault
+  const fd = Number(fn.syscall(nr, 'void *', attr, 'int', -1, 'int', cpu, 'int', -1, 'unsigned long', PERF_FLAG_FD_CLOEXEC));
+  if (fd < 0) {
+    const errno = koffi.errno();
+    throw new FaultlineError(
+      'PERF_EVENT_OPEN',
+      `cannot open the software perf event ${config} on CPU ${cpu}: ${errnoName(errno)}; ${
+        errno === 1 || errno === 13
+          ? 'needs CAP_PERFMON (or root), and kernel.perf_event_paranoid may forbid it'
+          : 'the kernel may lack CONFIG_PERF_EVENTS'
+      }`,
+    );
+  }
+  return fd;
+}

@@ -1,0 +1,351 @@
+/**
+ * The kernel side's lifecycle: open → configure (.rodata) → load → attach →
+ * run → close, with a distinct error at each step. Callers get decoded
+ * TypeScript records; libbpf stays behind ./libbpf.ts.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+  ACCESS_SLOTS,
+  FAULT_TYPES,
+  MAP_SIZES,
+  REGIONS,
+  RINGBUFS,
+  decodeFaultEvent,
+  decodeOomEvent,
+  decodeProcessFaults,
+  emptyCounts,
+  type OomKillEvent,
+  type PageFaultEvent,
+  type ProcessFaultsRecord,
+  type RegionTypeCounts,
+  type RingbufName,
+} from './contract.js';
+import { parseCpuList } from './cpu-list.js';
+import { FaultlineError } from './errors.js';
+import {
+  BpfObject,
+  RingBuffer,
+  PERF_COUNT_SW_PAGE_FAULTS_MAJ,
+  PERF_COUNT_SW_PAGE_FAULTS_MIN,
+  openSoftwarePerfEvent,
+  type BpfLink,
+  type BpfMap,
+  type ProgramRunStats,
+} from './libbpf.js';
+import { fieldOffset, type TracepointFormat } from './tracepoint-format.js';
+import { readTracepointFormat } from './tracefs.js';
+
+export const DEFAULT_OBJECT_PATH = fileURLToPath(new URL('../../build/faultline.bpf.o', import.meta.url));
+
+/** How to attach the tracepoint programs: typed tp_btf, the classic twin, or tp_btf falling back to classic. */
+export type TracepointMode = 'auto' | 'tp_btf' | 'classic';
+
+export interface ProbeOptions {
+  /** The compiled kernel programs. Default: build/faultline.bpf.o in the package. */
+  objectPath?: string;
+  /** Attach the counting programs (perf events minor/major faults). Default: true. */
+  countFaults?: boolean;
+  /** Send raw page-fault events of this process (tgid) to onPageFault. Default: 0, none. */
+  traceTgid?: number;
+  /** Default: 'auto'. */
+  tracepoints?: TracepointMode;
+  onPageFault?: (event: PageFaultEvent) => void;
+  onOomKill?: (event: OomKillEvent) => void;
+}
+
+export interface AttachedProgram {
+  readonly program: string;
+  readonly attachPoint: string;
+  readonly links: number;
+}
+
+const TP_PROGRAMS = {
+  tp_btf: ['page_fault_user_btf', 'mark_victim_btf'],
+  classic: ['page_fault_user_tp', 'mark_victim_tp'],
+} as const;
+const COUNT_PROGRAMS = ['count_minor_fault', 'count_major_fault', 'settle_exiting_thread', 'refresh_comm'] as const;
+const ATTACH_POINTS: Record<string, string> = {
+  page_fault_user_btf: 'tp_btf/page_fault_user',
+  page_fault_user_tp: 'tracepoint/exceptions/page_fault_user',
+  mark_victim_btf: 'tp_btf/mark_victim',
+  mark_victim_tp: 'tracepoint/oom/mark_victim',
+  settle_exiting_thread: 'tp_btf/sched_process_exit',
+  refresh_comm: 'tp_btf/sched_process_exec',
+  count_minor_fault: 'perf_event/software/minor-faults',
+  count_major_fault: 'perf_event/software/major-faults',
+};
+
+function pageSize(): number {
+  try {
+    return Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim()) || 4096;
+  } catch {
+    return 4096;
+  }
+}
+
+function onlineCpus(): number[] {
+  return parseCpuList(readFileSync('/sys/devices/system/cpu/online', 'utf8'));
+}
+
+export class Probe {
+  readonly tracepointMode: 'tp_btf' | 'classic';
+  private readonly object: BpfObject;
+  private readonly links: BpfLink[] = [];
+  private readonly attachedPrograms: AttachedProgram[] = [];
+  private readonly rings: RingBuffer[] = [];
+  private readonly maps = new Map<string, BpfMap>();
+  private drainTimer: NodeJS.Timeout | null = null;
+
+  private constructor(object: BpfObject, mode: 'tp_btf' | 'classic') {
+    this.object = object;
+    this.tracepointMode = mode;
+  }
+
+  /** Opens, configures, loads and attaches; on any failure nothing stays attached. */
+  static start(options: ProbeOptions = {}): Probe {
+    const objectPath = options.objectPath ?? DEFAULT_OBJECT_PATH;
+    if (!existsSync(objectPath)) {
+      throw new FaultlineError('BPF_OBJECT_MISSING', `BPF object ${objectPath} not found; build it with \`npm run build\``);
+    }
+    const requested = options.tracepoints ?? 'auto';
+    if (requested !== 'auto') return Probe.startWith(objectPath, requested, options);
+    if (!existsSync('/sys/kernel/btf/vmlinux')) return Probe.startWith(objectPath, 'classic', options);
+    try {
+      return Probe.startWith(objectPath, 'tp_btf', options);
+    } catch (err) {
+      if (!(err instanceof FaultlineError) || !['BPF_LOAD', 'BPF_ATTACH'].includes(err.code)) throw err;
+      try {
+        return Probe.startWith(objectPath, 'classic', options);
+      } catch {
+        throw err;
+      }
+    }
+  }
+
+  private static startWith(objectPath: string, mode: 'tp_btf' | 'classic', options: ProbeOptions): Probe {
+    const object = BpfObject.open(objectPath);
+    const probe = new Probe(object, mode);
+    try {
+      probe.configure(mode, options);
+      object.load();
+      probe.attach(mode, options);
+      return probe;
+    } catch (err) {
+      probe.close();
+      throw err;
+    }
+  }
+
+  private configure(mode: 'tp_btf' | 'classic', options: ProbeOptions): void {
+    const countFaults = options.countFaults ?? true;
+    for (const [name, [keySize, valueSize]] of Object.entries(MAP_SIZES)) {
+      const map = this.object.map(name);
+      if (map.shape.keySize !== keySize || map.shape.valueSize !== valueSize) {
+        throw new FaultlineError(
+          'BPF_CONTRACT',
+          `map ${name} has key/value sizes ${map.shape.keySize}/${map.shape.valueSize}, ` +
+            `src/bpf/contract.ts expects ${keySize}/${valueSize}: rebuild with \`npm run build\` from one checkout`,
+        );
+      }
+    }
+    const unused = mode === 'tp_btf' ? TP_PROGRAMS.classic : TP_PROGRAMS.tp_btf;
+    for (const prog of unused) this.object.setAutoload(prog, false);
+    if (!countFaults) for (const prog of COUNT_PROGRAMS) this.object.setAutoload(prog, false);
+
+    const values: Record<string, bigint | number> = {
+      attach_ns: process.hrtime.bigint(),
+      trace_tgid: options.traceTgid ?? 0,
+      page_size: pageSize(),
+    };
+    if (mode === 'classic') Object.assign(values, classicOffsets());
+    const layout = this.object.rodataLayout();
+    this.object.writeRodata((rodata) => {
+      for (const [name, value] of Object.entries(values)) {
+        const v = layout.get(name);
+        if (!v) throw new FaultlineError('BPF_CONTRACT', `.rodata has no variable ${name}: rebuild with \`npm run build\``);
+        if (v.size === 8) rodata.writeBigUInt64LE(BigInt(value), v.offset);
+        else rodata.writeInt32LE(Number(value), v.offset);
+      }
+    });
+  }
+
+  private attach(mode: 'tp_btf' | 'classic', options: ProbeOptions): void {
+    for (const prog of TP_PROGRAMS[mode]) this.attachOne(prog);
+    if (options.countFaults ?? true) {
+      this.attachOne('settle_exiting_thread');
+      this.attachOne('refresh_comm');
+      for (const [prog, config] of [
+        ['count_minor_fault', PERF_COUNT_SW_PAGE_FAULTS_MIN],
+        ['count_major_fault', PERF_COUNT_SW_PAGE_FAULTS_MAJ],
+      ] as const) {
+        const cpus = onlineCpus();
+        for (const cpu of cpus) this.links.push(this.object.attachPerfEvent(prog, openSoftwarePerfEvent(config, cpu)));
+        this.attachedPrograms.push({ program: prog, attachPoint: ATTACH_POINTS[prog]!, links: cpus.length });
+      }
+    }
+    const onOom = options.onOomKill;
+    this.rings.push(
+      new RingBuffer(this.map('oom_events'), (record) => {
+        const event = decodeOomEvent(record);
+        if (event && onOom) onOom(event);
+      }),
+    );
+    const onFault = options.onPageFault;
+    if ((options.traceTgid ?? 0) > 0 && onFault) {
+      this.rings.push(
+        new RingBuffer(this.map('fault_events'), (record) => {
+          const event = decodeFaultEvent(record);
+          if (event) onFault(event);
+        }),
+      );
+    }
+  }
+
+  private attachOne(program: string): void {
+    this.links.push(this.object.attach(program));
+    this.attachedPrograms.push({ program, attachPoint: ATTACH_POINTS[program]!, links: 1 });
+  }
+
+  private map(name: string): BpfMap {
+    let map = this.maps.get(name);
+    if (!map) {
+      map = this.object.map(name);
+      this.maps.set(name, map);
+    }
+    return map;
+  }
+
+  get programs(): readonly AttachedProgram[] {
+    return this.attachedPrograms;
+  }
+
+  get processCapacity(): number {
+    return this.map('process_faults').shape.maxEntries;
+  }
+
+  /** Reads every ring buffer now. */
+  drain(): void {
+    for (const ring of this.rings) ring.consume();
+  }
+
+  /** Drains the ring buffers every intervalMs on a timer that does not keep the process alive. */
+  startDraining(intervalMs: number): void {
+    this.stopDraining();
+    this.drainTimer = setInterval(() => this.drain(), intervalMs);
+    this.drainTimer.unref();
+  }
+
+  private stopDraining(): void {
+    if (this.drainTimer) clearInterval(this.drainTimer);
+    this.drainTimer = null;
+  }
+
+  get ringCallbackErrors(): number {
+    return this.rings.reduce((n, r) => n + r.callbackErrors, 0);
+  }
+
+  /** One batch read of process_faults. */
+  readProcesses(): ProcessFaultsRecord[] {
+    const map = this.map('process_faults');
+    const { keys, values, count } = map.lookupAll();
+    const out: ProcessFaultsRecord[] = [];
+    for (let i = 0; i < count; i++) {
+      out.push(decodeProcessFaults(keys.readUInt32LE(i * 4), values, i * map.valueBytes));
+    }
+    return out;
+  }
+
+  /** Deletes processes whose final counts user space has taken. */
+  forgetProcesses(pids: Iterable<number>): void {
+    const map = this.map('process_faults');
+    const key = Buffer.alloc(4);
+    for (const pid of pids) {
+      key.writeUInt32LE(pid);
+      map.delete(key);
+    }
+  }
+
+  private sumPerCpu(mapName: string, slots: number): bigint[] {
+    const map = this.map(mapName);
+    const key = Buffer.alloc(4);
+    const sums: bigint[] = [];
+    for (let slot = 0; slot < slots; slot++) {
+      key.writeUInt32LE(slot);
+      const value = map.lookup(key);
+      let sum = 0n;
+      if (value) for (let off = 0; off < value.length; off += 8) sum += value.readBigUInt64LE(off);
+      sums.push(sum);
+    }
+    return sums;
+  }
+
+  /** Faults of processes that did not fit in process_faults. */
+  readUnattributed(): RegionTypeCounts {
+    const flat = this.sumPerCpu('unattributed_faults', REGIONS.length * FAULT_TYPES.length);
+    const counts = emptyCounts();
+    flat.forEach((n, i) => (counts[Math.floor(i / FAULT_TYPES.length)]![i % FAULT_TYPES.length] = n));
+    return counts;
+  }
+
+  /** Page faults by access slot (see accessOfSlot). */
+  readAccess(): bigint[] {
+    return this.sumPerCpu('fault_access', ACCESS_SLOTS);
+  }
+
+  readLostRecords(): Record<RingbufName, bigint> {
+    const sums = this.sumPerCpu('lost_records', RINGBUFS.length);
+    return Object.fromEntries(RINGBUFS.map((name, i) => [name, sums[i]!])) as Record<RingbufName, bigint>;
+  }
+
+  runStats(): { program: string; stats: ProgramRunStats }[] {
+    const out: { program: string; stats: ProgramRunStats }[] = [];
+    for (const { program } of this.attachedPrograms) {
+      const stats = this.object.runStats(program);
+      if (stats) out.push({ program, stats });
+    }
+    return out;
+  }
+
+  /** Detaches everything, drains what is left, frees rings and callbacks, closes the object. */
+  close(): void {
+    this.stopDraining();
+    for (const link of this.links.splice(0)) link.destroy();
+    this.attachedPrograms.length = 0;
+    try {
+      this.drain();
+    } catch {
+      // Closing must finish even if a last read fails.
+    }
+    for (const ring of this.rings.splice(0)) ring.free();
+    this.object.close();
+  }
+}
+
+/** .rodata values for the classic tracepoint twins, read from this kernel's format files. */
+function classicOffsets(): Record<string, number> {
+  const pfu: TracepointFormat = readTracepointFormat('exceptions', 'page_fault_user');
+  const mv: TracepointFormat = readTracepointFormat('oom', 'mark_victim');
+  const need = (format: TracepointFormat, field: string, size?: number): number => {
+    const off = fieldOffset(format, field, size);
+    if (off < 0) {
+      throw new FaultlineError('TRACEPOINT_FORMAT', `tracepoint ${format.name} has no field ${field} of the expected size on this kernel`);
+    }
+    return off;
+  };
+  return {
+    pfu_address_off: need(pfu, 'address', 8),
+    pfu_ip_off: fieldOffset(pfu, 'ip', 8),
+    pfu_error_code_off: need(pfu, 'error_code', 8),
+    mv_pid_off: need(mv, 'pid', 4),
+    mv_comm_off: fieldOffset(mv, 'comm'),
+    mv_total_vm_off: fieldOffset(mv, 'total_vm', 8),
+    mv_anon_rss_off: fieldOffset(mv, 'anon_rss', 8),
+    mv_file_rss_off: fieldOffset(mv, 'file_rss', 8),
+    mv_shmem_rss_off: fieldOffset(mv, 'shmem_rss', 8),
+    mv_uid_off: fieldOffset(mv, 'uid', 4),
+    mv_pgtables_off: fieldOffset(mv, 'pgtables', 8),
+    mv_oom_score_adj_off: fieldOffset(mv, 'oom_score_adj', 2),
+  };
+}
