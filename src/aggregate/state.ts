@@ -1,0 +1,98 @@
+/**
+ * The one state every view reads: /metrics (and later OTLP) compute their
+ * values from it at scrape time. refresh() takes one batch read of the
+ * kernel's counting maps.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import {
+  accessOfSlot,
+  type AccessKind,
+  type OomKillEvent,
+  type ProcessFaultsRecord,
+  type RegionTypeCounts,
+  type RingbufName,
+} from '../bpf/contract.js';
+import { OomKills, type OomKillsOptions } from './oom-kills.js';
+import { ProcessTable, addCounts, type ProcessTableOptions } from './process-table.js';
+
+/** What the state needs from the kernel side (src/bpf/probe.ts provides it). */
+export interface KernelSource {
+  readonly tracepointMode: string;
+  readonly processCapacity: number;
+  readonly programs: readonly { program: string; attachPoint: string; links: number }[];
+  readonly ringCallbackErrors: number;
+  readProcesses(): ProcessFaultsRecord[];
+  forgetProcesses(pids: Iterable<number>): void;
+  readUnattributed(): RegionTypeCounts;
+  readAccess(): bigint[];
+  readLostRecords(): Record<RingbufName, bigint>;
+  runStats(): { program: string; stats: { runTimeNs: bigint; runCount: bigint } }[];
+}
+
+export interface FaultlineStateOptions extends ProcessTableOptions, OomKillsOptions {}
+
+export interface AccessCount extends AccessKind {
+  readonly count: bigint;
+}
+
+function processAlive(pid: number): boolean {
+  return existsSync(`/proc/${pid}`);
+}
+
+export class FaultlineState {
+  readonly processes: ProcessTable;
+  readonly oomKills: OomKills;
+  readonly source: KernelSource;
+  private unattributed: RegionTypeCounts | null = null;
+  private readonly now: () => bigint;
+  private readonly isAlive: (pid: number) => boolean;
+  lastRefreshSeconds = 0;
+
+  constructor(
+    source: KernelSource,
+    options: FaultlineStateOptions = {},
+    clock: () => bigint = process.hrtime.bigint,
+    isAlive: (pid: number) => boolean = processAlive,
+  ) {
+    this.source = source;
+    this.processes = new ProcessTable(options);
+    this.oomKills = new OomKills(options);
+    this.now = clock;
+    this.isAlive = isAlive;
+  }
+
+  /** Reads the counting maps once and folds processes whose grace period ended. */
+  refresh(): void {
+    const started = process.hrtime.bigint();
+    const snapshot = this.source.readProcesses();
+    const forget = this.processes.update(snapshot, this.now(), this.isAlive);
+    if (forget.length > 0) this.source.forgetProcesses(forget);
+    this.unattributed = this.source.readUnattributed();
+    this.lastRefreshSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+  }
+
+  recordOomKill(kill: OomKillEvent): void {
+    this.oomKills.record(kill);
+  }
+
+  /** Every fault seen, by region and type: processes plus faults that found the map full. */
+  faultTotals(): RegionTypeCounts {
+    const totals = this.processes.totals();
+    if (this.unattributed) addCounts(totals, this.unattributed);
+    return totals;
+  }
+
+  accessCounts(): AccessCount[] {
+    return this.source.readAccess().map((count, slot) => ({ ...accessOfSlot(slot), count }));
+  }
+}
+
+/** Version facts for faultline_build_info. */
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,53 @@
+/** Flags and steps shared by the commands that load the kernel programs. */
+import { libbpfLog } from '../bpf/libbpf.js';
+import { DEFAULT_OBJECT_PATH, type TracepointMode } from '../bpf/probe.js';
+import { oneOf, type FlagSpecs, type ParsedFlags } from './flags.js';
+
+export const TRACEPOINT_MODES: readonly TracepointMode[] = ['auto', 'tp_btf', 'classic'];
+const LOG_LEVELS = ['info', 'debug'] as const;
+
+export const BPF_FLAGS: FlagSpecs = {
+  'bpf.object': { type: 'string', value: 'PATH', help: 'Compiled kernel programs', default: DEFAULT_OBJECT_PATH },
+  'bpf.tracepoints': {
+    type: 'string',
+    value: 'MODE',
+    help: 'auto (tp_btf, else the classic tracepoint twins), tp_btf or classic',
+    default: 'auto',
+  },
+  'log.level': { type: 'string', value: 'LEVEL', help: 'info, or debug to print libbpf messages', default: 'info' },
+  help: { type: 'boolean', short: 'h', help: 'Show this help' },
+};
+
+export interface BpfFlags {
+  readonly objectPath: string;
+  readonly tracepoints: TracepointMode;
+}
+
+export function bpfFlags(flags: ParsedFlags): BpfFlags {
+  const level = oneOf('log.level', flags['log.level'], LOG_LEVELS);
+  if (level === 'debug') libbpfLog.sink = (lvl, line) => process.stderr.write(`libbpf ${lvl}: ${line}\n`);
+  return {
+    objectPath: String(flags['bpf.object']),
+    tracepoints: oneOf('bpf.tracepoints', flags['bpf.tracepoints'], TRACEPOINT_MODES),
+  };
+}
+
+/** Runs cleanup once on SIGINT or SIGTERM, then exits 0. */
+export function onShutdown(cleanup: () => Promise<void> | void): void {
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    Promise.resolve()
+      .then(cleanup)
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          process.stderr.write(`faultline: error while stopping: ${(err as Error).message}\n`);
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+/** faultline's entry point: dispatches to a command and turns errors into one line. */
+import { FaultlineError } from '../bpf/errors.js';
+import { packageVersion } from '../aggregate/state.js';
+import { SERVE_HELP, serve } from './serve.js';
+import { TRACE_HELP, trace } from './trace.js';
+
+const USAGE = `Usage: faultline [COMMAND] [flags]
+
+Commands:
+  serve   Serve page-fault and OOM-kill metrics for Prometheus (the default)
+  trace   Stream OOM kills and one process's page faults live
+  help    Show help for a command: faultline help trace
+
+faultline --version prints the version.
+`;
+
+async function main(argv: string[]): Promise<void> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first.startsWith('-')) {
+    if (first === '--version' || first === '-v') return void process.stdout.write(`faultline ${packageVersion()}\n`);
+    if (first === '--help' || first === '-h') return void process.stdout.write(USAGE + '\n' + SERVE_HELP);
+    return serve(argv);
+  }
+  switch (first) {
+    case 'serve':
+      return serve(rest);
+    case 'trace':
+      return trace(rest);
+    case 'help':
+      return void process.stdout.write(rest[0] === 'trace' ? TRACE_HELP : rest[0] === 'serve' ? SERVE_HELP : USAGE);
+    default:
+      throw new FaultlineError('BAD_COMMAND', `unknown command ${JSON.stringify(first)}; commands: serve, trace (see faultline --help)`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof FaultlineError) {
+    process.stderr.write(`faultline: ${err.message}\n`);
+    for (const line of err.detail) process.stderr.write(`  libbpf: ${line}\n`);
+  } else {
+    process.stderr.write(`faultline: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+  }
+  process.exit(1);
+});

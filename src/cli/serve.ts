@@ -1,0 +1,89 @@
+/** `faultline serve`: the exporter. */
+import { FaultlineState, packageVersion } from '../aggregate/state.js';
+import { FaultlineError } from '../bpf/errors.js';
+import { Probe } from '../bpf/probe.js';
+import { createApp, listen, parseListenAddress } from '../expose/http.js';
+import { createRegistries } from '../expose/metrics.js';
+import { BPF_FLAGS, bpfFlags, onShutdown } from './common.js';
+import { durationSeconds, flagHelp, parseFlags, positiveInt, type FlagSpecs } from './flags.js';
+import { requireBpfCapabilities } from './preflight.js';
+
+export const DEFAULT_PORT = 10190;
+
+const FLAGS: FlagSpecs = {
+  'web.listen-address': { type: 'string', value: 'HOST:PORT', help: 'Address to serve metrics on', default: `0.0.0.0:${DEFAULT_PORT}` },
+  'web.telemetry-path': { type: 'string', value: 'PATH', help: 'Path of the metrics page', default: '/metrics' },
+  'processes.max': { type: 'string', value: 'N', help: 'Export per-process series for at most N processes, the busiest by recent fault rate', default: '100' },
+  'processes.exit-grace': { type: 'string', value: 'DURATION', help: 'Keep an exited process this long so its final count gets scraped', default: '60s' },
+  'processes.rate-window': { type: 'string', value: 'DURATION', help: 'Time constant of the decayed fault rate that ranks processes', default: '2m' },
+  'maps.refresh-interval': { type: 'string', value: 'DURATION', help: 'Also read the kernel maps this often between scrapes, to fold exited processes', default: '10s' },
+  ...BPF_FLAGS,
+};
+
+export const SERVE_HELP = `Usage: faultline [serve] [flags]
+
+Loads faultline's BPF programs and serves page-fault and OOM-kill metrics
+for Prometheus. Needs root (or CAP_BPF and CAP_PERFMON).
+
+Flags:
+${flagHelp(FLAGS)}
+`;
+
+export async function serve(argv: string[]): Promise<void> {
+  const flags = parseFlags('serve', FLAGS, argv);
+  if (flags.help) {
+    process.stdout.write(SERVE_HELP);
+    return;
+  }
+  const address = parseListenAddress(String(flags['web.listen-address']));
+  const telemetryPath = String(flags['web.telemetry-path']);
+  if (!telemetryPath.startsWith('/') || telemetryPath === '/') {
+    throw new FaultlineError('BAD_FLAG', `--web.telemetry-path ${JSON.stringify(telemetryPath)} must start with / and not be /`);
+  }
+  const options = {
+    maxProcesses: positiveInt('processes.max', flags['processes.max']),
+    exitGraceNs: BigInt(Math.round(durationSeconds('processes.exit-grace', flags['processes.exit-grace']) * 1e9)),
+    rateWindowNs: BigInt(Math.round(durationSeconds('processes.rate-window', flags['processes.rate-window']) * 1e9)),
+  };
+  const refreshMs = durationSeconds('maps.refresh-interval', flags['maps.refresh-interval']) * 1000;
+  const bpf = bpfFlags(flags);
+  requireBpfCapabilities();
+
+  let state: FaultlineState | null = null;
+  const probe = Probe.start({
+    objectPath: bpf.objectPath,
+    tracepoints: bpf.tracepoints,
+    countFaults: true,
+    onOomKill: (kill) => state?.recordOomKill(kill),
+  });
+  state = new FaultlineState(probe, options);
+  const liveState = state;
+  const registries = createRegistries(liveState);
+  const app = createApp(registries, { listenAddress: String(flags['web.listen-address']), telemetryPath, beforeScrape: () => {
+    probe.drain();
+    liveState.refresh();
+  } }, packageVersion());
+  let server;
+  try {
+    server = await listen(app, address);
+  } catch (err) {
+    probe.close();
+    throw err;
+  }
+  probe.startDraining(100);
+  const housekeeping = setInterval(() => liveState.refresh(), refreshMs);
+  housekeeping.unref();
+  const programs = probe.programs.map((p) => p.attachPoint).join(', ');
+  process.stderr.write(
+    `faultline: serving http://${address.host}:${address.port}${telemetryPath} (${probe.tracepointMode}; attached ${programs})\n`,
+  );
+  const listening = server;
+  onShutdown(async () => {
+    clearInterval(housekeeping);
+    const closed = new Promise<void>((resolve) => listening.close(() => resolve()));
+    // Connections kept alive by scrapers must not hold shutdown open.
+    listening.closeAllConnections();
+    await closed;
+    probe.close();
+  });
+}

@@ -1,0 +1,90 @@
+/** `faultline trace`: live events on stdout, as the original lab tool printed them. */
+import type { KernelEvent } from '../bpf/contract.js';
+import { FaultlineError } from '../bpf/errors.js';
+import { Probe } from '../bpf/probe.js';
+import { TRACE_FORMATS, formatEvent } from '../deliver/trace-format.js';
+import { BPF_FLAGS, bpfFlags, onShutdown } from './common.js';
+import { flagHelp, oneOf, parseFlags, positiveInt, type FlagSpecs } from './flags.js';
+import { requireBpfCapabilities, threadGroupOf } from './preflight.js';
+
+const FLAGS: FlagSpecs = {
+  pid: { type: 'string', short: 'p', value: 'PID', help: 'Stream the page faults of this process (filtered in the kernel)' },
+  format: { type: 'string', short: 'f', value: 'FORMAT', help: 'text or json (one object per line)', default: 'text' },
+  'drain-interval': { type: 'string', value: 'MS', help: 'Read the ring buffers every MS milliseconds', default: '5' },
+  ...BPF_FLAGS,
+};
+
+export const TRACE_HELP = `Usage: faultline trace [--pid PID] [--format text|json] [flags]
+
+Streams OOM kills (always) and the page faults of one process (--pid) live:
+  [PAGE_FAULT] pid=5200 address=0x7f3a4c000000 comm=pagefault_demo
+  [OOM_KILL] pid=6100 comm=stress-ng
+Stops on Ctrl-C (SIGINT) or SIGTERM and prints how many records were lost.
+
+Flags:
+${flagHelp(FLAGS)}
+`;
+
+export async function trace(argv: string[]): Promise<void> {
+  const flags = parseFlags('trace', FLAGS, argv);
+  if (flags.help) {
+    process.stdout.write(TRACE_HELP);
+    return;
+  }
+  const format = oneOf('format', flags.format, TRACE_FORMATS);
+  const drainMs = positiveInt('drain-interval', flags['drain-interval']);
+  let pid = 0;
+  if (flags.pid !== undefined) {
+    pid = positiveInt('pid', flags.pid, 'a process id');
+    const tgid = threadGroupOf(pid);
+    if (tgid === null) throw new FaultlineError('NO_SUCH_PROCESS', `--pid ${pid}: no such process; check the pid (ps -e)`);
+    if (tgid !== pid) {
+      process.stderr.write(`faultline: ${pid} is a thread of process ${tgid}; tracing process ${tgid}\n`);
+      pid = tgid;
+    }
+  }
+  const bpf = bpfFlags(flags);
+  requireBpfCapabilities();
+
+  let out: string[] = [];
+  const emit = (event: KernelEvent): void => {
+    out.push(formatEvent(event, format));
+  };
+  const flush = (): void => {
+    if (out.length === 0) return;
+    const text = out.join('\n') + '\n';
+    out = [];
+    process.stdout.write(text);
+  };
+  const probe = Probe.start({
+    objectPath: bpf.objectPath,
+    tracepoints: bpf.tracepoints,
+    countFaults: false,
+    traceTgid: pid,
+    onPageFault: emit,
+    onOomKill: emit,
+  });
+  const timer = setInterval(() => {
+    probe.drain();
+    flush();
+  }, drainMs);
+  process.stderr.write(
+    pid > 0
+      ? `faultline: tracing page faults of pid ${pid} and all OOM kills (${probe.tracepointMode}); Ctrl-C to stop\n`
+      : 'faultline: no --pid given: streaming OOM kills only (page faults of every process would flood the terminal; add --pid PID)\n',
+  );
+  onShutdown(async () => {
+    clearInterval(timer);
+    const lost = probe.readLostRecords();
+    const errors = probe.ringCallbackErrors;
+    probe.close(); // drains what is left
+    flush();
+    await new Promise<void>((resolve) => (process.stdout.writableLength === 0 ? resolve() : process.stdout.once('drain', () => resolve())));
+    const lostTotal = lost.fault_events + lost.oom_events;
+    process.stderr.write(
+      lostTotal > 0n || errors > 0
+        ? `faultline: lost ${lost.fault_events} page-fault and ${lost.oom_events} OOM records (ring buffer full); ${errors} failed to decode\n`
+        : 'faultline: no records lost\n',
+    );
+  });
+}

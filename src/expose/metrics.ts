@@ -1,0 +1,196 @@
+/**
+ * faultline's metric families on private prom-client registries (Prometheus
+ * text and OpenMetrics), every value computed from FaultlineState when
+ * scraped. Names and help strings are the reference for the README table.
+ */
+import client from 'prom-client';
+import { FAULT_TYPES, REGIONS, RINGBUFS } from '../bpf/contract.js';
+import { libbpfVersion } from '../bpf/libbpf.js';
+import { packageVersion, type FaultlineState } from '../aggregate/state.js';
+
+export interface Registries {
+  readonly prometheus: client.Registry;
+  readonly openMetrics: client.Registry<client.OpenMetricsContentType>;
+}
+
+type Labels = Record<string, string | number>;
+type Sample = readonly [Labels, number];
+
+export function createRegistries(state: FaultlineState): Registries {
+  const prometheus = new client.Registry();
+  const openMetrics = new client.Registry<client.OpenMetricsContentType>();
+  openMetrics.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
+  const registers = [prometheus, openMetrics] as client.Registry[];
+
+  const counter = (name: string, help: string, labelNames: string[], samples: () => Iterable<Sample>): void => {
+    new client.Counter({
+      name,
+      help,
+      labelNames,
+      registers,
+      collect() {
+        this.reset();
+        for (const [labels, value] of samples()) this.inc(labels, value);
+      },
+    });
+  };
+  const gauge = (name: string, help: string, labelNames: string[], samples: () => Iterable<Sample>): void => {
+    new client.Gauge({
+      name,
+      help,
+      labelNames,
+      registers,
+      collect() {
+        this.reset();
+        for (const [labels, value] of samples()) this.set(labels, value);
+      },
+    });
+  };
+
+  counter(
+    'faultline_page_faults_total',
+    'Page faults the kernel accounted on this host since faultline started, by type (minor or major) and memory region; the sum over all labels is every fault.',
+    ['type', 'region'],
+    function* () {
+      const totals = state.faultTotals();
+      for (let r = 0; r < REGIONS.length; r++) {
+        for (let t = 0; t < FAULT_TYPES.length; t++) {
+          yield [{ type: FAULT_TYPES[t]!, region: REGIONS[r]! }, Number(totals[r]![t]!)];
+        }
+      }
+    },
+  );
+
+  counter(
+    'faultline_process_page_faults_total',
+    'Page faults of the busiest processes (at most --processes.max, ranked by recent fault rate), by type and region; exited processes stay for --processes.exit-grace.',
+    ['pid', 'comm', 'type', 'region'],
+    function* () {
+      for (const p of state.processes.busiest()) {
+        for (let r = 0; r < REGIONS.length; r++) {
+          for (let t = 0; t < FAULT_TYPES.length; t++) {
+            const n = p.faults[r]![t]!;
+            if (n > 0n) yield [{ pid: p.pid, comm: p.comm, type: FAULT_TYPES[t]!, region: REGIONS[r]! }, Number(n)];
+          }
+        }
+      }
+    },
+  );
+
+  counter(
+    'faultline_page_fault_access_total',
+    'Page faults taken in user mode (exceptions/page_fault_user), by access (read, write, exec) and whether the page was present (a protection fault such as copy-on-write).',
+    ['access', 'present'],
+    function* () {
+      const merged = new Map<string, Sample>();
+      for (const a of state.accessCounts()) {
+        const key = `${a.access}/${a.present}`;
+        const prev = merged.get(key)?.[1] ?? 0;
+        merged.set(key, [{ access: a.access, present: String(a.present) }, prev + Number(a.count)]);
+      }
+      yield* merged.values();
+    },
+  );
+
+  counter('faultline_oom_kills_total', 'OOM kills, by the victim process comm.', ['comm'], function* () {
+    for (const [comm, n] of state.oomKills.countsByComm()) yield [{ comm }, n];
+  });
+
+  const unixSeconds = (monotonicNs: bigint): number => Date.now() / 1000 - Number(process.hrtime.bigint() - monotonicNs) / 1e9;
+  gauge(
+    'faultline_oom_victim_info',
+    'The latest OOM kill victims, one series each; the value is the Unix time of the kill.',
+    ['pid', 'comm', 'uid', 'oom_score_adj', 'trigger_pid', 'trigger_comm'],
+    function* () {
+      for (const k of state.oomKills.recent()) {
+        yield [
+          { pid: k.pid, comm: k.comm, uid: k.uid, oom_score_adj: k.oomScoreAdj, trigger_pid: k.triggerPid, trigger_comm: k.triggerComm },
+          Math.round(unixSeconds(k.timestampNs) * 1000) / 1000,
+        ];
+      }
+    },
+  );
+  gauge(
+    'faultline_oom_victim_memory_bytes',
+    'Memory of the latest OOM kill victims when they were chosen, by kind (total_vm, anon_rss, file_rss, shmem_rss, pgtables).',
+    ['pid', 'comm', 'memory'],
+    function* () {
+      for (const k of state.oomKills.recent()) {
+        const base = { pid: k.pid, comm: k.comm };
+        yield [{ ...base, memory: 'total_vm' }, Number(k.totalVmBytes)];
+        yield [{ ...base, memory: 'anon_rss' }, Number(k.anonRssBytes)];
+        yield [{ ...base, memory: 'file_rss' }, Number(k.fileRssBytes)];
+        yield [{ ...base, memory: 'shmem_rss' }, Number(k.shmemRssBytes)];
+        yield [{ ...base, memory: 'pgtables' }, Number(k.pgtablesBytes)];
+      }
+    },
+  );
+
+  counter(
+    'faultline_ringbuf_lost_records_total',
+    'Records a BPF ring buffer could not take because it was full, by ring buffer.',
+    ['ringbuf'],
+    function* () {
+      const lost = state.source.readLostRecords();
+      for (const ringbuf of RINGBUFS) yield [{ ringbuf }, Number(lost[ringbuf])];
+    },
+  );
+  counter(
+    'faultline_event_callback_errors_total',
+    'Ring-buffer records that user space failed to decode or deliver.',
+    [],
+    function* () {
+      yield [{}, state.source.ringCallbackErrors];
+    },
+  );
+  gauge(
+    'faultline_bpf_programs_attached',
+    'BPF programs faultline has attached, by program and attach point; the value is the number of links (one per CPU for perf events).',
+    ['program', 'attach_point'],
+    function* () {
+      for (const p of state.source.programs) yield [{ program: p.program, attach_point: p.attachPoint }, p.links];
+    },
+  );
+  counter(
+    'faultline_bpf_program_run_seconds_total',
+    'Time the kernel spent running each faultline BPF program; counts only while kernel.bpf_stats_enabled=1.',
+    ['program'],
+    function* () {
+      for (const { program, stats } of state.source.runStats()) yield [{ program }, Number(stats.runTimeNs) / 1e9];
+    },
+  );
+  counter(
+    'faultline_bpf_program_runs_total',
+    'Runs of each faultline BPF program; counts only while kernel.bpf_stats_enabled=1.',
+    ['program'],
+    function* () {
+      for (const { program, stats } of state.source.runStats()) yield [{ program }, Number(stats.runCount)];
+    },
+  );
+  gauge('faultline_processes_tracked', 'Processes with fault counts in the kernel map process_faults now.', [], function* () {
+    yield [{}, state.processes.size];
+  });
+  gauge('faultline_processes_tracked_max', 'Capacity of the kernel map process_faults; faults of processes beyond it still count in faultline_page_faults_total.', [], function* () {
+    yield [{}, state.source.processCapacity];
+  });
+  counter('faultline_processes_folded_total', 'Exited processes whose final counts were folded into the host totals and removed from the kernel map.', [], function* () {
+    yield [{}, state.processes.foldedProcesses];
+  });
+  gauge('faultline_map_read_duration_seconds', 'Time the last scrape took to batch-read the kernel maps.', [], function* () {
+    yield [{}, state.lastRefreshSeconds];
+  });
+  gauge(
+    'faultline_build_info',
+    'Build and runtime facts of this faultline; the value is 1.',
+    ['version', 'nodejs_version', 'libbpf_version', 'tracepoints'],
+    function* () {
+      yield [
+        { version: packageVersion(), nodejs_version: process.version, libbpf_version: libbpfVersion(), tracepoints: state.source.tracepointMode },
+        1,
+      ];
+    },
+  );
+
+  for (const registry of registers) client.collectDefaultMetrics({ register: registry });
+  return { prometheus, openMetrics };
+}
