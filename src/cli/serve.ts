@@ -74,9 +74,9 @@ export async function serve(argv: string[]): Promise<void> {
   const housekeeping = setInterval(() => liveState.refresh(), refreshMs);
   housekeeping.unref();
   const programs = probe.programs.map((p) => p.attachPoint).join(', ');
-  process.stderr.write(
-    `faultline: serving http://${address.host}:${address.port}${telemetryPath} (${probe.tracepointMode}; attached ${programs})\n`,
-  );
+  const bound = server.address();
+  const port = typeof bound === 'object' && bound ? bound.port : address.port;
+  process.stderr.write(`faultline: serving http://${address.host}:${port}${telemetryPath} (${probe.tracepointMode}; attached ${programs})\n`);
   const listening = server;
   onShutdown(async () => {
     clearInterval(housekeeping);

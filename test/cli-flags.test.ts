@@ -1,0 +1,39 @@
+import t from 'tap';
+import { durationSeconds, oneOf, parseFlags, positiveInt } from '../src/cli/flags.js';
+import { hasBpfCapabilities, parseCapEff } from '../src/cli/preflight.js';
+import { parseListenAddress } from '../src/expose/http.js';
+
+t.test('flags', async (t) => {
+  const specs = { 'web.listen-address': { type: 'string', help: 'x', default: ':1' }, help: { type: 'boolean', help: 'h' } } as const;
+  t.same(parseFlags('serve', specs, ['--web.listen-address=127.0.0.1:9']), { 'web.listen-address': '127.0.0.1:9', help: undefined });
+  t.same(parseFlags('serve', specs, []), { 'web.listen-address': ':1', help: undefined });
+  t.throws(() => parseFlags('serve', specs, ['--nope']), { code: 'BAD_FLAG', message: /Unknown option '--nope'.*faultline serve --help/ });
+  t.throws(() => parseFlags('serve', specs, ['extra']), { code: 'BAD_FLAG' });
+});
+
+t.test('values', async (t) => {
+  t.equal(positiveInt('pid', '42'), 42);
+  for (const bad of ['0', '-1', 'abc', '1.5', '99999999999999999999']) t.throws(() => positiveInt('pid', bad), { code: 'BAD_FLAG' }, bad);
+  t.equal(durationSeconds('d', '60s'), 60);
+  t.equal(durationSeconds('d', '2m'), 120);
+  t.equal(durationSeconds('d', '500ms'), 0.5);
+  t.throws(() => durationSeconds('d', '10'), /not a duration/);
+  t.equal(oneOf('format', 'json', ['text', 'json']), 'json');
+  t.throws(() => oneOf('format', 'xml', ['text', 'json']), /must be one of: text, json/);
+});
+
+t.test('listen addresses', async (t) => {
+  t.same(parseListenAddress('127.0.0.1:10190'), { host: '127.0.0.1', port: 10190 });
+  t.same(parseListenAddress(':10190'), { host: '0.0.0.0', port: 10190 });
+  t.same(parseListenAddress('[::1]:80'), { host: '::1', port: 80 });
+  for (const bad of ['10190', 'host', 'a:99999', 'a:b']) t.throws(() => parseListenAddress(bad), { code: 'BAD_FLAG' }, bad);
+});
+
+t.test('capabilities', async (t) => {
+  const root = parseCapEff('Name:\tx\nCapEff:\t000001ffffffffff\n');
+  t.ok(hasBpfCapabilities(root));
+  t.notOk(hasBpfCapabilities(parseCapEff('CapEff:\t0000000000000000\n')));
+  t.ok(hasBpfCapabilities((1n << 38n) | (1n << 39n)), 'CAP_BPF + CAP_PERFMON');
+  t.notOk(hasBpfCapabilities(1n << 39n), 'CAP_BPF alone');
+  t.ok(hasBpfCapabilities(1n << 21n), 'CAP_SYS_ADMIN');
+});

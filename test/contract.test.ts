@@ -1,0 +1,113 @@
+/* The TypeScript mirror against bpf/faultline.h itself, compiled here with cc. */
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  FAULT_EVENT_SIZE,
+  FAULT_TYPES,
+  MAP_SIZES,
+  OOM_EVENT_SIZE,
+  REGIONS,
+  RINGBUFS,
+  accessOfSlot,
+  decodeFaultEvent,
+  decodeOomEvent,
+  decodeProcessFaults,
+} from '../src/bpf/contract.js';
+
+const header = fileURLToPath(new URL('../bpf/faultline.h', import.meta.url));
+const program = `
+#include <stdio.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "${header}"
+#define P(name, v) printf("%s %zu\\n", name, (size_t)(v))
+int main(void) {
+  P("process_faults", sizeof(struct process_faults));
+  P("fault_event", sizeof(struct fault_event));
+  P("oom_event", sizeof(struct oom_event));
+  P("REGION_COUNT", REGION_COUNT);
+  P("FAULT_TYPE_COUNT", FAULT_TYPE_COUNT);
+  P("RINGBUF_COUNT", RINGBUF_COUNT);
+  P("REGION_OTHER", REGION_OTHER);
+  P("pf.exit_ns", offsetof(struct process_faults, exit_ns));
+  P("pf.comm", offsetof(struct process_faults, comm));
+  P("fe.address", offsetof(struct fault_event, address));
+  P("fe.comm", offsetof(struct fault_event, comm));
+  P("oe.timestamp_ns", offsetof(struct oom_event, timestamp_ns));
+  P("oe.pgtables_bytes", offsetof(struct oom_event, pgtables_bytes));
+  P("oe.comm", offsetof(struct oom_event, comm));
+  P("oe.trigger_comm", offsetof(struct oom_event, trigger_comm));
+  return 0;
+}
+`;
+
+t.test('layouts match bpf/faultline.h', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'faultline-contract-'));
+  writeFileSync(join(dir, 'c.c'), program);
+  execFileSync('cc', ['-o', join(dir, 'c'), join(dir, 'c.c')]);
+  const c = Object.fromEntries(
+    execFileSync(join(dir, 'c'), { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '))
+      .map(([k, v]) => [k, Number(v)]),
+  );
+  t.equal(c.process_faults, MAP_SIZES.process_faults![1]);
+  t.equal(c.fault_event, FAULT_EVENT_SIZE);
+  t.equal(c.oom_event, OOM_EVENT_SIZE);
+  t.equal(c.REGION_COUNT, REGIONS.length);
+  t.equal(c.REGION_OTHER, REGIONS.indexOf('other'));
+  t.equal(c.FAULT_TYPE_COUNT, FAULT_TYPES.length);
+  t.equal(c.RINGBUF_COUNT, RINGBUFS.length);
+  t.equal(c['pf.exit_ns'], 80);
+  t.equal(c['pf.comm'], 88);
+  t.equal(c['fe.address'], 24);
+  t.equal(c['fe.comm'], 48);
+  t.equal(c['oe.timestamp_ns'], 24);
+  t.equal(c['oe.pgtables_bytes'], 64);
+  t.equal(c['oe.comm'], 72);
+  t.equal(c['oe.trigger_comm'], 88);
+});
+
+t.test('decoders', async (t) => {
+  const pf = Buffer.alloc(104);
+  pf.writeBigUInt64LE(7n, (2 * 2 + 0) * 8); // anon minor
+  pf.writeBigUInt64LE(3n, (3 * 2 + 1) * 8); // file major
+  pf.writeBigUInt64LE(99n, 80);
+  pf.write('demo\0', 88);
+  const rec = decodeProcessFaults(42, pf);
+  t.equal(rec.faults[2]![0], 7n);
+  t.equal(rec.faults[3]![1], 3n);
+  t.equal(rec.exitNs, 99n);
+  t.equal(rec.comm, 'demo');
+
+  const fe = Buffer.alloc(64);
+  fe.writeUInt32LE(1, 0);
+  fe.writeUInt32LE(5200, 4);
+  fe.writeBigUInt64LE(0x7f3a4c000000n, 24);
+  fe.write('pagefault_demo', 48);
+  t.match(decodeFaultEvent(fe), { kind: 'page_fault', pid: 5200, address: 0x7f3a4c000000n, comm: 'pagefault_demo' });
+  t.equal(decodeFaultEvent(Buffer.alloc(64)), null, 'wrong kind');
+  t.equal(decodeFaultEvent(Buffer.alloc(8)), null, 'short record');
+
+  const oe = Buffer.alloc(104);
+  oe.writeUInt32LE(2, 0);
+  oe.writeUInt32LE(6100, 4);
+  oe.writeInt32LE(-500, 20);
+  oe.write('stress-ng', 72);
+  oe.write('trigger', 88);
+  t.match(decodeOomEvent(oe), { kind: 'oom_kill', pid: 6100, oomScoreAdj: -500, comm: 'stress-ng', triggerComm: 'trigger' });
+});
+
+t.test('access slots', async (t) => {
+  t.same(accessOfSlot(0), { access: 'read', present: false });
+  t.same(accessOfSlot(1), { access: 'read', present: true });
+  t.same(accessOfSlot(2), { access: 'write', present: false });
+  t.same(accessOfSlot(3), { access: 'write', present: true });
+  t.same(accessOfSlot(4), { access: 'exec', present: false });
+  t.same(accessOfSlot(5), { access: 'exec', present: true });
+});
