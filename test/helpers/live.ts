@@ -1,0 +1,120 @@
+/** Helpers for live tests: real kernel, real processes, the built CLI. */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const CLI = `${ROOT}dist/cli/main.js`;
+export const isRoot = process.getuid?.() === 0;
+export const SKIP_NOT_ROOT = isRoot ? false : 'live test: needs root';
+
+const WORKLOAD_SRC = `${ROOT}test/fixtures/workload.c`;
+export const WORKLOAD = `${ROOT}build/test/workload`;
+
+/** Compiles test/fixtures/workload.c when it is newer than the binary. */
+export function buildWorkload(): string {
+  if (!existsSync(WORKLOAD) || statSync(WORKLOAD).mtimeMs < statSync(WORKLOAD_SRC).mtimeMs) {
+    mkdirSync(`${ROOT}build/test`, { recursive: true });
+    execFileSync('cc', ['-O1', '-Wall', '-o', WORKLOAD, WORKLOAD_SRC]);
+  }
+  return WORKLOAD;
+}
+
+export interface KernelAccount {
+  pid: number;
+  minflt: number;
+  majflt: number;
+  status: number;
+  stdout: string[];
+}
+
+/** `workload run ...`: the child's own rusage from wait4(), after it has exited. */
+export function runWorkload(...args: string[]): KernelAccount {
+  const out = execFileSync(buildWorkload(), ['run', ...args], { encoding: 'utf8' }).trim().split('\n');
+  return { ...(JSON.parse(out.at(-1)!) as Omit<KernelAccount, 'stdout'>), stdout: out.slice(0, -1) };
+}
+
+export interface Started {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+}
+
+export function startCli(args: string[]): Started {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+export async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 20000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export interface Exporter extends Started {
+  url: string;
+  stop: () => Promise<number | null>;
+}
+
+/** `faultline serve` on a free loopback port. */
+export async function startExporter(extra: string[] = []): Promise<Exporter> {
+  const s = startCli(['serve', '--web.listen-address=127.0.0.1:0', ...extra]);
+  const line = await Promise.race([
+    waitFor('faultline to serve', () => /serving (http:\/\/\S+)/.exec(s.stderr())?.[1]),
+    s.exited.then((code) => {
+      throw new Error(`faultline exited ${code}: ${s.stderr()}`);
+    }),
+  ]);
+  return {
+    ...s,
+    url: line,
+    stop: async () => {
+      s.child.kill('SIGTERM');
+      return s.exited;
+    },
+  };
+}
+
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parses Prometheus text exposition (enough for faultline's own output). */
+export function parseMetrics(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)/.exec(line);
+    if (!m) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return samples;
+}
+
+export async function scrape(url: string): Promise<{ text: string; samples: Sample[] }> {
+  const res = await fetch(url);
+  const text = await res.text();
+  if (!res.ok) throw new Error(`scrape ${url}: ${res.status} ${text}`);
+  return { text, samples: parseMetrics(text) };
+}
+
+export function sum(samples: Sample[], name: string, match: Record<string, string> = {}): number {
+  return samples
+    .filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v))
+    .reduce((a, s) => a + s.value, 0);
+}

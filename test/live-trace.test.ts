@@ -1,0 +1,78 @@
+/*
+ * Live: `trace --pid` on the 100 MiB workload, the lab's first exercise. The
+ * number of [PAGE_FAULT] lines equals bpftrace's count of the same tracepoint
+ * for that pid, and the anonymous addresses step by one page.
+ */
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { SKIP_NOT_ROOT, buildWorkload, startCli, waitFor } from './helpers/live.js';
+
+t.test('trace --pid prints every user page fault of the process', { skip: SKIP_NOT_ROOT }, async (t) => {
+  const workload = buildWorkload();
+  // The shell waits for a line on stdin, then becomes the workload (same pid).
+  const target = spawn('sh', ['-c', `read go && exec ${workload} anon 100`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let targetOut = '';
+  target.stdout!.on('data', (d: Buffer) => (targetOut += d.toString()));
+  const targetExit = new Promise<number | null>((resolve) => target.on('exit', (code) => resolve(code)));
+  const pid = target.pid!;
+
+  const tracer = startCli(['trace', '--pid', String(pid)]);
+  const bpftrace = spawn('bpftrace', ['-e', `tracepoint:exceptions:page_fault_user /pid == ${pid}/ { @faults = count(); }`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let counted = '';
+  bpftrace.stdout!.on('data', (d: Buffer) => (counted += d.toString()));
+  const bpftraceExit = new Promise<void>((resolve) => bpftrace.on('exit', () => resolve()));
+  t.teardown(() => {
+    tracer.child.kill('SIGKILL');
+    bpftrace.kill('SIGKILL');
+    target.kill('SIGKILL');
+  });
+  await waitFor('trace to start', () => tracer.stderr().includes(`tracing page faults of pid ${pid}`));
+  await waitFor('bpftrace to attach', () => counted.includes('Attaching'), 60000);
+
+  target.stdin!.end('go\n');
+  t.equal(await targetExit, 0);
+  // Let the tracer drain, then stop both and compare.
+  await new Promise((r) => setTimeout(r, 300));
+  bpftrace.kill('SIGINT');
+  await bpftraceExit;
+  tracer.child.kill('SIGINT');
+  t.equal(await tracer.exited, 0, 'trace exits 0 on SIGINT');
+  t.match(tracer.stderr(), /no records lost/);
+
+  const expected = Number(/@faults: (\d+)/.exec(counted)?.[1]);
+  const lines = tracer.stdout().trim().split('\n');
+  const faults = lines.filter((l) => l.startsWith('[PAGE_FAULT] '));
+  t.ok(expected > 25600, `bpftrace counted ${expected} faults`);
+  t.equal(faults.length, expected, 'one [PAGE_FAULT] line per tracepoint hit');
+  t.ok(faults.every((l) => new RegExp(`^\\[PAGE_FAULT\\] pid=${pid} address=0x[0-9a-f]+ comm=\\S+$`).test(l)), 'lab format');
+
+  const [, start, end] = /range (0x[0-9a-f]+) (0x[0-9a-f]+)/.exec(targetOut)!.map((x) => x) as string[];
+  const lo = BigInt(start!);
+  const hi = BigInt(end!);
+  const anon = faults
+    .map((l) => BigInt(/address=(0x[0-9a-f]+)/.exec(l)![1]!))
+    .filter((a) => a >= lo && a < hi);
+  t.equal(anon.length, 25600, '100 MiB / 4096 faults in the mapping: the lab\'s size/4096');
+  t.ok(anon.every((a, i) => i === 0 || a - anon[i - 1]! === 0x1000n), 'addresses step by 0x1000');
+});
+
+t.test('--format json prints one object per line', { skip: SKIP_NOT_ROOT }, async (t) => {
+  const workload = buildWorkload();
+  const target = spawn('sh', ['-c', `read go && exec ${workload} anon 4`], { stdio: ['pipe', 'ignore', 'inherit'] });
+  const targetExit = new Promise((resolve) => target.on('exit', resolve));
+  const tracer = startCli(['trace', '--pid', String(target.pid), '--format', 'json']);
+  t.teardown(() => tracer.child.kill('SIGKILL'));
+  await waitFor('trace to start', () => tracer.stderr().includes('tracing page faults'));
+  target.stdin!.end('go\n');
+  await targetExit;
+  await new Promise((r) => setTimeout(r, 200));
+  tracer.child.kill('SIGTERM');
+  t.equal(await tracer.exited, 0);
+  const objects = tracer.stdout().trim().split('\n').map((l) => JSON.parse(l));
+  t.ok(objects.length >= 1024);
+  t.same(Object.keys(objects[0]), ['pid', 'event_type', 'address', 'timestamp_ns', 'comm']);
+  t.ok(objects.every((o) => o.pid === target.pid && o.event_type === 'page_fault' && /^0x[0-9a-f]+$/.test(o.address)));
+  t.ok(objects.every((o, i) => i === 0 || o.timestamp_ns >= objects[i - 1].timestamp_ns), 'in time order');
+});
