@@ -191,6 +191,12 @@ export function createRegistries(state: FaultlineState): Registries {
     },
   );
 
-  for (const registry of registers) client.collectDefaultMetrics({ register: registry });
+  for (const registry of registers) {
+    client.collectDefaultMetrics({ register: registry });
+    // prom-client names these gauges *_total, which promtool (rightly) rejects.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      registry.removeSingleMetric(name);
+    }
+  }
   return { prometheus, openMetrics };
 }

@@ -1,0 +1,98 @@
+/*
+ * Live: what a user sees when things go right (promtool-clean /metrics,
+ * OpenMetrics, clean detach on SIGTERM) and when they go wrong (one line on
+ * stderr, non-zero exit, nothing left attached).
+ */
+import t from 'tap';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { CLI, SKIP_NOT_ROOT, scrape, startCli, startExporter } from './helpers/live.js';
+
+const OUR_PROGRAMS = /count_minor_fau|count_major_fau|page_fault_user|mark_victim_|settle_exiting_|refresh_comm/;
+
+function ourProgramsLoaded(): string[] {
+  const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' })) as { name?: string }[];
+  return progs.map((p) => p.name ?? '').filter((n) => OUR_PROGRAMS.test(n));
+}
+
+function run(args: string[], env: NodeJS.ProcessEnv = process.env): { code: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env, timeout: 30000 });
+  return { code: r.status, stderr: r.stderr };
+}
+
+t.test('metrics pass promtool and OpenMetrics is served on request', { skip: SKIP_NOT_ROOT }, async (t) => {
+  t.same(ourProgramsLoaded(), [], 'no faultline programs loaded before');
+  const exporter = await startExporter();
+  t.ok(ourProgramsLoaded().length >= 6, 'programs loaded while serving');
+  const { text } = await scrape(exporter.url);
+  const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  t.equal(check.status, 0, `promtool check metrics: ${check.stdout}${check.stderr}`);
+  for (const family of [
+    'faultline_page_faults_total',
+    'faultline_process_page_faults_total',
+    'faultline_page_fault_access_total',
+    'faultline_ringbuf_lost_records_total',
+    'faultline_build_info',
+    'faultline_bpf_programs_attached',
+  ]) {
+    t.match(text, new RegExp(`^${family}[{ ]`, 'm'), family);
+  }
+  const om = await fetch(exporter.url, { headers: { Accept: 'application/openmetrics-text; version=1.0.0' } });
+  t.match(om.headers.get('content-type'), /application\/openmetrics-text/);
+  t.match(await om.text(), /# EOF\n$/);
+  const base = exporter.url.replace(/\/metrics$/, '');
+  t.equal(await (await fetch(`${base}/healthz`)).text(), 'ok\n');
+  t.match(await (await fetch(`${base}/`)).text(), /href="\/metrics"/);
+
+  t.equal(await exporter.stop(), 0, 'exits 0 on SIGTERM');
+  t.same(ourProgramsLoaded(), [], 'bpftool prog show lists none of our programs after SIGTERM');
+});
+
+t.test('trace detaches on SIGINT too', { skip: SKIP_NOT_ROOT }, async (t) => {
+  const tracer = startCli(['trace', '--pid', String(process.pid)]);
+  while (!tracer.stderr().includes('tracing page faults')) await new Promise((r) => setTimeout(r, 20));
+  t.ok(ourProgramsLoaded().length >= 2);
+  tracer.child.kill('SIGINT');
+  t.equal(await tracer.exited, 0);
+  t.same(ourProgramsLoaded(), []);
+});
+
+t.test('bad input: one line, non-zero exit, nothing attached', async (t) => {
+  const cases: [string, string[], RegExp][] = [
+    ['unknown flag', ['serve', '--nope'], /^faultline: Unknown option '--nope'; see `faultline serve --help`\n$/],
+    ['unknown command', ['frobnicate'], /^faultline: unknown command "frobnicate"/],
+    ['bad pid', ['trace', '--pid', 'abc'], /^faultline: --pid "abc" is not a process id\n$/],
+    ['no such pid', ['trace', '--pid', '999999999'], /^faultline: --pid 999999999: no such process/],
+    ['bad format', ['trace', '--format', 'xml'], /^faultline: --format "xml" must be one of: text, json\n$/],
+    ['bad listen address', ['serve', '--web.listen-address', 'nowhere'], /is not host:port/],
+    ['bad tracepoint mode', ['serve', '--bpf.tracepoints', 'kprobe'], /must be one of: auto, tp_btf, classic/],
+  ];
+  for (const [what, args, want] of cases) {
+    const r = run(args);
+    t.equal(r.code, 1, `${what}: exit 1`);
+    t.match(r.stderr, want, `${what}: ${r.stderr.trim()}`);
+  }
+  t.test('BPF object missing', { skip: SKIP_NOT_ROOT }, async (t) => {
+    const r = run(['serve', '--web.listen-address=127.0.0.1:0', '--bpf.object=/nonexistent/faultline.bpf.o']);
+    t.equal(r.code, 1);
+    t.match(r.stderr, /BPF object \/nonexistent\/faultline\.bpf\.o not found; build it with `npm run build`/);
+  });
+  t.test('port in use', { skip: SKIP_NOT_ROOT }, async (t) => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => blocker.close());
+    const port = (blocker.address() as { port: number }).port;
+    const r = run(['serve', `--web.listen-address=127.0.0.1:${port}`]);
+    t.equal(r.code, 1);
+    t.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use`));
+    t.same(ourProgramsLoaded(), [], 'nothing left attached');
+  });
+  t.test('not root', { skip: SKIP_NOT_ROOT }, async (t) => {
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, CLI, 'serve'], {
+      encoding: 'utf8',
+      timeout: 30000,
+    });
+    t.equal(r.status, 1);
+    t.match(r.stderr, /^faultline: faultline needs CAP_BPF and CAP_PERFMON \(or CAP_SYS_ADMIN\).*run it as root/);
+  });
+});
