@@ -110,6 +110,8 @@ static __always_inline void percpu_inc(void *map, __u32 slot, __u64 n)
 
 struct vma_region_ctx {
 	__u64 start_stack;
+	__u64 vm_start;
+	__u64 vm_end;
 	__u32 region;
 };
 
@@ -123,21 +125,50 @@ static long vma_region_cb(struct task_struct *task, struct vm_area_struct *vma, 
 		c->region = REGION_STACK;
 	else
 		c->region = REGION_ANON;
+	c->vm_start = vma->vm_start;
+	c->vm_end = vma->vm_end;
 	return 0;
 }
 
-static __always_inline __u32 classify(struct task_struct *task, __u64 addr)
+/* mm->mm_lock_seq: a seqcount_t since 6.13, an int in 6.4-6.12; both begin with the count. */
+static __always_inline __u32 mm_lock_seq(struct mm_struct *mm)
+{
+	__u32 seq = 0;
+
+	if (bpf_core_field_exists(mm->mm_lock_seq))
+		bpf_probe_read_kernel(&seq, sizeof(seq), __builtin_preserve_access_index(&mm->mm_lock_seq));
+	return seq;
+}
+
+/*
+ * The region of addr. The brk heap comes from the mm's bounds; anything else
+ * needs the VMA. bpf_find_vma costs ~3 us per call on our machines, so each
+ * thread caches the last VMA it faulted in, valid while no mmap write lock
+ * (the only way VMAs change) has been taken since: mm_lock_seq is unchanged.
+ */
+static __always_inline __u32 classify(struct task_struct *task, struct thread_seen *seen, __u64 addr)
 {
 	struct mm_struct *mm = task->mm;
 	struct vma_region_ctx c = { .region = REGION_OTHER };
+	__u32 seq;
 
 	if (!mm)
 		return REGION_OTHER;
 	if (addr >= mm->start_brk && addr < ((mm->brk + page_size - 1) & ~((__u64)page_size - 1)))
 		return REGION_HEAP;
+	seq = mm_lock_seq(mm);
+	if (seen && seen->vma_mm == (__u64)mm && seen->vma_lock_seq == seq && (seq & 1) == 0 &&
+	    addr >= seen->vma_start && addr < seen->vma_end)
+		return seen->vma_region;
 	c.start_stack = mm->start_stack;
 	/* Fails (-EBUSY) only when mmap_lock is contended by a writer: region "other". */
-	bpf_find_vma(task, addr, vma_region_cb, &c, 0);
+	if (bpf_find_vma(task, addr, vma_region_cb, &c, 0) == 0 && seen) {
+		seen->vma_mm = (__u64)mm;
+		seen->vma_start = c.vm_start;
+		seen->vma_end = c.vm_end;
+		seen->vma_lock_seq = seq;
+		seen->vma_region = c.region;
+	}
 	return c.region;
 }
 
@@ -206,7 +237,7 @@ static __always_inline int count_fault(struct bpf_perf_event_data *ctx, __u32 ty
 	struct process_faults *pf = process_entry(task, tgid);
 	struct thread_seen *seen = thread_state(task, is_min, is_maj);
 
-	add_faults(pf, classify(task, ctx->addr), type, 1);
+	add_faults(pf, classify(task, seen, ctx->addr), type, 1);
 	if (seen)
 		settle_thread(task, pf, seen, is_min, is_maj);
 	return 0; /* no perf sample output */

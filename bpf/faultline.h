@@ -41,10 +41,19 @@ struct process_faults {
 	char comm[TASK_COMM_LEN]; /* the group leader's comm, refreshed at exec */
 };
 
-/* thread_seen: per-thread task storage; what the thread's counters read when last seen. */
+/*
+ * thread_seen: per-thread task storage. What the thread's fault counters read
+ * when last seen, and the last VMA it faulted in (valid while the mm's
+ * mm_lock_seq, bumped by every mmap write lock, is unchanged).
+ */
 struct thread_seen {
 	__u64 min_flt;
 	__u64 maj_flt;
+	__u64 vma_mm;
+	__u64 vma_start;
+	__u64 vma_end;
+	__u32 vma_lock_seq;
+	__u32 vma_region;
 };
 
 enum ringbuf_id {
