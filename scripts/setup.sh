@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs everything faultline needs on Debian 12 / Ubuntu 22.04+ (as root)
+# and builds it: apt packages, npm dependencies, tracefs, the BPF object and
+# the TypeScript. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "scripts/setup.sh: run as root (it installs packages and mounts tracefs)" >&2
+  exit 1
+fi
+
+# Build: clang/llvm/libbpf-dev/bpftool. Runtime: libbpf1, node. Tests: gcc,
+# bpftrace, prometheus (promtool), util-linux (setpriv).
+packages=(clang llvm libbpf-dev libbpf1 bpftool gcc libc6-dev make bpftrace prometheus util-linux ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  missing+=(nodejs npm)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian's prometheus package starts a server on :9090; faultline's tests run their own.
+if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
+  systemctl stop prometheus || true
+fi
+
+if [ ! -d /sys/kernel/tracing/events ] && [ ! -d /sys/kernel/debug/tracing/events ]; then
+  mount -t tracefs tracefs /sys/kernel/tracing
+fi
+
+npm ci --no-audit --no-fund
+npm run build
