@@ -27,6 +27,7 @@ const program = `
 #define P(name, v) printf("%s %zu\\n", name, (size_t)(v))
 int main(void) {
   P("process_faults", sizeof(struct process_faults));
+  P("thread_seen", sizeof(struct thread_seen));
   P("fault_event", sizeof(struct fault_event));
   P("oom_event", sizeof(struct oom_event));
   P("REGION_COUNT", REGION_COUNT);
@@ -57,6 +58,7 @@ t.test('layouts match bpf/faultline.h', async (t) => {
       .map(([k, v]) => [k, Number(v)]),
   );
   t.equal(c.process_faults, MAP_SIZES.process_faults![1]);
+  t.equal(c.thread_seen, MAP_SIZES.thread_seen![1]);
   t.equal(c.fault_event, FAULT_EVENT_SIZE);
   t.equal(c.oom_event, OOM_EVENT_SIZE);
   t.equal(c.REGION_COUNT, REGIONS.length);

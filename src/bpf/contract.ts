@@ -25,6 +25,7 @@ export const MAP_SIZES: Record<string, readonly [number, number]> = {
   unattributed_faults: [4, 8],
   fault_access: [4, 8],
   lost_records: [4, 8],
+  thread_seen: [4, 48],
 };
 
 export const FAULT_EVENT_SIZE = 64;

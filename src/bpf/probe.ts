@@ -109,9 +109,15 @@ export class Probe {
     if (!existsSync(objectPath)) {
       throw new FaultlineError('BPF_OBJECT_MISSING', `BPF object ${objectPath} not found; build it with \`npm run build\``);
     }
+    if (!existsSync('/sys/kernel/btf/vmlinux')) {
+      throw new FaultlineError(
+        'NO_KERNEL_BTF',
+        'this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): faultline\'s CO-RE programs need a kernel built with ' +
+          'CONFIG_DEBUG_INFO_BTF=y (Linux >= 5.8; Debian 11+, Ubuntu 20.10+, RHEL 8.2+ ship it)',
+      );
+    }
     const requested = options.tracepoints ?? 'auto';
     if (requested !== 'auto') return Probe.startWith(objectPath, requested, options);
-    if (!existsSync('/sys/kernel/btf/vmlinux')) return Probe.startWith(objectPath, 'classic', options);
     try {
       return Probe.startWith(objectPath, 'tp_btf', options);
     } catch (err) {

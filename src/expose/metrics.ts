@@ -22,30 +22,22 @@ export function createRegistries(state: FaultlineState): Registries {
   openMetrics.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
   const registers = [prometheus, openMetrics] as client.Registry[];
 
-  const counter = (name: string, help: string, labelNames: string[], samples: () => Iterable<Sample>): void => {
-    new client.Counter({
-      name,
-      help,
-      labelNames,
-      registers,
-      collect() {
+  const family = (kind: 'counter' | 'gauge', name: string, help: string, labelNames: string[], samples: () => Iterable<Sample>): void => {
+    const config = { name, help, labelNames, registers };
+    if (kind === 'counter') {
+      new client.Counter({ ...config, collect() {
         this.reset();
         for (const [labels, value] of samples()) this.inc(labels, value);
-      },
-    });
-  };
-  const gauge = (name: string, help: string, labelNames: string[], samples: () => Iterable<Sample>): void => {
-    new client.Gauge({
-      name,
-      help,
-      labelNames,
-      registers,
-      collect() {
+      } });
+    } else {
+      new client.Gauge({ ...config, collect() {
         this.reset();
         for (const [labels, value] of samples()) this.set(labels, value);
-      },
-    });
+      } });
+    }
   };
+  const counter = family.bind(null, 'counter');
+  const gauge = family.bind(null, 'gauge');
 
   counter(
     'faultline_page_faults_total',
