@@ -130,14 +130,24 @@ static long vma_region_cb(struct task_struct *task, struct vm_area_struct *vma, 
 	return 0;
 }
 
-/* mm->mm_lock_seq: a seqcount_t since 6.13, an int in 6.4-6.12; both begin with the count. */
+/* mm->mm_lock_seq: a seqcount_t since 6.13, an int in 6.4-6.12 (CONFIG_PER_VMA_LOCK). */
+struct mm_struct___seqcount {
+	struct seqcount mm_lock_seq;
+} __attribute__((preserve_access_index));
+struct mm_struct___int {
+	int mm_lock_seq;
+} __attribute__((preserve_access_index));
+
 static __always_inline __u32 mm_lock_seq(struct mm_struct *mm)
 {
-	__u32 seq = 0;
+	struct mm_struct___seqcount *seqcount = (void *)mm;
+	struct mm_struct___int *plain = (void *)mm;
 
-	if (bpf_core_field_exists(mm->mm_lock_seq))
-		bpf_probe_read_kernel(&seq, sizeof(seq), __builtin_preserve_access_index(&mm->mm_lock_seq));
-	return seq;
+	if (bpf_core_field_exists(seqcount->mm_lock_seq))
+		return seqcount->mm_lock_seq.sequence;
+	if (bpf_core_field_exists(plain->mm_lock_seq))
+		return plain->mm_lock_seq;
+	return 1; /* no sequence: odd, so the cache is never trusted */
 }
 
 /*
