@@ -34,11 +34,17 @@ enum fault_type {
 /* fault_access index: present | write << 1 | exec << 2. */
 #define ACCESS_SLOTS 8
 
-/* process_faults: one entry per process (tgid). */
+/*
+ * One process's counts: a slot of process_slots (array, direct-mapped by
+ * tgid, owner in `pid`) or an entry of process_faults (hash, for tgids whose
+ * slot another process holds). `pid` is last so that clearing a slot with one
+ * ascending copy releases it only after its counts are zero.
+ */
 struct process_faults {
 	__u64 faults[REGION_COUNT][FAULT_TYPE_COUNT];
 	__u64 exit_ns; /* CLOCK_MONOTONIC of the last thread's exit; 0 while alive */
 	char comm[TASK_COMM_LEN]; /* the group leader's comm, refreshed at exec */
+	__u64 pid; /* the owning tgid; 0: a free slot (64-bit for a plain BPF cmpxchg) */
 };
 
 /*

@@ -12,7 +12,9 @@ import {
   OOM_EVENT_SIZE,
   REGIONS,
   RINGBUFS,
+  PROCESS_FAULTS_SIZE,
   accessOfSlot,
+  mergeProcessFaults,
   decodeFaultEvent,
   decodeOomEvent,
   decodeProcessFaults,
@@ -36,6 +38,7 @@ int main(void) {
   P("REGION_OTHER", REGION_OTHER);
   P("pf.exit_ns", offsetof(struct process_faults, exit_ns));
   P("pf.comm", offsetof(struct process_faults, comm));
+  P("pf.pid", offsetof(struct process_faults, pid));
   P("fe.address", offsetof(struct fault_event, address));
   P("fe.comm", offsetof(struct fault_event, comm));
   P("oe.timestamp_ns", offsetof(struct oom_event, timestamp_ns));
@@ -67,6 +70,8 @@ t.test('layouts match bpf/faultline.h', async (t) => {
   t.equal(c.RINGBUF_COUNT, RINGBUFS.length);
   t.equal(c['pf.exit_ns'], 80);
   t.equal(c['pf.comm'], 88);
+  t.equal(c['pf.pid'], 104, 'pid is the last field');
+  t.equal(c.process_faults, PROCESS_FAULTS_SIZE);
   t.equal(c['fe.address'], 24);
   t.equal(c['fe.comm'], 48);
   t.equal(c['oe.timestamp_ns'], 24);
@@ -76,16 +81,22 @@ t.test('layouts match bpf/faultline.h', async (t) => {
 });
 
 t.test('decoders', async (t) => {
-  const pf = Buffer.alloc(104);
+  const pf = Buffer.alloc(112);
   pf.writeBigUInt64LE(7n, (2 * 2 + 0) * 8); // anon minor
   pf.writeBigUInt64LE(3n, (3 * 2 + 1) * 8); // file major
   pf.writeBigUInt64LE(99n, 80);
   pf.write('demo\0', 88);
-  const rec = decodeProcessFaults(42, pf);
+  pf.writeBigUInt64LE(42n, 104);
+  const rec = decodeProcessFaults(pf);
+  t.equal(rec.pid, 42);
   t.equal(rec.faults[2]![0], 7n);
   t.equal(rec.faults[3]![1], 3n);
   t.equal(rec.exitNs, 99n);
   t.equal(rec.comm, 'demo');
+  const merged = mergeProcessFaults(rec, { ...rec, exitNs: 5n, comm: '' });
+  t.equal(merged.faults[2]![0], 14n);
+  t.equal(merged.exitNs, 99n);
+  t.equal(merged.comm, 'demo');
 
   const fe = Buffer.alloc(64);
   fe.writeUInt32LE(1, 0);

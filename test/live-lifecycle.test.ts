@@ -39,7 +39,11 @@ t.test('metrics pass promtool and OpenMetrics is served on request', { skip: SKI
   }
   const om = await fetch(exporter.url, { headers: { Accept: 'application/openmetrics-text; version=1.0.0' } });
   t.match(om.headers.get('content-type'), /application\/openmetrics-text/);
-  t.match(await om.text(), /# EOF\n$/);
+  const omText = await om.text();
+  t.match(omText, /# EOF\n$/);
+  t.match(omText, /^# TYPE faultline_page_faults counter$/m, 'OpenMetrics names the counter family without _total');
+  t.match(omText, /^faultline_page_faults_total\{/m);
+  t.match((await scrape(exporter.url)).text, /^# TYPE faultline_page_faults_total counter$/m, 'the Prometheus view is unchanged after an OpenMetrics scrape');
   const base = exporter.url.replace(/\/metrics$/, '');
   t.equal(await (await fetch(`${base}/healthz`)).text(), 'ok\n');
   t.match(await (await fetch(`${base}/`)).text(), /href="\/metrics"/);

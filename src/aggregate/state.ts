@@ -87,12 +87,17 @@ export class FaultlineState {
   }
 }
 
-/** Version facts for faultline_build_info. */
+let version: string | null = null;
+
+/** faultline's version, from package.json (read once). */
 export function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
+  if (version === null) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+      version = pkg.version ?? 'unknown';
+    } catch {
+      version = 'unknown';
+    }
   }
+  return version;
 }

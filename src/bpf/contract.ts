@@ -21,7 +21,8 @@ export const ACCESS_SLOTS = 8;
 
 /** Map shapes the loader verifies: [key size, value size]. */
 export const MAP_SIZES: Record<string, readonly [number, number]> = {
-  process_faults: [4, 104],
+  process_slots: [4, 112],
+  process_faults: [4, 112],
   unattributed_faults: [4, 8],
   fault_access: [4, 8],
   lost_records: [4, 8],
@@ -85,15 +86,27 @@ export function emptyCounts(): RegionTypeCounts {
   return REGIONS.map(() => FAULT_TYPES.map(() => 0n));
 }
 
-/** struct process_faults: faults[5][2] u64, exit_ns u64, comm[16]. */
-export function decodeProcessFaults(pid: number, value: Buffer, offset = 0): ProcessFaultsRecord {
-  const faults = emptyCounts();
+export const PROCESS_FAULTS_SIZE = 112;
+const PROCESS_FAULTS_PID = 104;
+
+/** The owning tgid of a process_faults value; 0 for a free slot. */
+export function processFaultsPid(value: Buffer, offset = 0): number {
+  return Number(value.readBigUInt64LE(offset + PROCESS_FAULTS_PID));
+}
+
+/** struct process_faults: faults[5][2] u64, exit_ns u64, comm[16], pid u64. */
+export function decodeProcessFaults(value: Buffer, offset = 0): ProcessFaultsRecord {
+  // One 64-bit load per counter, so a value the kernel is incrementing never reads torn.
+  const start = value.byteOffset + offset;
+  const aligned = start % 8 === 0 ? value : Buffer.from(value.subarray(offset, offset + PROCESS_FAULTS_SIZE));
+  const words = new BigUint64Array(aligned.buffer, aligned === value ? start : aligned.byteOffset, PROCESS_FAULTS_SIZE / 8);
+  const faults: RegionTypeCounts = [];
   for (let r = 0; r < REGIONS.length; r++) {
-    for (let t = 0; t < FAULT_TYPES.length; t++) {
-      faults[r]![t] = value.readBigUInt64LE(offset + (r * FAULT_TYPES.length + t) * 8);
-    }
+    const row: bigint[] = [];
+    for (let t = 0; t < FAULT_TYPES.length; t++) row.push(words[r * FAULT_TYPES.length + t]!);
+    faults.push(row);
   }
-  return { pid, faults, exitNs: value.readBigUInt64LE(offset + 80), comm: decodeComm(value, offset + 88) };
+  return { pid: Number(words[PROCESS_FAULTS_PID / 8]), faults, exitNs: words[10]!, comm: decodeComm(value, offset + 88) };
 }
 
 export function decodeFaultEvent(buf: Buffer): PageFaultEvent | null {
@@ -141,4 +154,10 @@ export function accessOfSlot(slot: number): AccessKind {
   const present = (slot & 1) !== 0;
   if (slot & 4) return { access: 'exec', present };
   return { access: slot & 2 ? 'write' : 'read', present };
+}
+
+/** One process counted in both its slot and the overflow hash (it held each at some time). */
+export function mergeProcessFaults(a: ProcessFaultsRecord, b: ProcessFaultsRecord): ProcessFaultsRecord {
+  const faults = a.faults.map((row, r) => row.map((n, t) => n + b.faults[r]![t]!));
+  return { pid: a.pid, comm: a.comm || b.comm, exitNs: a.exitNs > b.exitNs ? a.exitNs : b.exitNs, faults };
 }

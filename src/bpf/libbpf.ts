@@ -52,6 +52,7 @@ const fn = {
   map_initial_value: libbpf.func('void *bpf_map__initial_value(void *map, _Out_ size_t *psize)'),
   lookup_elem: libbpf.func('int bpf_map_lookup_elem(int fd, const void *key, void *value)'),
   delete_elem: libbpf.func('int bpf_map_delete_elem(int fd, const void *key)'),
+  update_elem: libbpf.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
   lookup_batch: libbpf.func(
     'int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, void *opts)',
   ),
@@ -340,13 +341,26 @@ export class BpfMap {
     return true;
   }
 
-  /** Every entry, with bpf_map_lookup_batch: a few syscalls for the whole map. */
+  update(key: Buffer, value: Buffer): void {
+    const rc = fn.update_elem(this.shape.fd, key, value, 0) as number;
+    if (rc < 0) throw failure('BPF_MAP_WRITE', `cannot write map ${this.name}`, rc, hintFor(rc));
+  }
+
+  private batch: { keys: Buffer; values: Buffer; inBatch: Buffer; outBatch: Buffer } | null = null;
+
+  /**
+   * Every entry, with bpf_map_lookup_batch: a few syscalls for the whole map.
+   * The buffers are reused: they are valid until the next call.
+   */
   lookupAll(): { keys: Buffer; values: Buffer; count: number } {
     const { keySize, maxEntries, fd } = this.shape;
-    const keys = Buffer.alloc(keySize * maxEntries);
-    const values = Buffer.alloc(this.valueBytes * maxEntries);
-    const inBatch = Buffer.alloc(Math.max(8, keySize));
-    const outBatch = Buffer.alloc(Math.max(8, keySize));
+    this.batch ??= {
+      keys: Buffer.alloc(keySize * maxEntries),
+      values: Buffer.alloc(this.valueBytes * maxEntries),
+      inBatch: Buffer.alloc(Math.max(8, keySize)),
+      outBatch: Buffer.alloc(Math.max(8, keySize)),
+    };
+    const { keys, values, inBatch, outBatch } = this.batch;
     let total = 0;
     let first = true;
     while (total < maxEntries) {

@@ -14,8 +14,11 @@ import {
   RINGBUFS,
   decodeFaultEvent,
   decodeOomEvent,
+  PROCESS_FAULTS_SIZE,
   decodeProcessFaults,
   emptyCounts,
+  mergeProcessFaults,
+  processFaultsPid,
   type OomKillEvent,
   type PageFaultEvent,
   type ProcessFaultsRecord,
@@ -228,7 +231,7 @@ export class Probe {
   }
 
   get processCapacity(): number {
-    return this.map('process_faults').shape.maxEntries;
+    return this.map('process_slots').shape.maxEntries + this.map('process_faults').shape.maxEntries;
   }
 
   /** Reads every ring buffer now. */
@@ -252,24 +255,35 @@ export class Probe {
     return this.rings.reduce((n, r) => n + r.callbackErrors, 0);
   }
 
-  /** One batch read of process_faults. */
+  /** Every process's counts: one batch read of process_slots and one of process_faults, merged by pid. */
   readProcesses(): ProcessFaultsRecord[] {
-    const map = this.map('process_faults');
-    const { keys, values, count } = map.lookupAll();
-    const out: ProcessFaultsRecord[] = [];
-    for (let i = 0; i < count; i++) {
-      out.push(decodeProcessFaults(keys.readUInt32LE(i * 4), values, i * map.valueBytes));
+    const byPid = new Map<number, ProcessFaultsRecord>();
+    for (const name of ['process_slots', 'process_faults']) {
+      const map = this.map(name);
+      const { values, count } = map.lookupAll();
+      for (let i = 0; i < count; i++) {
+        if (processFaultsPid(values, i * map.valueBytes) === 0) continue; // a free slot
+        const record = decodeProcessFaults(values, i * map.valueBytes);
+        const seen = byPid.get(record.pid);
+        byPid.set(record.pid, seen ? mergeProcessFaults(seen, record) : record);
+      }
     }
-    return out;
+    return [...byPid.values()];
   }
 
-  /** Deletes processes whose final counts user space has taken. */
+  /** Frees processes whose final counts user space has taken: their slot (if theirs) and hash entry. */
   forgetProcesses(pids: Iterable<number>): void {
-    const map = this.map('process_faults');
+    const slots = this.map('process_slots');
+    const hash = this.map('process_faults');
     const key = Buffer.alloc(4);
+    const cleared = Buffer.alloc(PROCESS_FAULTS_SIZE);
     for (const pid of pids) {
       key.writeUInt32LE(pid);
-      map.delete(key);
+      hash.delete(key);
+      key.writeUInt32LE(pid & (slots.shape.maxEntries - 1));
+      const slot = slots.lookup(key);
+      // One ascending copy: the counts are zero before `pid` (last) frees the slot.
+      if (slot && processFaultsPid(slot) === pid) slots.update(key, cleared);
     }
   }
 

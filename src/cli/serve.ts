@@ -3,7 +3,7 @@ import { FaultlineState, packageVersion } from '../aggregate/state.js';
 import { FaultlineError } from '../bpf/errors.js';
 import { Probe } from '../bpf/probe.js';
 import { createApp, listen, parseListenAddress } from '../expose/http.js';
-import { createRegistries } from '../expose/metrics.js';
+import { createExposition } from '../expose/metrics.js';
 import { BPF_FLAGS, bpfFlags, onShutdown } from './common.js';
 import { durationSeconds, flagHelp, parseFlags, positiveInt, type FlagSpecs } from './flags.js';
 import { requireBpfCapabilities } from './preflight.js';
@@ -58,8 +58,7 @@ export async function serve(argv: string[]): Promise<void> {
   });
   state = new FaultlineState(probe, options);
   const liveState = state;
-  const registries = createRegistries(liveState);
-  const app = createApp(registries, { listenAddress: String(flags['web.listen-address']), telemetryPath, beforeScrape: () => {
+  const app = createApp(createExposition(liveState), { listenAddress: String(flags['web.listen-address']), telemetryPath, beforeScrape: () => {
     probe.drain();
     liveState.refresh();
   } }, packageVersion());

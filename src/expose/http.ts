@@ -2,7 +2,7 @@
 import type { Server } from 'node:http';
 import express from 'express';
 import { FaultlineError } from '../bpf/errors.js';
-import type { Registries } from './metrics.js';
+import type { Exposition } from './metrics.js';
 
 export interface HttpOptions {
   /** host:port to listen on. */
@@ -44,7 +44,7 @@ function landingPage(telemetryPath: string, version: string): string {
 
 const OPENMETRICS = 'application/openmetrics-text';
 
-export function createApp(registries: Registries, options: HttpOptions, version: string): express.Express {
+export function createApp(exposition: Exposition, options: HttpOptions, version: string): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.get('/', (_req, res) => {
@@ -54,11 +54,10 @@ export function createApp(registries: Registries, options: HttpOptions, version:
     res.type('text').send('ok\n');
   });
   app.get(options.telemetryPath, async (req, res) => {
-    const registry = (req.get('accept') ?? '').includes(OPENMETRICS) ? registries.openMetrics : registries.prometheus;
     try {
       options.beforeScrape();
-      const body = await registry.metrics();
-      res.set('Content-Type', registry.contentType).send(body);
+      const { contentType, body } = await exposition.render((req.get('accept') ?? '').includes(OPENMETRICS));
+      res.set('Content-Type', contentType).send(body);
     } catch (err) {
       res.status(500).type('text').send(`faultline: scrape failed: ${(err as Error).message}\n`);
     }

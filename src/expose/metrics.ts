@@ -1,43 +1,38 @@
 /**
- * faultline's metric families on private prom-client registries (Prometheus
- * text and OpenMetrics), every value computed from FaultlineState when
- * scraped. Names and help strings are the reference for the README table.
+ * faultline's metric families, every value computed from FaultlineState when
+ * scraped, rendered as Prometheus text or OpenMetrics; prom-client (private
+ * registries) adds its process/nodejs runtime metrics. Names and help strings
+ * are the reference for the README table.
  */
 import client from 'prom-client';
 import { FAULT_TYPES, REGIONS, RINGBUFS } from '../bpf/contract.js';
 import { libbpfVersion } from '../bpf/libbpf.js';
 import { packageVersion, type FaultlineState } from '../aggregate/state.js';
+import {
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+  escapeLabel,
+  renderFamilies,
+  type Family,
+  type Sample,
+} from './exposition.js';
 
-export interface Registries {
-  readonly prometheus: client.Registry;
-  readonly openMetrics: client.Registry<client.OpenMetricsContentType>;
+export interface Exposition {
+  /** Renders every family: faultline's own from the state, then prom-client's process/nodejs metrics. */
+  render(openMetrics: boolean): Promise<{ contentType: string; body: string }>;
 }
 
-type Labels = Record<string, string | number>;
-type Sample = readonly [Labels, number];
+/** `type="minor",region="anon"` for each [region][type] cell, rendered once. */
+const CELL_LABELS = REGIONS.map((region) => FAULT_TYPES.map((type) => `type="${type}",region="${region}"`));
 
-export function createRegistries(state: FaultlineState): Registries {
-  const prometheus = new client.Registry();
-  const openMetrics = new client.Registry<client.OpenMetricsContentType>();
-  openMetrics.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
-  const registers = [prometheus, openMetrics] as client.Registry[];
-
-  const family = (kind: 'counter' | 'gauge', name: string, help: string, labelNames: string[], samples: () => Iterable<Sample>): void => {
-    const config = { name, help, labelNames, registers };
-    if (kind === 'counter') {
-      new client.Counter({ ...config, collect() {
-        this.reset();
-        for (const [labels, value] of samples()) this.inc(labels, value);
-      } });
-    } else {
-      new client.Gauge({ ...config, collect() {
-        this.reset();
-        for (const [labels, value] of samples()) this.set(labels, value);
-      } });
-    }
+export function createExposition(state: FaultlineState): Exposition {
+  const families: Family[] = [];
+  const counter = (name: string, help: string, labelNames: string[], samples: () => Iterable<Sample>): void => {
+    families.push({ name, help, type: 'counter', labelNames, samples });
   };
-  const counter = family.bind(null, 'counter');
-  const gauge = family.bind(null, 'gauge');
+  const gauge = (name: string, help: string, labelNames: string[], samples: () => Iterable<Sample>): void => {
+    families.push({ name, help, type: 'gauge', labelNames, samples });
+  };
 
   counter(
     'faultline_page_faults_total',
@@ -59,10 +54,11 @@ export function createRegistries(state: FaultlineState): Registries {
     ['pid', 'comm', 'type', 'region'],
     function* () {
       for (const p of state.processes.busiest()) {
+        const processLabels = `pid="${p.pid}",comm="${escapeLabel(p.comm)}",`;
         for (let r = 0; r < REGIONS.length; r++) {
           for (let t = 0; t < FAULT_TYPES.length; t++) {
             const n = p.faults[r]![t]!;
-            if (n > 0n) yield [{ pid: p.pid, comm: p.comm, type: FAULT_TYPES[t]!, region: REGIONS[r]! }, Number(n)];
+            if (n > 0n) yield [processLabels + CELL_LABELS[r]![t]!, Number(n)];
           }
         }
       }
@@ -183,12 +179,25 @@ export function createRegistries(state: FaultlineState): Registries {
     },
   );
 
-  for (const registry of registers) {
+  // prom-client's runtime metrics; its registries render them (each has its own metric objects).
+  const prometheus = new client.Registry();
+  const openMetrics = new client.Registry<client.OpenMetricsContentType>();
+  openMetrics.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
+  for (const registry of [prometheus, openMetrics] as client.Registry[]) {
     client.collectDefaultMetrics({ register: registry });
     // prom-client names these gauges *_total, which promtool (rightly) rejects.
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
       registry.removeSingleMetric(name);
     }
   }
-  return { prometheus, openMetrics };
+  return {
+    async render(om) {
+      const ours = renderFamilies(families, om);
+      if (om) {
+        const runtime = await openMetrics.metrics(); // ends with "# EOF"
+        return { contentType: OPENMETRICS_CONTENT_TYPE, body: ours + runtime };
+      }
+      return { contentType: PROMETHEUS_CONTENT_TYPE, body: `${ours}\n${await prometheus.metrics()}` };
+    },
+  };
 }
