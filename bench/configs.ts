@@ -43,8 +43,17 @@ interface Spawned {
 }
 
 /** Spawns a helper; counts its stdout lines without keeping them unless asked to. */
+const running = new Set<ChildProcess>();
+// A benchmark stopped midway must not leave tracers attached to skew the next one.
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+
 function spawnCounting(cmd: string, args: string[], keepStdout = false): Spawned {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   let lines = 0;
   let out = '';
   let err = '';
@@ -74,9 +83,15 @@ async function startFaultline(paths: Paths): Promise<Spawned> {
   return s;
 }
 
+/** Sends signal; SIGKILL if the child has not exited 15 s later (bpftrace has been seen to miss a SIGINT). */
 async function stopChild(s: Spawned, signal: NodeJS.Signals): Promise<void> {
   s.child.kill(signal);
+  const timer = setTimeout(() => {
+    process.stderr.write(`bench: ${s.child.spawnfile} ignored ${signal} for 15 s; killing it\n`);
+    s.child.kill('SIGKILL');
+  }, 15000);
   await s.exited;
+  clearTimeout(timer);
 }
 
 function bpftrace(name: string, program: string): BenchConfig {

@@ -151,6 +151,10 @@ const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toFixed(d
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('npm run bench needs root (BPF, perf events, bpf_stats)');
+  const busy = [...progStats().values()].filter((p) => /page_fault|count_m|mark_victim/.test(p.name)).map((p) => p.name);
+  if (busy.length > 0) {
+    throw new Error(`BPF programs on the same hooks are already loaded (${busy.join(', ')}): stop them first, they would be measured too`);
+  }
   const statsWas = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim();
   writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '1');
   const configs = flags['scrape-only'] ? [] : benchConfigs(PATHS).filter((c) => !flags.only || c.name.includes(flags.only));
