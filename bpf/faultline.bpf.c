@@ -198,6 +198,28 @@ static __always_inline __u32 classify(struct task_struct *task, struct thread_se
 	return c.region;
 }
 
+/* The task's cgroup v2 id and its memory controller's cgroup id (kernfs ids, i.e. directory inodes). */
+static __always_inline void task_cgroups(struct task_struct *task, __u64 *cgroup_id, __u64 *memcg_id)
+{
+	struct css_set *cgroups = BPF_CORE_READ(task, cgroups);
+	struct cgroup_subsys_state *css = 0;
+
+	*cgroup_id = BPF_CORE_READ(cgroups, dfl_cgrp, kn, id);
+	*memcg_id = 0;
+	if (!bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id))
+		return;
+	bpf_probe_read_kernel(&css, sizeof(css),
+			      &cgroups->subsys[bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id)]);
+	if (css)
+		*memcg_id = BPF_CORE_READ(css, cgroup, kn, id);
+}
+
+static __always_inline void init_process(struct process_faults *pf, struct task_struct *task)
+{
+	bpf_probe_read_kernel_str(pf->comm, sizeof(pf->comm), task->group_leader->comm);
+	task_cgroups(task, &pf->cgroup_id, &pf->memcg_id);
+}
+
 /* The process's own slot if it holds (or can claim) it, else its overflow hash entry. */
 static __always_inline struct process_faults *process_entry(struct task_struct *task, __u32 tgid, bool create)
 {
@@ -208,13 +230,13 @@ static __always_inline struct process_faults *process_entry(struct task_struct *
 	if (pf && pf->pid == tgid)
 		return pf;
 	if (pf && create && pf->pid == 0 && __sync_val_compare_and_swap(&pf->pid, 0, tgid) == 0) {
-		bpf_probe_read_kernel_str(pf->comm, sizeof(pf->comm), task->group_leader->comm);
+		init_process(pf, task);
 		return pf;
 	}
 	pf = bpf_map_lookup_elem(&process_faults, &tgid);
 	if (pf || !create)
 		return pf;
-	bpf_probe_read_kernel_str(fresh.comm, sizeof(fresh.comm), task->group_leader->comm);
+	init_process(&fresh, task);
 	fresh.pid = tgid;
 	/* BPF_NOEXIST: another CPU may have inserted it in between; then use theirs. */
 	bpf_map_update_elem(&process_faults, &tgid, &fresh, BPF_NOEXIST);
@@ -320,8 +342,9 @@ int BPF_PROG(refresh_comm, struct task_struct *task)
 {
 	struct process_faults *pf = process_entry(task, task->tgid, false);
 
+	/* A new program: its comm, and the cgroups it runs in now (runtimes place, then exec). */
 	if (pf)
-		bpf_probe_read_kernel_str(pf->comm, sizeof(pf->comm), task->comm);
+		init_process(pf, task);
 	return 0;
 }
 
@@ -428,6 +451,7 @@ int BPF_PROG(mark_victim_btf, struct task_struct *task, uid_t uid)
 		e->shmem_rss_bytes = mm->rss_stat[MM_SHMEMPAGES].count * page_size;
 		e->pgtables_bytes = mm->pgtables_bytes.counter;
 	}
+	task_cgroups(task, &e->cgroup_id, &e->memcg_id);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

@@ -44,6 +44,8 @@ struct process_faults {
 	__u64 faults[REGION_COUNT][FAULT_TYPE_COUNT];
 	__u64 exit_ns; /* CLOCK_MONOTONIC of the last thread's exit; 0 while alive */
 	char comm[TASK_COMM_LEN]; /* the group leader's comm, refreshed at exec */
+	__u64 cgroup_id; /* cgroup v2 id (kernfs id = directory inode) at first fault or exec */
+	__u64 memcg_id;  /* the memory controller's cgroup id (the v1 memory hierarchy where mounted) */
 	__u64 pid; /* the owning tgid; 0: a free slot (64-bit for a plain BPF cmpxchg) */
 };
 
@@ -102,6 +104,8 @@ struct oom_event {
 	__u64 pgtables_bytes;
 	char comm[TASK_COMM_LEN];
 	char trigger_comm[TASK_COMM_LEN];
+	__u64 cgroup_id; /* the victim's; 0 where the kernel does not say (classic twin) */
+	__u64 memcg_id;
 };
 
 #endif /* FAULTLINE_H */

@@ -38,7 +38,9 @@ int main(void) {
   P("REGION_OTHER", REGION_OTHER);
   P("pf.exit_ns", offsetof(struct process_faults, exit_ns));
   P("pf.comm", offsetof(struct process_faults, comm));
+  P("pf.cgroup_id", offsetof(struct process_faults, cgroup_id));
   P("pf.pid", offsetof(struct process_faults, pid));
+  P("oe.cgroup_id", offsetof(struct oom_event, cgroup_id));
   P("fe.address", offsetof(struct fault_event, address));
   P("fe.comm", offsetof(struct fault_event, comm));
   P("oe.timestamp_ns", offsetof(struct oom_event, timestamp_ns));
@@ -70,7 +72,9 @@ t.test('layouts match bpf/faultline.h', async (t) => {
   t.equal(c.RINGBUF_COUNT, RINGBUFS.length);
   t.equal(c['pf.exit_ns'], 80);
   t.equal(c['pf.comm'], 88);
-  t.equal(c['pf.pid'], 104, 'pid is the last field');
+  t.equal(c['pf.cgroup_id'], 104);
+  t.equal(c['pf.pid'], 120, 'pid is the last field');
+  t.equal(c['oe.cgroup_id'], 104);
   t.equal(c.process_faults, PROCESS_FAULTS_SIZE);
   t.equal(c['fe.address'], 24);
   t.equal(c['fe.comm'], 48);
@@ -81,14 +85,16 @@ t.test('layouts match bpf/faultline.h', async (t) => {
 });
 
 t.test('decoders', async (t) => {
-  const pf = Buffer.alloc(112);
+  const pf = Buffer.alloc(128);
   pf.writeBigUInt64LE(7n, (2 * 2 + 0) * 8); // anon minor
   pf.writeBigUInt64LE(3n, (3 * 2 + 1) * 8); // file major
   pf.writeBigUInt64LE(99n, 80);
   pf.write('demo\0', 88);
-  pf.writeBigUInt64LE(42n, 104);
+  pf.writeBigUInt64LE(42n, 120);
+  pf.writeBigUInt64LE(7777n, 104);
   const rec = decodeProcessFaults(pf);
   t.equal(rec.pid, 42);
+  t.equal(rec.cgroupId, 7777n);
   t.equal(rec.faults[2]![0], 7n);
   t.equal(rec.faults[3]![1], 3n);
   t.equal(rec.exitNs, 99n);
@@ -107,13 +113,14 @@ t.test('decoders', async (t) => {
   t.equal(decodeFaultEvent(Buffer.alloc(64)), null, 'wrong kind');
   t.equal(decodeFaultEvent(Buffer.alloc(8)), null, 'short record');
 
-  const oe = Buffer.alloc(104);
+  const oe = Buffer.alloc(120);
+  oe.writeBigUInt64LE(99n, 112);
   oe.writeUInt32LE(2, 0);
   oe.writeUInt32LE(6100, 4);
   oe.writeInt32LE(-500, 20);
   oe.write('stress-ng', 72);
   oe.write('trigger', 88);
-  t.match(decodeOomEvent(oe), { kind: 'oom_kill', pid: 6100, oomScoreAdj: -500, comm: 'stress-ng', triggerComm: 'trigger' });
+  t.match(decodeOomEvent(oe), { kind: 'oom_kill', pid: 6100, oomScoreAdj: -500, comm: 'stress-ng', triggerComm: 'trigger', memcgId: 99n });
 });
 
 t.test('access slots', async (t) => {

@@ -6,7 +6,7 @@ const S = 1_000_000_000n;
 function rec(pid: number, anonMinor: number, exitNs = 0n, comm = `p${pid}`): ProcessFaultsRecord {
   const faults = emptyCounts();
   faults[2]![0] = BigInt(anonMinor);
-  return { pid, comm, exitNs, faults };
+  return { pid, comm, exitNs, faults, cgroupId: 0n, memcgId: 0n };
 }
 const alive = (): boolean => true;
 

@@ -28,6 +28,8 @@ const kill: OomKillEvent = {
   shmemRssBytes: 0n,
   pgtablesBytes: 0n,
   comm: 'stress-ng',
+  cgroupId: 0n,
+  memcgId: 0n,
 };
 
 t.equal(formatText(fault), '[PAGE_FAULT] pid=5200 address=0x7f3a4c000000 comm=pagefault_demo');

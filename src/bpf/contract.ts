@@ -21,8 +21,8 @@ export const ACCESS_SLOTS = 8;
 
 /** Map shapes the loader verifies: [key size, value size]. */
 export const MAP_SIZES: Record<string, readonly [number, number]> = {
-  process_slots: [4, 112],
-  process_faults: [4, 112],
+  process_slots: [4, 128],
+  process_faults: [4, 128],
   unattributed_faults: [4, 8],
   fault_access: [4, 8],
   lost_records: [4, 8],
@@ -30,7 +30,7 @@ export const MAP_SIZES: Record<string, readonly [number, number]> = {
 };
 
 export const FAULT_EVENT_SIZE = 64;
-export const OOM_EVENT_SIZE = 104;
+export const OOM_EVENT_SIZE = 120;
 const EVENT_PAGE_FAULT = 1;
 const EVENT_OOM_KILL = 2;
 
@@ -43,6 +43,9 @@ export interface ProcessFaultsRecord {
   /** CLOCK_MONOTONIC ns of the last thread's exit; 0n while alive. */
   readonly exitNs: bigint;
   readonly faults: RegionTypeCounts;
+  /** cgroup v2 id, and the memory controller's cgroup id (kernfs ids), at first fault or exec. */
+  readonly cgroupId: bigint;
+  readonly memcgId: bigint;
 }
 
 export interface PageFaultEvent {
@@ -72,6 +75,9 @@ export interface OomKillEvent {
   readonly shmemRssBytes: bigint;
   readonly pgtablesBytes: bigint;
   readonly comm: string;
+  /** The victim's cgroup v2 id and memory cgroup id; 0n where the kernel does not say. */
+  readonly cgroupId: bigint;
+  readonly memcgId: bigint;
 }
 
 export type KernelEvent = PageFaultEvent | OomKillEvent;
@@ -86,15 +92,15 @@ export function emptyCounts(): RegionTypeCounts {
   return REGIONS.map(() => FAULT_TYPES.map(() => 0n));
 }
 
-export const PROCESS_FAULTS_SIZE = 112;
-const PROCESS_FAULTS_PID = 104;
+export const PROCESS_FAULTS_SIZE = 128;
+const PROCESS_FAULTS_PID = 120;
 
 /** The owning tgid of a process_faults value; 0 for a free slot. */
 export function processFaultsPid(value: Buffer, offset = 0): number {
   return Number(value.readBigUInt64LE(offset + PROCESS_FAULTS_PID));
 }
 
-/** struct process_faults: faults[5][2] u64, exit_ns u64, comm[16], pid u64. */
+/** struct process_faults: faults[5][2] u64, exit_ns u64, comm[16], cgroup_id, memcg_id, pid u64. */
 export function decodeProcessFaults(value: Buffer, offset = 0): ProcessFaultsRecord {
   // One 64-bit load per counter, so a value the kernel is incrementing never reads torn.
   const start = value.byteOffset + offset;
@@ -106,7 +112,14 @@ export function decodeProcessFaults(value: Buffer, offset = 0): ProcessFaultsRec
     for (let t = 0; t < FAULT_TYPES.length; t++) row.push(words[r * FAULT_TYPES.length + t]!);
     faults.push(row);
   }
-  return { pid: Number(words[PROCESS_FAULTS_PID / 8]), faults, exitNs: words[10]!, comm: decodeComm(value, offset + 88) };
+  return {
+    pid: Number(words[PROCESS_FAULTS_PID / 8]),
+    faults,
+    exitNs: words[10]!,
+    comm: decodeComm(value, offset + 88),
+    cgroupId: words[13]!,
+    memcgId: words[14]!,
+  };
 }
 
 export function decodeFaultEvent(buf: Buffer): PageFaultEvent | null {
@@ -141,6 +154,8 @@ export function decodeOomEvent(buf: Buffer): OomKillEvent | null {
     pgtablesBytes: buf.readBigUInt64LE(64),
     comm: decodeComm(buf, 72),
     triggerComm: decodeComm(buf, 88),
+    cgroupId: buf.readBigUInt64LE(104),
+    memcgId: buf.readBigUInt64LE(112),
   };
 }
 
@@ -159,5 +174,12 @@ export function accessOfSlot(slot: number): AccessKind {
 /** One process counted in both its slot and the overflow hash (it held each at some time). */
 export function mergeProcessFaults(a: ProcessFaultsRecord, b: ProcessFaultsRecord): ProcessFaultsRecord {
   const faults = a.faults.map((row, r) => row.map((n, t) => n + b.faults[r]![t]!));
-  return { pid: a.pid, comm: a.comm || b.comm, exitNs: a.exitNs > b.exitNs ? a.exitNs : b.exitNs, faults };
+  return {
+    pid: a.pid,
+    comm: a.comm || b.comm,
+    exitNs: a.exitNs > b.exitNs ? a.exitNs : b.exitNs,
+    faults,
+    cgroupId: a.cgroupId || b.cgroupId,
+    memcgId: a.memcgId || b.memcgId,
+  };
 }

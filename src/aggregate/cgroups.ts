@@ -1,0 +1,107 @@
+/**
+ * Names the cgroups the kernel reports by id. A cgroup's id is its kernfs
+ * node id, which is the inode number of its directory, so walking the
+ * hierarchy and stat()ing directories maps ids to paths. The label faultline
+ * uses is the memory cgroup: the v1 memory hierarchy where memory is still on
+ * v1, else the unified (v2) hierarchy. Paths are remembered after the cgroup
+ * is gone, so a kill is still named when its cgroup was removed by scrape time.
+ */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface CgroupMounts {
+  /** Mount point of the unified (v2) hierarchy, if mounted. */
+  readonly unified: string | null;
+  /** Mount point of the v1 hierarchy with the memory controller, if any. */
+  readonly memoryV1: string | null;
+}
+
+/** Finds cgroup mounts in /proc/self/mountinfo text. Pure. */
+export function parseCgroupMounts(mountinfo: string): CgroupMounts {
+  let unified: string | null = null;
+  let memoryV1: string | null = null;
+  for (const line of mountinfo.split('\n')) {
+    const [left, right] = line.split(' - ');
+    if (!left || !right) continue;
+    const mountPoint = left.split(' ')[4];
+    const [fstype, , superOptions = ''] = right.split(' ');
+    if (!mountPoint) continue;
+    if (fstype === 'cgroup2' && unified === null) unified = mountPoint;
+    if (fstype === 'cgroup' && superOptions.split(',').includes('memory') && memoryV1 === null) memoryV1 = mountPoint;
+  }
+  return { unified, memoryV1 };
+}
+
+export interface CgroupIds {
+  readonly cgroupId: bigint;
+  readonly memcgId: bigint;
+}
+
+/** How many paths to remember; beyond that the oldest are forgotten. */
+const MAX_REMEMBERED = 20000;
+/** Rescan at most this often when an id is unknown. */
+const RESCAN_INTERVAL_MS = 1000;
+
+export class CgroupNames {
+  readonly mounts: CgroupMounts;
+  /** True where the memory controller is on v1: the label is the memory cgroup. */
+  readonly memoryOnV1: boolean;
+  private readonly paths = new Map<bigint, string>();
+  private lastScan = 0;
+
+  constructor(mounts: CgroupMounts = parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8'))) {
+    this.mounts = mounts;
+    this.memoryOnV1 = mounts.memoryV1 !== null;
+  }
+
+  private get root(): string | null {
+    return this.memoryOnV1 ? this.mounts.memoryV1 : this.mounts.unified;
+  }
+
+  /** The id that names a record's cgroup on this host. */
+  idOf(ids: CgroupIds): bigint {
+    return this.memoryOnV1 ? ids.memcgId : ids.cgroupId;
+  }
+
+  /** The cgroup's path (`/` for the root), or `""` when unknown. */
+  pathOf(ids: CgroupIds): string {
+    const id = this.idOf(ids);
+    if (id === 0n) return '';
+    let path = this.paths.get(id);
+    if (path === undefined && Date.now() - this.lastScan >= RESCAN_INTERVAL_MS) {
+      this.scan();
+      path = this.paths.get(id);
+    }
+    return path ?? '';
+  }
+
+  /** Walks the hierarchy and records every directory's inode as a cgroup id. */
+  scan(): void {
+    this.lastScan = Date.now();
+    const root = this.root;
+    if (!root) return;
+    const walk = (dir: string, rel: string): void => {
+      let ino: bigint;
+      try {
+        ino = statSync(dir, { bigint: true }).ino;
+      } catch {
+        return; // removed while we walked
+      }
+      this.remember(ino, rel || '/');
+      let entries;
+      try {
+        entries = readdirSync(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) if (e.isDirectory()) walk(join(dir, e.name), `${rel}/${e.name}`);
+    };
+    walk(root, '');
+  }
+
+  private remember(id: bigint, path: string): void {
+    this.paths.delete(id);
+    this.paths.set(id, path);
+    if (this.paths.size > MAX_REMEMBERED) this.paths.delete(this.paths.keys().next().value!);
+  }
+}
