@@ -48,3 +48,18 @@ t.test('a process gone without an exit mark folds once /proc says so', async (t)
 t.test('options are validated', async (t) => {
   t.throws(() => new ProcessTable({ maxProcesses: -1 }), /maxProcesses/);
 });
+
+t.test('comm and cgroup totals keep exited processes, bounded, summing to the host total', async (t) => {
+  const table = new ProcessTable({ exitGraceNs: 1n, maxGroups: 2, cgroupKey: (r) => BigInt(r.pid % 2) });
+  table.update([rec(1, 10, 1n, 'a'), rec(2, 20, 1n, 'b'), rec(3, 30, 1n, 'c'), rec(4, 40, 0n, 'a')], 5n, alive);
+  const byComm = table.byComm();
+  t.same([...byComm.byKey.keys()].sort(), ['a', 'b', 'c'], 'b and c folded, a live');
+  const total = (g: { byKey: Map<unknown, bigint[][]>; other: bigint[][] }): bigint =>
+    [...g.byKey.values()].reduce((s, c) => s + sumCounts(c), 0n) + sumCounts(g.other);
+  t.equal(total(byComm), 100n, 'by comm: every fault, with [other]');
+  t.equal(total(table.byCgroup()), 100n, 'by cgroup: every fault');
+  t.ok(table.foldedByComm.size <= 2, 'at most maxGroups folded comms');
+  t.equal(table.foldedByComm.evicted, 1, 'one comm pushed into other');
+  t.equal(sumCounts(byComm.other), 10n, 'the least recently changed one: a (pid 1)');
+  t.equal(sumCounts(byComm.byKey.get('a')!), 40n, 'a still has its live process');
+});

@@ -4,14 +4,22 @@ import type { OomKillEvent } from '../bpf/contract.js';
 export interface OomKillsOptions {
   /** How many recent victims to keep with their details. Default 10. */
   recentVictims?: number;
-  /** At most this many distinct comms; the rest count under "other". Default 1000. */
+  /** At most this many distinct label sets; the rest count under comm "[other]". Default 1000. */
   maxComms?: number;
 }
 
-export const OTHER_COMM = 'other';
+export const OTHER = '[other]';
+
+/** The labels an OOM kill is counted under. */
+export interface OomKillLabels {
+  readonly comm: string;
+  readonly cgroup: string;
+  readonly container_id: string;
+  readonly pod_uid: string;
+}
 
 export class OomKills {
-  private readonly byComm = new Map<string, number>();
+  private readonly byLabels = new Map<string, { labels: OomKillLabels; count: number }>();
   private readonly latest: OomKillEvent[] = [];
   private readonly recentVictims: number;
   private readonly maxComms: number;
@@ -22,16 +30,23 @@ export class OomKills {
     this.maxComms = options.maxComms ?? 1000;
   }
 
-  record(kill: OomKillEvent): void {
+  /** Counts a kill under labels resolved now, while its cgroup still exists. */
+  record(kill: OomKillEvent, labels: OomKillLabels = { comm: kill.comm, cgroup: '', container_id: '', pod_uid: '' }): void {
     this.total++;
-    const comm = this.byComm.has(kill.comm) || this.byComm.size < this.maxComms ? kill.comm : OTHER_COMM;
-    this.byComm.set(comm, (this.byComm.get(comm) ?? 0) + 1);
+    let key = JSON.stringify(labels);
+    if (!this.byLabels.has(key) && this.byLabels.size >= this.maxComms) {
+      labels = { comm: OTHER, cgroup: OTHER, container_id: '', pod_uid: '' };
+      key = JSON.stringify(labels);
+    }
+    const entry = this.byLabels.get(key) ?? { labels, count: 0 };
+    entry.count++;
+    this.byLabels.set(key, entry);
     this.latest.push(kill);
     if (this.latest.length > this.recentVictims) this.latest.shift();
   }
 
-  countsByComm(): ReadonlyMap<string, number> {
-    return this.byComm;
+  counts(): Iterable<{ labels: OomKillLabels; count: number }> {
+    return this.byLabels.values();
   }
 
   /** The latest victims, oldest first. */

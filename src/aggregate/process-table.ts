@@ -4,7 +4,11 @@
  * shown long enough to fold it away, and host totals that never go down.
  * Pure: the caller supplies kernel snapshots and the clock.
  */
-import { FAULT_TYPES, REGIONS, emptyCounts, type ProcessFaultsRecord, type RegionTypeCounts } from '../bpf/contract.js';
+import { emptyCounts, type ProcessFaultsRecord, type RegionTypeCounts } from '../bpf/contract.js';
+import { addCounts, sumCounts } from './counts.js';
+import { FoldedTotals } from './folded-totals.js';
+
+export { addCounts, sumCounts } from './counts.js';
 
 export interface ProcessTableOptions {
   /** Export at most this many processes. Default 100. */
@@ -13,6 +17,17 @@ export interface ProcessTableOptions {
   exitGraceNs?: bigint;
   /** Time constant (ns) of the decayed fault rate that ranks processes. Default 120 s. */
   rateWindowNs?: bigint;
+  /** Keep folded counts for at most this many comms and cgroups each; the rest count as "other". Default 1000. */
+  maxGroups?: number;
+  /** The cgroup key of a record (see CgroupNames.idOf). Default: its memory cgroup id. */
+  cgroupKey?: (record: ProcessFaultsRecord) => bigint;
+}
+
+/** Fault counts by a group key: exited processes' (bounded) plus live ones'. */
+export interface GroupTotals<K> {
+  readonly byKey: Map<K, RegionTypeCounts>;
+  /** Exited processes whose group was pushed out by the bound. */
+  readonly other: RegionTypeCounts;
 }
 
 export interface ProcessView {
@@ -30,18 +45,6 @@ interface Tracked {
   seenExitNs: bigint;
 }
 
-export function sumCounts(faults: RegionTypeCounts): bigint {
-  let sum = 0n;
-  for (const row of faults) for (const n of row) sum += n;
-  return sum;
-}
-
-export function addCounts(into: RegionTypeCounts, from: RegionTypeCounts): void {
-  for (let r = 0; r < REGIONS.length; r++) {
-    for (let t = 0; t < FAULT_TYPES.length; t++) into[r]![t]! += from[r]![t]!;
-  }
-}
-
 export class ProcessTable {
   readonly maxProcesses: number;
   readonly exitGraceNs: bigint;
@@ -51,11 +54,17 @@ export class ProcessTable {
   private readonly folded = emptyCounts();
   private lastUpdateNs: bigint | null = null;
   foldedProcesses = 0;
+  readonly foldedByComm: FoldedTotals<string>;
+  readonly foldedByCgroup: FoldedTotals<bigint>;
+  readonly cgroupKey: (record: ProcessFaultsRecord) => bigint;
 
   constructor(options: ProcessTableOptions = {}) {
     this.maxProcesses = options.maxProcesses ?? 100;
     this.exitGraceNs = options.exitGraceNs ?? 60_000_000_000n;
     this.rateWindowNs = options.rateWindowNs ?? 120_000_000_000n;
+    this.foldedByComm = new FoldedTotals(options.maxGroups ?? 1000);
+    this.foldedByCgroup = new FoldedTotals(options.maxGroups ?? 1000);
+    this.cgroupKey = options.cgroupKey ?? ((r) => r.memcgId);
     if (!Number.isInteger(this.maxProcesses) || this.maxProcesses < 0) {
       throw new RangeError(`maxProcesses must be a whole number >= 0, got ${options.maxProcesses}`);
     }
@@ -106,6 +115,8 @@ export class ProcessTable {
 
   private fold(pid: number, t: Tracked): void {
     addCounts(this.folded, t.record.faults);
+    this.foldedByComm.add(t.record.comm, t.record.faults);
+    this.foldedByCgroup.add(this.cgroupKey(t.record), t.record.faults);
     this.tracked.delete(pid);
     this.foldedProcesses++;
   }
@@ -116,6 +127,28 @@ export class ProcessTable {
     addCounts(totals, this.folded);
     for (const t of this.tracked.values()) addCounts(totals, t.record.faults);
     return totals;
+  }
+
+  private groupTotals<K>(folded: FoldedTotals<K>, keyOf: (r: ProcessFaultsRecord) => K): GroupTotals<K> {
+    const byKey = new Map<K, RegionTypeCounts>();
+    for (const [key, counts] of folded.entries()) byKey.set(key, counts.map((row) => [...row]));
+    for (const t of this.tracked.values()) {
+      const key = keyOf(t.record);
+      let counts = byKey.get(key);
+      if (!counts) byKey.set(key, (counts = emptyCounts()));
+      addCounts(counts, t.record.faults);
+    }
+    return { byKey, other: folded.other };
+  }
+
+  /** Every fault by comm; with `other`, the same sum as totals(). */
+  byComm(): GroupTotals<string> {
+    return this.groupTotals(this.foldedByComm, (r) => r.comm);
+  }
+
+  /** Every fault by cgroup key; with `other`, the same sum as totals(). */
+  byCgroup(): GroupTotals<bigint> {
+    return this.groupTotals(this.foldedByCgroup, this.cgroupKey);
   }
 
   get size(): number {

@@ -12,6 +12,8 @@ import {
   type RegionTypeCounts,
   type RingbufName,
 } from '../bpf/contract.js';
+import { CgroupNames } from './cgroups.js';
+import { workloadOf } from './container-of.js';
 import { OomKills, type OomKillsOptions } from './oom-kills.js';
 import { ProcessTable, addCounts, type ProcessTableOptions } from './process-table.js';
 
@@ -43,6 +45,7 @@ export class FaultlineState {
   readonly processes: ProcessTable;
   readonly oomKills: OomKills;
   readonly source: KernelSource;
+  readonly cgroups: CgroupNames;
   private unattributed: RegionTypeCounts | null = null;
   private readonly now: () => bigint;
   private readonly isAlive: (pid: number) => boolean;
@@ -53,9 +56,11 @@ export class FaultlineState {
     options: FaultlineStateOptions = {},
     clock: () => bigint = process.hrtime.bigint,
     isAlive: (pid: number) => boolean = processAlive,
+    cgroups: CgroupNames = new CgroupNames(),
   ) {
     this.source = source;
-    this.processes = new ProcessTable(options);
+    this.cgroups = cgroups;
+    this.processes = new ProcessTable({ ...options, cgroupKey: (r) => cgroups.idOf(r) });
     this.oomKills = new OomKills(options);
     this.now = clock;
     this.isAlive = isAlive;
@@ -72,7 +77,15 @@ export class FaultlineState {
   }
 
   recordOomKill(kill: OomKillEvent): void {
-    this.oomKills.record(kill);
+    const cgroup = this.cgroups.pathOf(kill);
+    const workload = workloadOf(cgroup);
+    this.oomKills.record(kill, { comm: kill.comm, cgroup, container_id: workload.containerId, pod_uid: workload.podUid });
+  }
+
+  /** The label of a cgroup key: its path, or `id:N` when no path is known. */
+  cgroupLabel(id: bigint): string {
+    const path = this.cgroups.pathOf({ cgroupId: id, memcgId: id });
+    return path || (id === 0n ? '' : `id:${id}`);
   }
 
   /** Every fault seen, by region and type: processes plus faults that found the map full. */

@@ -15,6 +15,7 @@ const FLAGS: FlagSpecs = {
   'web.telemetry-path': { type: 'string', value: 'PATH', help: 'Path of the metrics page', default: '/metrics' },
   'processes.max': { type: 'string', value: 'N', help: 'Export per-process series for at most N processes, the busiest by recent fault rate', default: '100' },
   'processes.exit-grace': { type: 'string', value: 'DURATION', help: 'Keep an exited process this long so its final count gets scraped', default: '60s' },
+  'groups.max': { type: 'string', value: 'N', help: 'Keep exited processes\' counts for at most N comms and N cgroups; older ones fold into "[other]"', default: '1000' },
   'processes.rate-window': { type: 'string', value: 'DURATION', help: 'Time constant of the decayed fault rate that ranks processes', default: '2m' },
   'maps.refresh-interval': { type: 'string', value: 'DURATION', help: 'Also read the kernel maps this often between scrapes, to fold exited processes', default: '10s' },
   ...BPF_FLAGS,
@@ -42,6 +43,7 @@ export async function serve(argv: string[]): Promise<void> {
   }
   const options = {
     maxProcesses: positiveInt('processes.max', flags['processes.max']),
+    maxGroups: positiveInt('groups.max', flags['groups.max']),
     exitGraceNs: BigInt(Math.round(durationSeconds('processes.exit-grace', flags['processes.exit-grace']) * 1e9)),
     rateWindowNs: BigInt(Math.round(durationSeconds('processes.rate-window', flags['processes.rate-window']) * 1e9)),
   };

@@ -5,8 +5,11 @@
  * are the reference for the README table.
  */
 import client from 'prom-client';
-import { FAULT_TYPES, REGIONS, RINGBUFS } from '../bpf/contract.js';
+import { FAULT_TYPES, REGIONS, RINGBUFS, type RegionTypeCounts } from '../bpf/contract.js';
 import { libbpfVersion } from '../bpf/libbpf.js';
+import { workloadOf } from '../aggregate/container-of.js';
+import { OTHER } from '../aggregate/oom-kills.js';
+import type { GroupTotals } from '../aggregate/process-table.js';
 import { packageVersion, type FaultlineState } from '../aggregate/state.js';
 import {
   OPENMETRICS_CONTENT_TYPE,
@@ -14,6 +17,7 @@ import {
   escapeLabel,
   renderFamilies,
   type Family,
+  type Labels,
   type Sample,
 } from './exposition.js';
 
@@ -80,9 +84,53 @@ export function createExposition(state: FaultlineState): Exposition {
     },
   );
 
-  counter('faultline_oom_kills_total', 'OOM kills, by the victim process comm.', ['comm'], function* () {
-    for (const [comm, n] of state.oomKills.countsByComm()) yield [{ comm }, n];
-  });
+  counter(
+    'faultline_oom_kills_total',
+    'OOM kills, by the victim process comm and its memory cgroup, with the container and pod parsed from the cgroup path.',
+    ['comm', 'cgroup', 'container_id', 'pod_uid'],
+    function* () {
+      for (const { labels, count } of state.oomKills.counts()) yield [labels as unknown as Labels, count];
+    },
+  );
+
+  const groupSamples = function* <K>(groups: GroupTotals<K>, label: (key: K) => string): Generator<Sample> {
+    const cells = function* (key: string, counts: RegionTypeCounts): Generator<Sample> {
+      const prefix = `${key},`;
+      for (let r = 0; r < REGIONS.length; r++) {
+        for (let t = 0; t < FAULT_TYPES.length; t++) {
+          const n = counts[r]![t]!;
+          if (n > 0n) yield [prefix + CELL_LABELS[r]![t]!, Number(n)];
+        }
+      }
+    };
+    for (const [key, counts] of groups.byKey) yield* cells(label(key), counts);
+    yield* cells(label(null as K), groups.other);
+  };
+  counter(
+    'faultline_comm_page_faults_total',
+    'Page faults by process comm, of every process seen (live, and exited ones folded); comm "[other]" holds exited processes of comms pushed out by --groups.max. Sums to faultline_page_faults_total less unattributed faults.',
+    ['comm', 'type', 'region'],
+    () => groupSamples(state.processes.byComm(), (comm) => `comm="${escapeLabel(comm ?? OTHER)}"`),
+  );
+  counter(
+    'faultline_cgroup_page_faults_total',
+    'Page faults by memory cgroup (the v1 memory hierarchy where memory is on v1, else the unified hierarchy), of every process seen; cgroup "[other]" holds exited processes of cgroups pushed out by --groups.max.',
+    ['cgroup', 'type', 'region'],
+    () => groupSamples(state.processes.byCgroup(), (id) => `cgroup="${escapeLabel(id === null ? OTHER : state.cgroupLabel(id))}"`),
+  );
+  gauge(
+    'faultline_cgroup_info',
+    'What each cgroup in faultline_cgroup_page_faults_total runs, parsed from its path: container runtime and id, pod UID and QoS class, systemd unit. The value is 1.',
+    ['cgroup', 'runtime', 'container_id', 'pod_uid', 'qos', 'unit'],
+    function* () {
+      for (const id of state.processes.byCgroup().byKey.keys()) {
+        const cgroup = state.cgroupLabel(id);
+        const w = workloadOf(cgroup);
+        if (!w.runtime && !w.containerId && !w.podUid && !w.unit) continue;
+        yield [{ cgroup, runtime: w.runtime, container_id: w.containerId, pod_uid: w.podUid, qos: w.qos, unit: w.unit }, 1];
+      }
+    },
+  );
 
   const unixSeconds = (monotonicNs: bigint): number => Date.now() / 1000 - Number(process.hrtime.bigint() - monotonicNs) / 1e9;
   gauge(

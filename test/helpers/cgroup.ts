@@ -10,28 +10,50 @@ const V2 = '/sys/fs/cgroup';
 
 export interface TestCgroup {
   readonly path: string;
+  /** The path as faultline names it: relative to the memory hierarchy's root. */
+  readonly name: string;
   readonly procsFile: string;
   remove(): Promise<void>;
 }
 
-export function createMemoryCgroup(limitBytes: number): TestCgroup {
-  const name = `faultline-test-${process.pid}-${Date.now()}`;
-  let path: string;
+let created = 0;
+
+/**
+ * A memory cgroup faultline-test-<pid>-<n>[/subpath] with limitBytes on the
+ * leaf; remove() kills what is in it and removes the leaf and its parents.
+ */
+export function createMemoryCgroup(limitBytes: number, subpath = ''): TestCgroup {
+  const top = `faultline-test-${process.pid}-${Date.now()}-${created++}`;
+  const name = `/${top}${subpath ? `/${subpath}` : ''}`;
+  let root: string;
+  let v1: boolean;
   if (existsSync(`${V1}/memory.limit_in_bytes`)) {
-    path = `${V1}/${name}`;
-    mkdirSync(path);
-    writeFileSync(`${path}/memory.limit_in_bytes`, String(limitBytes));
+    root = V1;
+    v1 = true;
   } else if (existsSync(`${V2}/cgroup.controllers`) && readFileSync(`${V2}/cgroup.controllers`, 'utf8').includes('memory')) {
-    path = `${V2}/${name}`;
-    mkdirSync(path);
-    writeFileSync(`${path}/memory.max`, String(limitBytes));
-    writeFileSync(`${path}/memory.swap.max`, '0');
+    root = V2;
+    v1 = false;
   } else {
     throw new Error('no memory cgroup controller found (v1 at /sys/fs/cgroup/memory or v2 at /sys/fs/cgroup)');
+  }
+  const path = `${root}${name}`;
+  const dirs: string[] = [];
+  for (let dir = path; dir !== root; dir = dir.slice(0, dir.lastIndexOf('/'))) dirs.unshift(dir);
+  for (const dir of dirs) {
+    mkdirSync(dir);
+    // v2: a child needs the memory controller enabled in its parent.
+    if (!v1 && dir !== path) writeFileSync(`${dir}/cgroup.subtree_control`, '+memory');
+  }
+  if (v1) {
+    writeFileSync(`${path}/memory.limit_in_bytes`, String(limitBytes));
+  } else {
+    writeFileSync(`${path}/memory.max`, String(limitBytes));
+    writeFileSync(`${path}/memory.swap.max`, '0');
   }
   const procsFile = `${path}/cgroup.procs`;
   return {
     path,
+    name,
     procsFile,
     async remove() {
       for (let attempt = 0; attempt < 100; attempt++) {
@@ -44,7 +66,7 @@ export function createMemoryCgroup(limitBytes: number): TestCgroup {
           }
         }
         try {
-          rmdirSync(path);
+          for (const dir of [...dirs].reverse()) if (existsSync(dir)) rmdirSync(dir);
           return;
         } catch {
           await new Promise((r) => setTimeout(r, 50));

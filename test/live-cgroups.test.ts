@@ -1,0 +1,63 @@
+/*
+ * Live: faults and OOM kills land on the right cgroup, and a kubepods-style
+ * cgroup hierarchy (created by the test) yields pod UID and container id.
+ */
+import t from 'tap';
+import { execFileSync, spawn } from 'node:child_process';
+import { SKIP_NOT_ROOT, buildWorkload, scrape, startExporter, sum, type KernelAccount } from './helpers/live.js';
+import { createMemoryCgroup, type TestCgroup } from './helpers/cgroup.js';
+
+const UID = '5f2b8c1e-9d3a-4e7b-8c6f-1a2b3c4d5e6f';
+const CONTAINER = 'a3f1c2d4e5b60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90';
+
+/** `workload run ARGS` with the shell moved into the cgroup first: all its processes are in it. */
+function runIn(cgroup: TestCgroup, ...args: string[]): KernelAccount {
+  const out = execFileSync('sh', ['-c', `echo $$ > ${cgroup.procsFile} && exec ${buildWorkload()} run ${args.join(' ')}`], {
+    encoding: 'utf8',
+  });
+  return JSON.parse(out.trim().split('\n').at(-1)!) as KernelAccount;
+}
+
+t.test('faults land on the cgroup the process runs in', { skip: SKIP_NOT_ROOT }, async (t) => {
+  const exporter = await startExporter();
+  t.teardown(() => exporter.stop());
+  const a = createMemoryCgroup(1 << 30, 'a');
+  const b = createMemoryCgroup(1 << 30, 'b');
+  t.teardown(() => a.remove());
+  t.teardown(() => b.remove());
+  const ka = runIn(a, 'anon', '20');
+  const kb = runIn(b, 'anon', '40');
+  const { samples } = await scrape(exporter.url);
+  const inA = sum(samples, 'faultline_cgroup_page_faults_total', { cgroup: a.name });
+  const inB = sum(samples, 'faultline_cgroup_page_faults_total', { cgroup: b.name });
+  // The cgroup also holds the `run` parent (a few hundred faults), never the other workload.
+  t.ok(inA >= ka.minflt && inA < ka.minflt + 2000, `${a.name}: ${inA} faults, its workload ${ka.minflt}`);
+  t.ok(inB >= kb.minflt && inB < kb.minflt + 2000, `${b.name}: ${inB} faults, its workload ${kb.minflt}`);
+  t.ok(sum(samples, 'faultline_cgroup_page_faults_total', { cgroup: a.name, region: 'anon' }) >= 5120);
+  t.ok(sum(samples, 'faultline_comm_page_faults_total', { comm: 'workload' }) >= ka.minflt + kb.minflt, 'and by comm');
+});
+
+t.test('a kubepods-style hierarchy yields pod UID, container id and QoS; OOM kills carry them', { skip: SKIP_NOT_ROOT }, async (t) => {
+  const exporter = await startExporter();
+  t.teardown(() => exporter.stop());
+  const pod = createMemoryCgroup(64 << 20, `kubepods/burstable/pod${UID}/${CONTAINER}`);
+  let removed = false;
+  t.teardown(() => (removed ? undefined : pod.remove()));
+  runIn(pod, 'anon', '8');
+  let { samples } = await scrape(exporter.url);
+  const info = samples.find((s) => s.name === 'faultline_cgroup_info' && s.labels.cgroup === pod.name);
+  t.match(info?.labels, { pod_uid: UID, container_id: CONTAINER, qos: 'burstable', runtime: '' }, 'faultline_cgroup_info');
+
+  const victim = spawn('sh', ['-c', `echo $$ > ${pod.procsFile} && exec ${buildWorkload()} grow 1024 0`], { stdio: 'ignore' });
+  const signal = await new Promise<string | null>((resolve) => victim.on('exit', (_c, sig) => resolve(sig)));
+  t.equal(signal, 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 300));
+  await pod.remove();
+  removed = true;
+  ({ samples } = await scrape(exporter.url));
+  t.equal(
+    sum(samples, 'faultline_oom_kills_total', { comm: 'workload', cgroup: pod.name, pod_uid: UID, container_id: CONTAINER }),
+    1,
+    'the kill is counted with its cgroup, pod and container, after the cgroup is gone',
+  );
+});
