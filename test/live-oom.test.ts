@@ -1,6 +1,7 @@
 /* Live: a real OOM kill inside a faultline-test-* memory cgroup. */
 import t from 'tap';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { SKIP_NOT_ROOT, buildWorkload, scrape, startCli, startExporter, sum, waitFor } from './helpers/live.js';
 import { createMemoryCgroup } from './helpers/cgroup.js';
 
@@ -50,4 +51,47 @@ t.test('an OOM kill in a 64 MiB memory cgroup', { skip: SKIP_NOT_ROOT }, async (
     sum(samples, 'faultline_oom_victim_memory_bytes', { pid: String(victim.pid), memory: 'anon_rss' }) > 32 << 20,
     'its anon rss near the 64 MiB limit',
   );
+});
+
+t.test('trigger and victim differ: a high oom_score_adj holder is killed for a separate allocator', { skip: SKIP_NOT_ROOT }, async (t) => {
+  const workload = buildWorkload();
+  const exporter = await startExporter();
+  t.teardown(() => exporter.stop());
+  const cgroup = createMemoryCgroup(64 << 20);
+  t.teardown(() => cgroup.remove());
+
+  const victim = spawn('sh', ['-c', `echo $$ > ${cgroup.procsFile} && echo 1000 > /proc/self/oom_score_adj && exec ${workload} hold 40`], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let held = '';
+  victim.stdout!.on('data', (d: Buffer) => (held += d.toString()));
+  const victimExit = new Promise<string | null>((resolve) => victim.on('exit', (_c, sig) => resolve(sig)));
+  await waitFor('the victim to hold 40 MiB', () => held.includes('held'));
+  const scoreBefore = Number(readFileSync(`/proc/${victim.pid}/oom_score`, 'utf8'));
+  // 40 + 40 MiB passes the 64 MiB limit once; the holder (oom_score_adj 1000) scores far above the
+  // allocator (0), and once it is gone the allocator ends under the limit.
+  const trigger = spawn('sh', ['-c', `echo $$ > ${cgroup.procsFile} && exec ${workload} grow 40 0`], {
+    stdio: 'ignore',
+  });
+  const triggerExit = new Promise<number | null>((resolve) => trigger.on('exit', (code) => resolve(code)));
+  t.equal(await victimExit, 'SIGKILL', 'the holder was killed');
+  t.equal(await triggerExit, 0, 'the allocator finished');
+  t.ok(scoreBefore > 900, `the holder's oom_score was ${scoreBefore}`);
+
+  const info = await waitFor('the kill on /metrics', async () => {
+    const { samples } = await scrape(exporter.url);
+    return samples.find((s) => s.name === 'faultline_oom_victim_info' && s.labels.pid === String(victim.pid));
+  });
+  t.match(info.labels, {
+    comm: 'workload',
+    oom_score_adj: '1000',
+    trigger_pid: String(trigger.pid),
+    trigger_comm: 'workload',
+    constraint: 'memcg',
+    cgroup: cgroup.name,
+  });
+  const { samples } = await scrape(exporter.url);
+  t.equal(sum(samples, 'faultline_oom_kills_total', { cgroup: cgroup.name, constraint: 'memcg' }), 1, 'one memcg kill in the cgroup');
+  t.ok(sum(samples, 'faultline_oom_victim_rss_bytes_count') >= 1);
+  t.ok(sum(samples, 'faultline_oom_victim_rss_bytes_sum') >= 30 << 20, 'the victim held about 40 MiB');
 });

@@ -16,11 +16,24 @@ export interface OomKillLabels {
   readonly cgroup: string;
   readonly container_id: string;
   readonly pod_uid: string;
+  /** memcg, global, cpuset, memory_policy, or unknown (no kernel log to read). */
+  readonly constraint: string;
+}
+
+/** Upper bounds of faultline_oom_victim_rss_bytes: 1 MiB to 64 GiB by 4x. */
+export const RSS_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536].map((mib) => mib * 2 ** 20);
+
+export interface RecentKill {
+  readonly kill: OomKillEvent;
+  readonly labels: OomKillLabels;
 }
 
 export class OomKills {
   private readonly byLabels = new Map<string, { labels: OomKillLabels; count: number }>();
-  private readonly latest: OomKillEvent[] = [];
+  private readonly latest: RecentKill[] = [];
+  /** Victim RSS (anon + file + shmem) histogram: cumulative counts per RSS_BUCKETS bound, then +Inf. */
+  readonly rssBuckets: number[] = new Array<number>(RSS_BUCKETS.length + 1).fill(0);
+  rssSum = 0;
   private readonly recentVictims: number;
   private readonly maxComms: number;
   total = 0;
@@ -31,26 +44,29 @@ export class OomKills {
   }
 
   /** Counts a kill under labels resolved now, while its cgroup still exists. */
-  record(kill: OomKillEvent, labels: OomKillLabels = { comm: kill.comm, cgroup: '', container_id: '', pod_uid: '' }): void {
+  record(kill: OomKillEvent, labels: OomKillLabels = { comm: kill.comm, cgroup: '', container_id: '', pod_uid: '', constraint: 'unknown' }): void {
     this.total++;
+    const rss = Number(kill.anonRssBytes + kill.fileRssBytes + kill.shmemRssBytes);
+    this.rssSum += rss;
+    for (let i = 0; i <= RSS_BUCKETS.length; i++) if (i === RSS_BUCKETS.length || rss <= RSS_BUCKETS[i]!) this.rssBuckets[i]!++;
+    this.latest.push({ kill, labels });
+    if (this.latest.length > this.recentVictims) this.latest.shift();
     let key = JSON.stringify(labels);
     if (!this.byLabels.has(key) && this.byLabels.size >= this.maxComms) {
-      labels = { comm: OTHER, cgroup: OTHER, container_id: '', pod_uid: '' };
+      labels = { comm: OTHER, cgroup: OTHER, container_id: '', pod_uid: '', constraint: labels.constraint };
       key = JSON.stringify(labels);
     }
     const entry = this.byLabels.get(key) ?? { labels, count: 0 };
     entry.count++;
     this.byLabels.set(key, entry);
-    this.latest.push(kill);
-    if (this.latest.length > this.recentVictims) this.latest.shift();
   }
 
   counts(): Iterable<{ labels: OomKillLabels; count: number }> {
     return this.byLabels.values();
   }
 
-  /** The latest victims, oldest first. */
-  recent(): readonly OomKillEvent[] {
+  /** The latest victims with the labels they were counted under, oldest first. */
+  recent(): readonly RecentKill[] {
     return this.latest;
   }
 }

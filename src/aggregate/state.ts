@@ -76,10 +76,11 @@ export class FaultlineState {
     this.lastRefreshSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   }
 
-  recordOomKill(kill: OomKillEvent): void {
+  /** Counts a kill, naming its cgroup now, while it still exists; constraint from the kernel log. */
+  recordOomKill(kill: OomKillEvent, constraint = 'unknown'): void {
     const cgroup = this.cgroups.pathOf(kill);
     const workload = workloadOf(cgroup);
-    this.oomKills.record(kill, { comm: kill.comm, cgroup, container_id: workload.containerId, pod_uid: workload.podUid });
+    this.oomKills.record(kill, { comm: kill.comm, cgroup, container_id: workload.containerId, pod_uid: workload.podUid, constraint });
   }
 
   /** The label of a cgroup key: its path, or `id:N` when no path is known. */

@@ -1,6 +1,7 @@
 /** `faultline serve`: the exporter. */
 import { FaultlineState, packageVersion } from '../aggregate/state.js';
 import { FaultlineError } from '../bpf/errors.js';
+import { KmsgOomReports } from '../bpf/kmsg.js';
 import { Probe } from '../bpf/probe.js';
 import { createApp, listen, parseListenAddress } from '../expose/http.js';
 import { createExposition } from '../expose/metrics.js';
@@ -52,11 +53,13 @@ export async function serve(argv: string[]): Promise<void> {
   requireBpfCapabilities();
 
   let state: FaultlineState | null = null;
+  const kmsg = new KmsgOomReports();
+  if (kmsg.unavailable) process.stderr.write(`faultline: cannot read the kernel log (${kmsg.unavailable}): OOM kills will have constraint="unknown"\n`);
   const probe = Probe.start({
     objectPath: bpf.objectPath,
     tracepoints: bpf.tracepoints,
     countFaults: true,
-    onOomKill: (kill) => state?.recordOomKill(kill),
+    onOomKill: (kill) => state?.recordOomKill(kill, kmsg.take(kill.pid)?.constraint),
   });
   state = new FaultlineState(probe, options);
   const liveState = state;
@@ -86,5 +89,6 @@ export async function serve(argv: string[]): Promise<void> {
     listening.closeAllConnections();
     await closed;
     probe.close();
+    kmsg.close();
   });
 }

@@ -4,10 +4,14 @@
  * where prom-client's generic formatter took tens.
  */
 
-export type FamilyType = 'counter' | 'gauge';
+export type FamilyType = 'counter' | 'gauge' | 'histogram';
 export type Labels = Readonly<Record<string, string | number>>;
-/** Labels as an object, or pre-rendered (`a="x",b="y"`, escaped, in labelNames order) for hot families. */
-export type Sample = readonly [Labels | string, number];
+/**
+ * Labels as an object, or pre-rendered (`a="x",b="y"`, escaped, in labelNames
+ * order) for hot families; histograms add the sample's suffix (_bucket, _sum,
+ * _count) and their `le` label after the declared ones.
+ */
+export type Sample = readonly [Labels | string, number, string?];
 
 export interface Family {
   /** The Prometheus name; counters end in _total. */
@@ -42,23 +46,20 @@ export function renderFamily(family: Family, openMetrics: boolean): string {
   const sampleName = openMetrics && family.type === 'counter' ? `${base}_total` : family.name;
   const declared = family.labelNames.join(',');
   let checked = false;
-  for (const [labels, value] of family.samples()) {
+  for (const [labels, value, suffix = ''] of family.samples()) {
     if (typeof labels === 'string') {
-      lines.push(`${sampleName}{${labels}} ${formatValue(value)}`);
+      lines.push(`${sampleName}${suffix}${labels ? `{${labels}}` : ''} ${formatValue(value)}`);
       continue;
     }
-    const keys = Object.keys(labels);
+    const keys = Object.keys(labels).filter((k) => !(suffix === '_bucket' && k === 'le'));
     if (!checked) {
       if (keys.join(',') !== declared) throw new Error(`${family.name}: samples have labels (${keys.join(',')}), declared (${declared})`);
       checked = true;
     }
-    if (keys.length === 0) {
-      lines.push(`${sampleName} ${formatValue(value)}`);
-      continue;
-    }
     const parts: string[] = [];
     for (const k of keys) parts.push(`${k}="${escapeLabel(labels[k]!)}"`);
-    lines.push(`${sampleName}{${parts.join(',')}} ${formatValue(value)}`);
+    if (suffix === '_bucket') parts.push(`le="${escapeLabel(labels.le!)}"`);
+    lines.push(`${sampleName}${suffix}${parts.length ? `{${parts.join(',')}}` : ''} ${formatValue(value)}`);
   }
   lines.push('');
   return lines.join('\n');

@@ -8,7 +8,7 @@ import client from 'prom-client';
 import { FAULT_TYPES, REGIONS, RINGBUFS, type RegionTypeCounts } from '../bpf/contract.js';
 import { libbpfVersion } from '../bpf/libbpf.js';
 import { workloadOf } from '../aggregate/container-of.js';
-import { OTHER } from '../aggregate/oom-kills.js';
+import { OTHER, RSS_BUCKETS } from '../aggregate/oom-kills.js';
 import type { GroupTotals } from '../aggregate/process-table.js';
 import { packageVersion, type FaultlineState } from '../aggregate/state.js';
 import {
@@ -86,8 +86,8 @@ export function createExposition(state: FaultlineState): Exposition {
 
   counter(
     'faultline_oom_kills_total',
-    'OOM kills, by the victim process comm and its memory cgroup, with the container and pod parsed from the cgroup path.',
-    ['comm', 'cgroup', 'container_id', 'pod_uid'],
+    'OOM kills, by the victim process comm, its memory cgroup (with the container and pod parsed from the path) and the constraint (memcg, global, cpuset, memory_policy; unknown without the kernel log).',
+    ['comm', 'cgroup', 'container_id', 'pod_uid', 'constraint'],
     function* () {
       for (const { labels, count } of state.oomKills.counts()) yield [labels as unknown as Labels, count];
     },
@@ -135,12 +135,23 @@ export function createExposition(state: FaultlineState): Exposition {
   const unixSeconds = (monotonicNs: bigint): number => Date.now() / 1000 - Number(process.hrtime.bigint() - monotonicNs) / 1e9;
   gauge(
     'faultline_oom_victim_info',
-    'The latest OOM kill victims, one series each; the value is the Unix time of the kill.',
-    ['pid', 'comm', 'uid', 'oom_score_adj', 'trigger_pid', 'trigger_comm'],
+    'The latest OOM kill victims, one series each: the victim, the task whose allocation triggered the kill, the constraint and the cgroup; the value is the Unix time of the kill.',
+    ['pid', 'comm', 'uid', 'oom_score_adj', 'trigger_pid', 'trigger_comm', 'constraint', 'cgroup', 'container_id', 'pod_uid'],
     function* () {
-      for (const k of state.oomKills.recent()) {
+      for (const { kill: k, labels } of state.oomKills.recent()) {
         yield [
-          { pid: k.pid, comm: k.comm, uid: k.uid, oom_score_adj: k.oomScoreAdj, trigger_pid: k.triggerPid, trigger_comm: k.triggerComm },
+          {
+            pid: k.pid,
+            comm: k.comm,
+            uid: k.uid,
+            oom_score_adj: k.oomScoreAdj,
+            trigger_pid: k.triggerPid,
+            trigger_comm: k.triggerComm,
+            constraint: labels.constraint,
+            cgroup: labels.cgroup,
+            container_id: labels.container_id,
+            pod_uid: labels.pod_uid,
+          },
           Math.round(unixSeconds(k.timestampNs) * 1000) / 1000,
         ];
       }
@@ -151,7 +162,7 @@ export function createExposition(state: FaultlineState): Exposition {
     'Memory of the latest OOM kill victims when they were chosen, by kind (total_vm, anon_rss, file_rss, shmem_rss, pgtables).',
     ['pid', 'comm', 'memory'],
     function* () {
-      for (const k of state.oomKills.recent()) {
+      for (const { kill: k } of state.oomKills.recent()) {
         const base = { pid: k.pid, comm: k.comm };
         yield [{ ...base, memory: 'total_vm' }, Number(k.totalVmBytes)];
         yield [{ ...base, memory: 'anon_rss' }, Number(k.anonRssBytes)];
@@ -161,6 +172,19 @@ export function createExposition(state: FaultlineState): Exposition {
       }
     },
   );
+  families.push({
+    name: 'faultline_oom_victim_rss_bytes',
+    help: 'Resident memory (anon + file + shmem) of OOM kill victims when they were chosen.',
+    type: 'histogram',
+    labelNames: [],
+    *samples() {
+      const kills = state.oomKills;
+      for (let i = 0; i < RSS_BUCKETS.length; i++) yield [`le="${RSS_BUCKETS[i]}"`, kills.rssBuckets[i]!, '_bucket'];
+      yield ['le="+Inf"', kills.rssBuckets[RSS_BUCKETS.length]!, '_bucket'];
+      yield ['', kills.rssSum, '_sum'];
+      yield ['', kills.total, '_count'];
+    },
+  });
 
   counter(
     'faultline_ringbuf_lost_records_total',
