@@ -50,6 +50,10 @@ export class FaultlineState {
   private readonly now: () => bigint;
   private readonly isAlive: (pid: number) => boolean;
   lastRefreshSeconds = 0;
+  /** How long the previous scrape took to read the maps and render (this scrape cannot time itself). */
+  lastScrapeSeconds = 0;
+  /** True while faultline holds BPF run-time statistics on (--bpf.stats); the sysctl does not show it. */
+  bpfStatsHeld = false;
 
   constructor(
     source: KernelSource,
@@ -87,6 +91,13 @@ export class FaultlineState {
   cgroupLabel(id: bigint): string {
     const path = this.cgroups.pathOf({ cgroupId: id, memcgId: id });
     return path || (id === 0n ? '' : `id:${id}`);
+  }
+
+  /** Faults of processes that found both process maps full (counted, but not by process). */
+  overflowFaults(): bigint {
+    let n = 0n;
+    for (const row of this.unattributed ?? []) for (const c of row) n += c;
+    return n;
   }
 
   /** Every fault seen, by region and type: processes plus faults that found the map full. */

@@ -464,3 +464,32 @@ export function openSoftwarePerfEvent(config: number, cpu: number): number {
   }
   return fd;
 }
+
+// include/uapi/linux/bpf.h
+const SYS_BPF: Record<string, number> = { x64: 321, arm64: 280 };
+const BPF_ENABLE_STATS = 32;
+const BPF_STATS_RUN_TIME = 0;
+
+/**
+ * Turns on the kernel's BPF run-time statistics for as long as the returned
+ * handle stays open (BPF_ENABLE_STATS); closing it turns them off again
+ * unless someone else holds them on.
+ */
+export function enableBpfStats(): { close(): void } {
+  const nr = SYS_BPF[process.arch];
+  if (nr === undefined) throw new FaultlineError('ARCH_UNSUPPORTED', `bpf(): no syscall number known for ${process.arch}`);
+  const attr = Buffer.alloc(16);
+  attr.writeUInt32LE(BPF_STATS_RUN_TIME, 0);
+  const fd = Number(fn.syscall(nr, 'int', BPF_ENABLE_STATS, 'void *', attr, 'unsigned int', attr.length));
+  if (fd < 0) {
+    const errno = koffi.errno();
+    throw new FaultlineError('BPF_STATS', `cannot enable BPF run-time statistics: ${errnoName(errno)}; needs CAP_SYS_ADMIN and Linux >= 5.8`);
+  }
+  let open = true;
+  return {
+    close() {
+      if (open) fn.close(fd);
+      open = false;
+    },
+  };
+}

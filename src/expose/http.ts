@@ -11,6 +11,8 @@ export interface HttpOptions {
   telemetryPath: string;
   /** Called before each scrape renders: takes the kernel maps' current values. */
   beforeScrape: () => void;
+  /** Called with the time a scrape took, read map to rendered body. */
+  afterScrape?: (seconds: number) => void;
 }
 
 export interface ListenAddress {
@@ -55,9 +57,11 @@ export function createApp(exposition: Exposition, options: HttpOptions, version:
   });
   app.get(options.telemetryPath, async (req, res) => {
     try {
+      const started = process.hrtime.bigint();
       options.beforeScrape();
       const { contentType, body } = await exposition.render((req.get('accept') ?? '').includes(OPENMETRICS));
       res.set('Content-Type', contentType).send(body);
+      options.afterScrape?.(Number(process.hrtime.bigint() - started) / 1e9);
     } catch (err) {
       res.status(500).type('text').send(`faultline: scrape failed: ${(err as Error).message}\n`);
     }

@@ -4,6 +4,7 @@
  * registries) adds its process/nodejs runtime metrics. Names and help strings
  * are the reference for the README table.
  */
+import { readFileSync } from 'node:fs';
 import client from 'prom-client';
 import { FAULT_TYPES, REGIONS, RINGBUFS, type RegionTypeCounts } from '../bpf/contract.js';
 import { libbpfVersion } from '../bpf/libbpf.js';
@@ -235,6 +236,35 @@ export function createExposition(state: FaultlineState): Exposition {
   });
   counter('faultline_processes_folded_total', 'Exited processes whose final counts were folded into the host totals and removed from the kernel map.', [], function* () {
     yield [{}, state.processes.foldedProcesses];
+  });
+  counter(
+    'faultline_process_map_overflow_faults_total',
+    'Page faults of processes that found both process maps full: in faultline_page_faults_total, but in no per-process, comm or cgroup family.',
+    [],
+    function* () {
+      yield [{}, Number(state.overflowFaults())];
+    },
+  );
+  counter(
+    'faultline_group_evictions_total',
+    'Comms and cgroups whose exited processes\' counts moved into "[other]" because --groups.max was reached, by group.',
+    ['group'],
+    function* () {
+      yield [{ group: 'comm' }, state.processes.foldedByComm.evicted];
+      yield [{ group: 'cgroup' }, state.processes.foldedByCgroup.evicted];
+    },
+  );
+  gauge('faultline_bpf_stats_enabled', 'Whether the kernel counts BPF run time (kernel.bpf_stats_enabled, or faultline --bpf.stats).', [], function* () {
+    let on = state.bpfStatsHeld ? 1 : 0;
+    try {
+      if (Number(readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim())) on = 1;
+    } catch {
+      // not readable: report off
+    }
+    yield [{}, on];
+  });
+  gauge('faultline_scrape_duration_seconds', 'How long the previous scrape of this endpoint took, from reading the kernel maps to the rendered page.', [], function* () {
+    yield [{}, state.lastScrapeSeconds];
   });
   gauge('faultline_map_read_duration_seconds', 'Time the last scrape took to batch-read the kernel maps.', [], function* () {
     yield [{}, state.lastRefreshSeconds];
