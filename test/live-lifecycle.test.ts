@@ -61,6 +61,22 @@ t.test('trace detaches on SIGINT too', { skip: SKIP_NOT_ROOT }, async (t) => {
   t.same(ourProgramsLoaded(), []);
 });
 
+t.test('check reports every feature, detaches, and exits 0 here', { skip: SKIP_NOT_ROOT }, async (t) => {
+  const r = spawnSync(process.execPath, [CLI, 'check'], { encoding: 'utf8', timeout: 60000 });
+  t.equal(r.status, 0, r.stdout + r.stderr);
+  for (const feature of ['privileges', 'libbpf', 'btf', 'tp_btf', 'tracepoint', 'perf events', 'ring buffer', 'cgroups', 'bpf stats', 'kmsg']) {
+    t.match(r.stdout, new RegExp(`^(ok|warn) +${feature} `, 'm'), feature);
+  }
+  t.match(r.stdout, /^faultline can run here$/m);
+  t.same(ourProgramsLoaded(), [], 'nothing left attached');
+  const nobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, CLI, 'check'], {
+    encoding: 'utf8',
+    timeout: 60000,
+  });
+  t.equal(nobody.status, 1, 'exits 1 without privileges');
+  t.match(nobody.stdout, /^FAIL +privileges +faultline needs CAP_BPF/m);
+});
+
 t.test('bad input: one line, non-zero exit, nothing attached', async (t) => {
   const cases: [string, string[], RegExp][] = [
     ['unknown flag', ['serve', '--nope'], /^faultline: Unknown option '--nope'; see `faultline serve --help`\n$/],

@@ -2,6 +2,7 @@
 /** faultline's entry point: dispatches to a command and turns errors into one line. */
 import { FaultlineError } from '../bpf/errors.js';
 import { packageVersion } from '../aggregate/state.js';
+import { CHECK_HELP, check } from './check.js';
 import { SERVE_HELP, serve } from './serve.js';
 import { TRACE_HELP, trace } from './trace.js';
 
@@ -10,6 +11,7 @@ const USAGE = `Usage: faultline [COMMAND] [flags]
 Commands:
   serve   Serve page-fault and OOM-kill metrics for Prometheus (the default)
   trace   Stream OOM kills and one process's page faults live
+  check   Attach everything, report each feature, detach: can faultline run here?
   help    Show help for a command: faultline help trace
 
 faultline --version prints the version.
@@ -27,10 +29,14 @@ async function main(argv: string[]): Promise<void> {
       return serve(rest);
     case 'trace':
       return trace(rest);
-    case 'help':
-      return void process.stdout.write(rest[0] === 'trace' ? TRACE_HELP : rest[0] === 'serve' ? SERVE_HELP : USAGE);
+    case 'check':
+      return check(rest);
+    case 'help': {
+      const help: Record<string, string> = { serve: SERVE_HELP, trace: TRACE_HELP, check: CHECK_HELP };
+      return void process.stdout.write(help[rest[0] ?? ''] ?? USAGE);
+    }
     default:
-      throw new FaultlineError('BAD_COMMAND', `unknown command ${JSON.stringify(first)}; commands: serve, trace (see faultline --help)`);
+      throw new FaultlineError('BAD_COMMAND', `unknown command ${JSON.stringify(first)}; commands: serve, trace, check (see faultline --help)`);
   }
 }
 

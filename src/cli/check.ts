@@ -1,0 +1,92 @@
+/**
+ * `faultline check`: can the exporter run on this machine? Loads and attaches
+ * everything, prints one line per feature, detaches, and exits 0 only if
+ * `faultline serve` would work.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { parseCgroupMounts } from '../aggregate/cgroups.js';
+import { FaultlineError } from '../bpf/errors.js';
+import { KmsgOomReports } from '../bpf/kmsg.js';
+import { enableBpfStats, libbpfVersion } from '../bpf/libbpf.js';
+import { Probe, type TracepointMode } from '../bpf/probe.js';
+import { BPF_FLAGS, bpfFlags } from './common.js';
+import { flagHelp, parseFlags } from './flags.js';
+import { requireBpfCapabilities } from './preflight.js';
+
+export const CHECK_HELP = `Usage: faultline check [flags]
+
+Loads and attaches every faultline program, prints one line per feature,
+detaches, and exits 0 if \`faultline serve\` can run here (1 otherwise, with
+the reason on the failing line). Optional features print "warn".
+
+Flags:
+${flagHelp(BPF_FLAGS)}
+`;
+
+type Level = 'ok' | 'warn' | 'FAIL';
+
+export async function check(argv: string[]): Promise<void> {
+  const flags = parseFlags('check', BPF_FLAGS, argv);
+  if (flags.help) {
+    process.stdout.write(CHECK_HELP);
+    return;
+  }
+  const bpf = bpfFlags(flags);
+  let canServe = true;
+  const line = (level: Level, feature: string, text: string): void => {
+    if (level === 'FAIL') canServe = false;
+    process.stdout.write(`${level.padEnd(5)}${feature.padEnd(16)}${text}\n`);
+  };
+  const attempt = (feature: string, required: boolean, run: () => string): boolean => {
+    try {
+      line('ok', feature, run());
+      return true;
+    } catch (err) {
+      const detail = err instanceof FaultlineError && err.detail.length ? ` (libbpf: ${err.detail.at(-1)})` : '';
+      line(required ? 'FAIL' : 'warn', feature, `${(err as Error).message}${detail}`);
+      return false;
+    }
+  };
+  const probeWith = (mode: TracepointMode, countFaults: boolean): string => {
+    const probe = Probe.start({ objectPath: bpf.objectPath, tracepoints: mode, countFaults });
+    try {
+      return probe.programs.map((p) => `${p.attachPoint}${p.links > 1 ? ` x${p.links}` : ''}`).join(', ');
+    } finally {
+      probe.close();
+    }
+  };
+
+  attempt('privileges', true, () => (requireBpfCapabilities(), 'CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)'));
+  attempt('libbpf', true, () => `libbpf ${libbpfVersion()}`);
+  attempt('btf', true, () => {
+    if (!existsSync('/sys/kernel/btf/vmlinux')) throw new Error('/sys/kernel/btf/vmlinux missing: the kernel needs CONFIG_DEBUG_INFO_BTF=y');
+    return '/sys/kernel/btf/vmlinux';
+  });
+  const typed = attempt('tp_btf', false, () => probeWith('tp_btf', false));
+  const classic = attempt('tracepoint', false, () => probeWith('classic', false));
+  if (!typed && !classic) line('FAIL', 'tracepoints', 'neither tp_btf nor the classic tracepoints attach');
+  attempt('perf events', true, () => probeWith(typed ? 'tp_btf' : 'classic', true).split(', ').filter((p) => p.startsWith('perf_event')).join(', '));
+  attempt('ring buffer', true, () => {
+    const probe = Probe.start({ objectPath: bpf.objectPath, tracepoints: typed ? 'tp_btf' : 'classic', countFaults: false, traceTgid: process.pid, onPageFault: () => {} });
+    probe.drain();
+    probe.close();
+    return 'oom_events and fault_events ring buffers open and drain';
+  });
+  attempt('cgroups', false, () => {
+    const m = parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8'));
+    if (!m.memoryV1 && !m.unified) throw new Error('no cgroup v1 memory or v2 hierarchy mounted: no cgroup labels');
+    return m.memoryV1 ? `memory cgroup v1 at ${m.memoryV1}${m.unified ? `, v2 at ${m.unified}` : ''}` : `cgroup v2 at ${m.unified}`;
+  });
+  attempt('bpf stats', false, () => {
+    enableBpfStats().close();
+    return 'BPF_ENABLE_STATS works: --bpf.stats can count program run time';
+  });
+  attempt('kmsg', false, () => {
+    const kmsg = new KmsgOomReports();
+    kmsg.close();
+    if (kmsg.unavailable) throw new Error(`${kmsg.unavailable}: OOM kills will have constraint="unknown"`);
+    return '/dev/kmsg readable: OOM constraints from the kernel log';
+  });
+  process.stdout.write(canServe ? 'faultline can run here\n' : 'faultline cannot run here: see FAIL above\n');
+  if (!canServe) process.exitCode = 1;
+}
