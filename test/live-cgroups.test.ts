@@ -4,6 +4,10 @@
  */
 import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SKIP_NOT_ROOT, buildWorkload, scrape, startExporter, sum, type KernelAccount } from './helpers/live.js';
 import { createMemoryCgroup, type TestCgroup } from './helpers/cgroup.js';
 
@@ -37,8 +41,37 @@ t.test('faults land on the cgroup the process runs in', { skip: SKIP_NOT_ROOT },
   t.ok(sum(samples, 'faultline_comm_page_faults_total', { comm: 'workload' }) >= ka.minflt + kb.minflt, 'and by comm');
 });
 
+/** A loopback API server answering with the recorded pod list (test/fixtures/kubernetes); a kubeconfig for it. */
+async function fakeApiServer(t: { teardown(fn: () => void): void }): Promise<string> {
+  const list = readFileSync(new URL('./fixtures/kubernetes/pods-list.json', import.meta.url), 'utf8');
+  const server = createServer((req, res) => {
+    if (req.url?.includes('watch=true')) return void res.writeHead(200, { 'Content-Type': 'application/json' }).write('');
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(list);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const port = (server.address() as { port: number }).port;
+  const kubeconfig = join(mkdtempSync(join(tmpdir(), 'faultline-kube-')), 'config');
+  writeFileSync(
+    kubeconfig,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'test', cluster: { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'test', user: { token: 'test-token' } }],
+      contexts: [{ name: 'test', context: { cluster: 'test', user: 'test' } }],
+      'current-context': 'test',
+    }),
+  );
+  return kubeconfig;
+}
+
 t.test('a kubepods-style hierarchy yields pod UID, container id and QoS; OOM kills carry them', { skip: SKIP_NOT_ROOT }, async (t) => {
-  const exporter = await startExporter();
+  const kubeconfig = await fakeApiServer(t);
+  const exporter = await startExporter(['--kubernetes.enabled', '--kubernetes.node-name=node-a', `--kubernetes.kubeconfig=${kubeconfig}`]);
   t.teardown(() => exporter.stop());
   const pod = createMemoryCgroup(64 << 20, `kubepods/burstable/pod${UID}/${CONTAINER}`);
   let removed = false;
@@ -46,7 +79,11 @@ t.test('a kubepods-style hierarchy yields pod UID, container id and QoS; OOM kil
   runIn(pod, 'anon', '8');
   let { samples } = await scrape(exporter.url);
   const info = samples.find((s) => s.name === 'faultline_cgroup_info' && s.labels.cgroup === pod.name);
-  t.match(info?.labels, { pod_uid: UID, container_id: CONTAINER, qos: 'burstable', runtime: '' }, 'faultline_cgroup_info');
+  t.match(
+    info?.labels,
+    { pod_uid: UID, container_id: CONTAINER, qos: 'burstable', runtime: '', pod: 'api-7d9c6b5f4-x2kqp', namespace: 'shop', container: 'api' },
+    'faultline_cgroup_info, named through the (recorded) Kubernetes API',
+  );
 
   const victim = spawn('sh', ['-c', `echo $$ > ${pod.procsFile} && exec ${buildWorkload()} grow 1024 0`], { stdio: 'ignore' });
   const signal = await new Promise<string | null>((resolve) => victim.on('exit', (_c, sig) => resolve(sig)));
@@ -59,5 +96,9 @@ t.test('a kubepods-style hierarchy yields pod UID, container id and QoS; OOM kil
     sum(samples, 'faultline_oom_kills_total', { comm: 'workload', cgroup: pod.name, pod_uid: UID, container_id: CONTAINER }),
     1,
     'the kill is counted with its cgroup, pod and container, after the cgroup is gone',
+  );
+  t.match(
+    samples.find((s) => s.name === 'faultline_oom_victim_info' && s.labels.pod_uid === UID)?.labels,
+    { pod: 'api-7d9c6b5f4-x2kqp', namespace: 'shop', container: 'api', constraint: 'memcg' },
   );
 });

@@ -26,7 +26,11 @@ export const RSS_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536].map((mi
 export interface RecentKill {
   readonly kill: OomKillEvent;
   readonly labels: OomKillLabels;
+  /** Pod, namespace and container names from the Kubernetes API, when enabled and known. */
+  readonly names: { pod: string; namespace: string; container: string };
 }
+
+const NO_NAMES = { pod: '', namespace: '', container: '' };
 
 export class OomKills {
   private readonly byLabels = new Map<string, { labels: OomKillLabels; count: number }>();
@@ -44,12 +48,16 @@ export class OomKills {
   }
 
   /** Counts a kill under labels resolved now, while its cgroup still exists. */
-  record(kill: OomKillEvent, labels: OomKillLabels = { comm: kill.comm, cgroup: '', container_id: '', pod_uid: '', constraint: 'unknown' }): void {
+  record(
+    kill: OomKillEvent,
+    labels: OomKillLabels = { comm: kill.comm, cgroup: '', container_id: '', pod_uid: '', constraint: 'unknown' },
+    names: RecentKill['names'] = NO_NAMES,
+  ): void {
     this.total++;
     const rss = Number(kill.anonRssBytes + kill.fileRssBytes + kill.shmemRssBytes);
     this.rssSum += rss;
     for (let i = 0; i <= RSS_BUCKETS.length; i++) if (i === RSS_BUCKETS.length || rss <= RSS_BUCKETS[i]!) this.rssBuckets[i]!++;
-    this.latest.push({ kill, labels });
+    this.latest.push({ kill, labels, names });
     if (this.latest.length > this.recentVictims) this.latest.shift();
     let key = JSON.stringify(labels);
     if (!this.byLabels.has(key) && this.byLabels.size >= this.maxComms) {

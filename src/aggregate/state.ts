@@ -14,6 +14,7 @@ import {
 } from '../bpf/contract.js';
 import { CgroupNames } from './cgroups.js';
 import { workloadOf } from './container-of.js';
+import type { KubePods, PodNames } from './kube-pods.js';
 import { OomKills, type OomKillsOptions } from './oom-kills.js';
 import { ProcessTable, addCounts, type ProcessTableOptions } from './process-table.js';
 
@@ -54,6 +55,8 @@ export class FaultlineState {
   lastScrapeSeconds = 0;
   /** True while faultline holds BPF run-time statistics on (--bpf.stats); the sysctl does not show it. */
   bpfStatsHeld = false;
+  /** This node's pods from the Kubernetes API (serve --kubernetes.enabled), or null. */
+  pods: KubePods | null = null;
 
   constructor(
     source: KernelSource,
@@ -84,7 +87,16 @@ export class FaultlineState {
   recordOomKill(kill: OomKillEvent, constraint = 'unknown'): void {
     const cgroup = this.cgroups.pathOf(kill);
     const workload = workloadOf(cgroup);
-    this.oomKills.record(kill, { comm: kill.comm, cgroup, container_id: workload.containerId, pod_uid: workload.podUid, constraint });
+    this.oomKills.record(
+      kill,
+      { comm: kill.comm, cgroup, container_id: workload.containerId, pod_uid: workload.podUid, constraint },
+      this.podNames(workload.podUid, workload.containerId),
+    );
+  }
+
+  /** Pod, namespace and container names, or empty strings when unknown or not enabled. */
+  podNames(podUid: string, containerId: string): PodNames {
+    return this.pods?.lookup(podUid, containerId) ?? { pod: '', namespace: '', container: '' };
   }
 
   /** The label of a cgroup key: its path, or `id:N` when no path is known. */

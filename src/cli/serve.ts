@@ -1,4 +1,5 @@
 /** `faultline serve`: the exporter. */
+import { KubePods } from '../aggregate/kube-pods.js';
 import { FaultlineState, packageVersion } from '../aggregate/state.js';
 import { FaultlineError } from '../bpf/errors.js';
 import { KmsgOomReports } from '../bpf/kmsg.js';
@@ -19,6 +20,9 @@ const FLAGS: FlagSpecs = {
   'processes.exit-grace': { type: 'string', value: 'DURATION', help: 'Keep an exited process this long so its final count gets scraped', default: '60s' },
   'groups.max': { type: 'string', value: 'N', help: 'Keep exited processes\' counts for at most N comms and N cgroups; older ones fold into "[other]"', default: '1000' },
   'processes.rate-window': { type: 'string', value: 'DURATION', help: 'Time constant of the decayed fault rate that ranks processes', default: '2m' },
+  'kubernetes.enabled': { type: 'boolean', help: 'Name pods, namespaces and containers through the Kubernetes API (watches this node\'s pods)' },
+  'kubernetes.node-name': { type: 'string', value: 'NAME', help: 'This node\'s name, for --kubernetes.enabled (default: $NODE_NAME)' },
+  'kubernetes.kubeconfig': { type: 'string', value: 'PATH', help: 'A kubeconfig for --kubernetes.enabled (default: the in-cluster service account)' },
   'bpf.stats': { type: 'boolean', help: 'Turn on the kernel\'s BPF run-time statistics while faultline runs (costs ~20 ns per program run)' },
   'maps.refresh-interval': { type: 'string', value: 'DURATION', help: 'Also read the kernel maps this often between scrapes, to fold exited processes', default: '10s' },
   ...BPF_FLAGS,
@@ -66,6 +70,17 @@ export async function serve(argv: string[]): Promise<void> {
   });
   state = new FaultlineState(probe, options);
   state.bpfStatsHeld = bpfStats !== null;
+  if (flags['kubernetes.enabled']) {
+    try {
+      state.pods = await KubePods.start({
+        nodeName: String(flags['kubernetes.node-name'] ?? process.env.NODE_NAME ?? ''),
+        ...(flags['kubernetes.kubeconfig'] ? { kubeconfig: String(flags['kubernetes.kubeconfig']) } : {}),
+      });
+    } catch (err) {
+      probe.close();
+      throw err;
+    }
+  }
   const liveState = state;
   const app = createApp(
     createExposition(liveState),
@@ -104,5 +119,6 @@ export async function serve(argv: string[]): Promise<void> {
     probe.close();
     kmsg.close();
     bpfStats?.close();
+    await liveState.pods?.stop();
   });
 }

@@ -121,14 +121,15 @@ export function createExposition(state: FaultlineState): Exposition {
   );
   gauge(
     'faultline_cgroup_info',
-    'What each cgroup in faultline_cgroup_page_faults_total runs, parsed from its path: container runtime and id, pod UID and QoS class, systemd unit. The value is 1.',
-    ['cgroup', 'runtime', 'container_id', 'pod_uid', 'qos', 'unit'],
+    'What each cgroup in faultline_cgroup_page_faults_total runs, parsed from its path (container runtime and id, pod UID and QoS class, systemd unit) and, with --kubernetes.enabled, named by the API (pod, namespace, container). The value is 1.',
+    ['cgroup', 'runtime', 'container_id', 'pod_uid', 'qos', 'unit', 'pod', 'namespace', 'container'],
     function* () {
       for (const id of state.processes.byCgroup().byKey.keys()) {
         const cgroup = state.cgroupLabel(id);
         const w = workloadOf(cgroup);
         if (!w.runtime && !w.containerId && !w.podUid && !w.unit) continue;
-        yield [{ cgroup, runtime: w.runtime, container_id: w.containerId, pod_uid: w.podUid, qos: w.qos, unit: w.unit }, 1];
+        const names = state.podNames(w.podUid, w.containerId);
+        yield [{ cgroup, runtime: w.runtime, container_id: w.containerId, pod_uid: w.podUid, qos: w.qos, unit: w.unit, ...names }, 1];
       }
     },
   );
@@ -137,9 +138,9 @@ export function createExposition(state: FaultlineState): Exposition {
   gauge(
     'faultline_oom_victim_info',
     'The latest OOM kill victims, one series each: the victim, the task whose allocation triggered the kill, the constraint and the cgroup; the value is the Unix time of the kill.',
-    ['pid', 'comm', 'uid', 'oom_score_adj', 'trigger_pid', 'trigger_comm', 'constraint', 'cgroup', 'container_id', 'pod_uid'],
+    ['pid', 'comm', 'uid', 'oom_score_adj', 'trigger_pid', 'trigger_comm', 'constraint', 'cgroup', 'container_id', 'pod_uid', 'pod', 'namespace', 'container'],
     function* () {
-      for (const { kill: k, labels } of state.oomKills.recent()) {
+      for (const { kill: k, labels, names } of state.oomKills.recent()) {
         yield [
           {
             pid: k.pid,
@@ -152,6 +153,7 @@ export function createExposition(state: FaultlineState): Exposition {
             cgroup: labels.cgroup,
             container_id: labels.container_id,
             pod_uid: labels.pod_uid,
+            ...names,
           },
           Math.round(unixSeconds(k.timestampNs) * 1000) / 1000,
         ];
