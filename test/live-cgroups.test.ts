@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +39,31 @@ t.test('faults land on the cgroup the process runs in', { skip: SKIP_NOT_ROOT },
   t.ok(inB >= kb.minflt && inB < kb.minflt + 2000, `${b.name}: ${inB} faults, its workload ${kb.minflt}`);
   t.ok(sum(samples, 'faultline_cgroup_page_faults_total', { cgroup: a.name, region: 'anon' }) >= 5120);
   t.ok(sum(samples, 'faultline_comm_page_faults_total', { comm: 'workload' }) >= ka.minflt + kb.minflt, 'and by comm');
+});
+
+t.test('with --cgroups.hierarchy=unified, faults land on v2 cgroups', { skip: SKIP_NOT_ROOT }, async (t) => {
+  const v2 = existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
+  const exporter = await startExporter(['--cgroups.hierarchy=unified']);
+  t.teardown(() => exporter.stop());
+  const names = [`/faultline-test-${process.pid}-v2a`, `/faultline-test-${process.pid}-v2b`];
+  for (const name of names) mkdirSync(`${v2}${name}`);
+  t.teardown(() => {
+    for (const name of names) rmdirSync(`${v2}${name}`);
+  });
+  const run = (name: string, mib: string): KernelAccount =>
+    JSON.parse(
+      execFileSync('sh', ['-c', `echo $$ > ${v2}${name}/cgroup.procs && exec ${buildWorkload()} run anon ${mib}`], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .at(-1)!,
+    ) as KernelAccount;
+  const ka = run(names[0]!, '12');
+  const kb = run(names[1]!, '24');
+  const { samples } = await scrape(exporter.url);
+  const inA = sum(samples, 'faultline_cgroup_page_faults_total', { cgroup: names[0]! });
+  const inB = sum(samples, 'faultline_cgroup_page_faults_total', { cgroup: names[1]! });
+  t.ok(inA >= ka.minflt && inA < ka.minflt + 2000, `${names[0]} (v2 at ${v2}): ${inA}, its workload ${ka.minflt}`);
+  t.ok(inB >= kb.minflt && inB < kb.minflt + 2000, `${names[1]}: ${inB}, its workload ${kb.minflt}`);
 });
 
 /** A loopback API server answering with the recorded pod list (test/fixtures/kubernetes); a kubeconfig for it. */

@@ -42,16 +42,22 @@ const MAX_REMEMBERED = 20000;
 /** Rescan at most this often when an id is unknown. */
 const RESCAN_INTERVAL_MS = 1000;
 
+/** Which hierarchy names cgroups: `memory` (v1 memory where mounted, else unified) or `unified` (always v2). */
+export type CgroupHierarchy = 'memory' | 'unified';
+
 export class CgroupNames {
   readonly mounts: CgroupMounts;
-  /** True where the memory controller is on v1: the label is the memory cgroup. */
+  /** True when labels come from the v1 memory hierarchy. */
   readonly memoryOnV1: boolean;
   private readonly paths = new Map<bigint, string>();
   private lastScan = 0;
 
-  constructor(mounts: CgroupMounts = parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8'))) {
+  constructor(
+    mounts: CgroupMounts = parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8')),
+    hierarchy: CgroupHierarchy = 'memory',
+  ) {
     this.mounts = mounts;
-    this.memoryOnV1 = mounts.memoryV1 !== null;
+    this.memoryOnV1 = hierarchy === 'memory' && mounts.memoryV1 !== null;
   }
 
   private get root(): string | null {

@@ -12,7 +12,7 @@ import {
   type RegionTypeCounts,
   type RingbufName,
 } from '../bpf/contract.js';
-import { CgroupNames } from './cgroups.js';
+import { CgroupNames, type CgroupHierarchy } from './cgroups.js';
 import { workloadOf } from './container-of.js';
 import type { KubePods, PodNames } from './kube-pods.js';
 import { OomKills, type OomKillsOptions } from './oom-kills.js';
@@ -32,7 +32,10 @@ export interface KernelSource {
   runStats(): { program: string; stats: { runTimeNs: bigint; runCount: bigint } }[];
 }
 
-export interface FaultlineStateOptions extends ProcessTableOptions, OomKillsOptions {}
+export interface FaultlineStateOptions extends ProcessTableOptions, OomKillsOptions {
+  /** Which cgroup hierarchy names cgroups. Default 'memory'. */
+  cgroupHierarchy?: CgroupHierarchy;
+}
 
 export interface AccessCount extends AccessKind {
   readonly count: bigint;
@@ -63,7 +66,7 @@ export class FaultlineState {
     options: FaultlineStateOptions = {},
     clock: () => bigint = process.hrtime.bigint,
     isAlive: (pid: number) => boolean = processAlive,
-    cgroups: CgroupNames = new CgroupNames(),
+    cgroups: CgroupNames = new CgroupNames(undefined, options.cgroupHierarchy),
   ) {
     this.source = source;
     this.cgroups = cgroups;

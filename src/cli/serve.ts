@@ -8,7 +8,7 @@ import { Probe } from '../bpf/probe.js';
 import { createApp, listen, parseListenAddress } from '../expose/http.js';
 import { createExposition } from '../expose/metrics.js';
 import { BPF_FLAGS, bpfFlags, onShutdown } from './common.js';
-import { durationSeconds, flagHelp, parseFlags, positiveInt, type FlagSpecs } from './flags.js';
+import { durationSeconds, flagHelp, oneOf, parseFlags, positiveInt, type FlagSpecs } from './flags.js';
 import { requireBpfCapabilities } from './preflight.js';
 
 export const DEFAULT_PORT = 10190;
@@ -18,6 +18,12 @@ const FLAGS: FlagSpecs = {
   'web.telemetry-path': { type: 'string', value: 'PATH', help: 'Path of the metrics page', default: '/metrics' },
   'processes.max': { type: 'string', value: 'N', help: 'Export per-process series for at most N processes, the busiest by recent fault rate', default: '100' },
   'processes.exit-grace': { type: 'string', value: 'DURATION', help: 'Keep an exited process this long so its final count gets scraped', default: '60s' },
+  'cgroups.hierarchy': {
+    type: 'string',
+    value: 'NAME',
+    help: 'Name cgroups by the memory hierarchy (v1 memory where memory is on v1, else v2) or always by the unified (v2) one',
+    default: 'memory',
+  },
   'groups.max': { type: 'string', value: 'N', help: 'Keep exited processes\' counts for at most N comms and N cgroups; older ones fold into "[other]"', default: '1000' },
   'processes.rate-window': { type: 'string', value: 'DURATION', help: 'Time constant of the decayed fault rate that ranks processes', default: '2m' },
   'kubernetes.enabled': { type: 'boolean', help: 'Name pods, namespaces and containers through the Kubernetes API (watches this node\'s pods)' },
@@ -51,6 +57,7 @@ export async function serve(argv: string[]): Promise<void> {
   const options = {
     maxProcesses: positiveInt('processes.max', flags['processes.max']),
     maxGroups: positiveInt('groups.max', flags['groups.max']),
+    cgroupHierarchy: oneOf('cgroups.hierarchy', flags['cgroups.hierarchy'], ['memory', 'unified'] as const),
     exitGraceNs: BigInt(Math.round(durationSeconds('processes.exit-grace', flags['processes.exit-grace']) * 1e9)),
     rateWindowNs: BigInt(Math.round(durationSeconds('processes.rate-window', flags['processes.rate-window']) * 1e9)),
   };
