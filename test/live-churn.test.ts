@@ -44,6 +44,8 @@ t.test(`${CHILDREN} short-lived processes`, { skip: SKIP_NOT_ROOT }, async (t) =
   const rssAfter = rssMiB(pid);
   t.comment(`exporter RSS ${rssBefore.toFixed(1)} MiB before, ${rssAfter.toFixed(1)} MiB after ${CHILDREN} processes`);
   t.ok(maxPids <= MAX, `at most ${MAX} processes exported at any scrape (saw ${maxPids})`);
+  const faultlineSeries = samples.filter((s) => s.name.startsWith('faultline_')).length;
+  t.ok(faultlineSeries < 1000, `${faultlineSeries} faultline series in all after ${CHILDREN} processes`);
   t.equal(
     sum(samples, 'faultline_comm_page_faults_total', { comm: 'fl-churn' }),
     k.minflt + k.majflt,

@@ -236,6 +236,14 @@ export function createExposition(state: FaultlineState): Exposition {
   gauge('faultline_processes_tracked_max', 'Capacity of the kernel map process_faults; faults of processes beyond it still count in faultline_page_faults_total.', [], function* () {
     yield [{}, state.source.processCapacity];
   });
+  gauge(
+    'faultline_processes_beyond_max',
+    'Processes with counts now that faultline_process_page_faults_total leaves out (beyond --processes.max); their faults are in the comm and cgroup families.',
+    [],
+    function* () {
+      yield [{}, Math.max(0, state.processes.size - state.processes.maxProcesses)];
+    },
+  );
   counter('faultline_processes_folded_total', 'Exited processes whose final counts were folded into the host totals and removed from the kernel map.', [], function* () {
     yield [{}, state.processes.foldedProcesses];
   });
