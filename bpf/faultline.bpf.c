@@ -30,7 +30,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Written by user space before load (src/bpf/loader.ts). */
 const volatile __u64 attach_ns = 0;     /* threads that started before this are counted from their current counters */
-const volatile __u32 trace_tgid = 0;    /* 0: no raw fault events */
+const volatile bool trace_by_pid = false; /* raw fault events for the processes in trace_pids */
 const volatile __u32 page_size = 4096;
 /* Classic tracepoint twins: byte offsets read from the format files; -1 when absent. */
 const volatile __s32 pfu_address_off = -1;
@@ -105,6 +105,16 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, OOM_EVENTS_BYTES);
 } oom_events SEC(".maps");
+
+/* 64 processes: the --event-log.pid flags of one exporter, or trace's one --pid. */
+#define MAX_TRACED_PIDS 64
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_TRACED_PIDS);
+	__type(key, __u32);
+	__type(value, __u8);
+} trace_pids SEC(".maps");
 
 /* Records a ring buffer could not reserve, by enum ringbuf_id. */
 struct {
@@ -356,7 +366,12 @@ static __always_inline bool count_access(__u64 error_code)
 	__u32 slot = !!(error_code & PF_PROT) | !!(error_code & PF_WRITE) << 1 | !!(error_code & PF_INSTR) << 2;
 
 	percpu_inc(&fault_access, slot, 1);
-	return trace_tgid && bpf_get_current_pid_tgid() >> 32 == trace_tgid;
+	__u32 tgid;
+
+	if (!trace_by_pid)
+		return false;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	return bpf_map_lookup_elem(&trace_pids, &tgid) != 0;
 }
 
 static __always_inline void trace_fault(__u64 address, __u64 ip, __u64 error_code)

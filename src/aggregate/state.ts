@@ -58,6 +58,8 @@ export class FaultlineState {
   lastScrapeSeconds = 0;
   /** True while faultline holds BPF run-time statistics on (--bpf.stats); the sysctl does not show it. */
   bpfStatsHeld = false;
+  /** The event log's counters (serve --event-log), or null. */
+  eventLog: { records: number; droppedBacklog: number; droppedWriteError: number; writeErrors: number } | null = null;
   /** This node's pods from the Kubernetes API (serve --kubernetes.enabled), or null. */
   pods: KubePods | null = null;
 

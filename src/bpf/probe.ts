@@ -50,8 +50,8 @@ export interface ProbeOptions {
   objectPath?: string;
   /** Attach the counting programs (perf events minor/major faults). Default: true. */
   countFaults?: boolean;
-  /** Send raw page-fault events of this process (tgid) to onPageFault. Default: 0, none. */
-  traceTgid?: number;
+  /** Send raw page-fault events of these processes (tgids, at most 64) to onPageFault. Default: none. */
+  tracePids?: readonly number[];
   /** Default: 'auto'. */
   tracepoints?: TracepointMode;
   onPageFault?: (event: PageFaultEvent) => void;
@@ -165,7 +165,7 @@ export class Probe {
 
     const values: Record<string, bigint | number> = {
       attach_ns: process.hrtime.bigint(),
-      trace_tgid: options.traceTgid ?? 0,
+      trace_by_pid: (options.tracePids?.length ?? 0) > 0 ? 1 : 0,
       page_size: pageSize(),
     };
     if (mode === 'classic') Object.assign(values, classicOffsets());
@@ -175,12 +175,22 @@ export class Probe {
         const v = layout.get(name);
         if (!v) throw new FaultlineError('BPF_CONTRACT', `.rodata has no variable ${name}: rebuild with \`npm run build\``);
         if (v.size === 8) rodata.writeBigUInt64LE(BigInt(value), v.offset);
+        else if (v.size === 1) rodata.writeUInt8(Number(value), v.offset);
         else rodata.writeInt32LE(Number(value), v.offset);
       }
     });
   }
 
   private attach(mode: 'tp_btf' | 'classic', options: ProbeOptions): void {
+    // The filter is in place before any program runs.
+    const pids = options.tracePids ?? [];
+    if (pids.length > 64) throw new FaultlineError('BAD_FLAG', `at most 64 processes can be traced at once, not ${pids.length}`);
+    const traced = this.map('trace_pids');
+    for (const pid of pids) {
+      const key = Buffer.alloc(4);
+      key.writeUInt32LE(pid);
+      traced.update(key, Buffer.from([1]));
+    }
     for (const prog of TP_PROGRAMS[mode]) this.attachOne(prog);
     if (options.countFaults ?? true) {
       this.attachOne('settle_exiting_thread');
@@ -202,7 +212,7 @@ export class Probe {
       }),
     );
     const onFault = options.onPageFault;
-    if ((options.traceTgid ?? 0) > 0 && onFault) {
+    if (pids.length > 0 && onFault) {
       this.rings.push(
         new RingBuffer(this.map('fault_events'), (record) => {
           const event = decodeFaultEvent(record);

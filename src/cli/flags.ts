@@ -11,20 +11,22 @@ export interface FlagSpec {
   readonly default?: string;
   readonly short?: string;
   readonly value?: string;
+  /** May be given more than once; parsed as a list. */
+  readonly multiple?: boolean;
 }
 
 export type FlagSpecs = Record<string, FlagSpec>;
-export type ParsedFlags = Record<string, string | boolean | undefined>;
+export type ParsedFlags = Record<string, string | boolean | string[] | undefined>;
 
 export function parseFlags(command: string, specs: FlagSpecs, argv: string[]): ParsedFlags {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const [name, spec] of Object.entries(specs)) {
-    options[name] = spec.short ? { type: spec.type, short: spec.short } : { type: spec.type };
+    options[name] = { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}) };
   }
   try {
     const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
     const out: ParsedFlags = {};
-    for (const [name, spec] of Object.entries(specs)) out[name] = (values[name] as string | boolean | undefined) ?? spec.default;
+    for (const [name, spec] of Object.entries(specs)) out[name] = (values[name] as string | boolean | string[] | undefined) ?? spec.default;
     return out;
   } catch (err) {
     const message = (err as Error).message.replace(/\. To specify a positional.*$/s, '');
@@ -34,7 +36,7 @@ export function parseFlags(command: string, specs: FlagSpecs, argv: string[]): P
 
 export function flagHelp(specs: FlagSpecs): string {
   const rows = Object.entries(specs).map(([name, s]) => {
-    const left = `  ${s.short ? `-${s.short}, ` : ''}--${name}${s.type === 'string' ? `=${s.value ?? 'VALUE'}` : ''}`;
+    const left = `  ${s.short ? `-${s.short}, ` : ''}--${name}${s.type === 'string' ? `=${s.value ?? 'VALUE'}` : ''}${s.multiple ? ' …' : ''}`;
     const def = s.default !== undefined ? ` (default: ${s.default})` : '';
     return [left, `${s.help}${def}`] as const;
   });
@@ -42,7 +44,18 @@ export function flagHelp(specs: FlagSpecs): string {
   return rows.map(([l, r]) => l.padEnd(width) + r).join('\n');
 }
 
-export function positiveInt(flag: string, value: string | boolean | undefined, what = 'a whole number > 0'): number {
+type FlagValue = string | boolean | string[] | undefined;
+
+const BYTE_UNITS: Record<string, number> = { '': 1, B: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, KB: 1e3, MB: 1e6, GB: 1e9 };
+
+/** Parses a size such as `100MiB`, `1GiB`, `500KB` or `4096`, in bytes. */
+export function byteSize(flag: string, value: FlagValue): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(|B|KiB|MiB|GiB|KB|MB|GB)$/.exec(String(value));
+  if (!m) throw new FaultlineError('BAD_FLAG', `--${flag} ${JSON.stringify(String(value))} is not a size such as 100MiB, 1GiB or 4096`);
+  return Math.round(Number(m[1]) * BYTE_UNITS[m[2]!]!);
+}
+
+export function positiveInt(flag: string, value: FlagValue, what = 'a whole number > 0'): number {
   const text = String(value);
   if (!/^\d+$/.test(text) || Number(text) <= 0 || !Number.isSafeInteger(Number(text))) {
     throw new FaultlineError('BAD_FLAG', `--${flag} ${JSON.stringify(text)} is not ${what}`);
@@ -53,13 +66,13 @@ export function positiveInt(flag: string, value: string | boolean | undefined, w
 const DURATION_UNITS: Record<string, number> = { ms: 1e-3, s: 1, m: 60, h: 3600 };
 
 /** Parses a Prometheus-style duration (`500ms`, `60s`, `5m`, `1h`) into seconds. */
-export function durationSeconds(flag: string, value: string | boolean | undefined): number {
+export function durationSeconds(flag: string, value: FlagValue): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(String(value));
   if (!m) throw new FaultlineError('BAD_FLAG', `--${flag} ${JSON.stringify(String(value))} is not a duration such as 30s, 5m or 1h`);
   return Number(m[1]) * DURATION_UNITS[m[2]!]!;
 }
 
-export function oneOf<T extends string>(flag: string, value: string | boolean | undefined, allowed: readonly T[]): T {
+export function oneOf<T extends string>(flag: string, value: FlagValue, allowed: readonly T[]): T {
   if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
   throw new FaultlineError('BAD_FLAG', `--${flag} ${JSON.stringify(String(value))} must be one of: ${allowed.join(', ')}`);
 }

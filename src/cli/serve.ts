@@ -8,7 +8,9 @@ import { Probe } from '../bpf/probe.js';
 import { createApp, listen, parseListenAddress } from '../expose/http.js';
 import { createExposition } from '../expose/metrics.js';
 import { BPF_FLAGS, bpfFlags, onShutdown } from './common.js';
-import { durationSeconds, flagHelp, oneOf, parseFlags, positiveInt, type FlagSpecs } from './flags.js';
+import { EventLog } from '../deliver/event-log.js';
+import { formatJson, oomKillExtras, pageFaultExtras } from '../deliver/trace-format.js';
+import { byteSize, durationSeconds, flagHelp, oneOf, parseFlags, positiveInt, type FlagSpecs } from './flags.js';
 import { requireBpfCapabilities } from './preflight.js';
 
 export const DEFAULT_PORT = 10190;
@@ -26,6 +28,10 @@ const FLAGS: FlagSpecs = {
   },
   'groups.max': { type: 'string', value: 'N', help: 'Keep exited processes\' counts for at most N comms and N cgroups; older ones fold into "[other]"', default: '1000' },
   'processes.rate-window': { type: 'string', value: 'DURATION', help: 'Time constant of the decayed fault rate that ranks processes', default: '2m' },
+  'event-log': { type: 'string', value: 'PATH', help: 'Write OOM kills (always) and the page faults of --event-log.pid processes as NDJSON to PATH (- for stdout)' },
+  'event-log.pid': { type: 'string', value: 'PID', multiple: true, help: 'Log the page faults of this process (filtered in the kernel; up to 64)' },
+  'event-log.max-size': { type: 'string', value: 'SIZE', help: 'Rotate the event log file at this size (0: never)', default: '100MiB' },
+  'event-log.max-files': { type: 'string', value: 'N', help: 'Keep this many event log files in all (PATH, PATH.1, …)', default: '5' },
   'kubernetes.enabled': { type: 'boolean', help: 'Name pods, namespaces and containers through the Kubernetes API (watches this node\'s pods)' },
   'kubernetes.node-name': { type: 'string', value: 'NAME', help: 'This node\'s name, for --kubernetes.enabled (default: $NODE_NAME)' },
   'kubernetes.kubeconfig': { type: 'string', value: 'PATH', help: 'A kubeconfig for --kubernetes.enabled (default: the in-cluster service account)' },
@@ -63,20 +69,45 @@ export async function serve(argv: string[]): Promise<void> {
   };
   const refreshMs = durationSeconds('maps.refresh-interval', flags['maps.refresh-interval']) * 1000;
   const bpf = bpfFlags(flags);
+  const eventLogPath = flags['event-log'] === undefined ? null : String(flags['event-log']);
+  const loggedPids = ((flags['event-log.pid'] as string[] | undefined) ?? []).map((p) => positiveInt('event-log.pid', p, 'a process id'));
+  if (loggedPids.length > 0 && eventLogPath === null) {
+    throw new FaultlineError('BAD_FLAG', '--event-log.pid needs --event-log PATH (or - for stdout)');
+  }
+  const logOptions = {
+    maxSizeBytes: byteSize('event-log.max-size', flags['event-log.max-size']),
+    maxFiles: positiveInt('event-log.max-files', flags['event-log.max-files']),
+  };
   requireBpfCapabilities();
 
   const bpfStats = flags['bpf.stats'] ? enableBpfStats() : null;
   let state: FaultlineState | null = null;
+  let eventLog: EventLog | null = null;
+  if (eventLogPath !== null) {
+    try {
+      eventLog = new EventLog({ path: eventLogPath, ...logOptions, onError: (m) => process.stderr.write(`faultline: ${m}\n`) });
+    } catch (err) {
+      throw new FaultlineError('EVENT_LOG', `cannot open the event log ${eventLogPath}: ${(err as Error).message}`);
+    }
+  }
   const kmsg = new KmsgOomReports();
   if (kmsg.unavailable) process.stderr.write(`faultline: cannot read the kernel log (${kmsg.unavailable}): OOM kills will have constraint="unknown"\n`);
   const probe = Probe.start({
     objectPath: bpf.objectPath,
     tracepoints: bpf.tracepoints,
     countFaults: true,
-    onOomKill: (kill) => state?.recordOomKill(kill, kmsg.take(kill.pid)?.constraint),
+    tracePids: loggedPids,
+    onOomKill: (kill) => {
+      if (!state) return;
+      state.recordOomKill(kill, kmsg.take(kill.pid)?.constraint);
+      const recorded = state.oomKills.recent().at(-1)!;
+      eventLog?.write(formatJson(kill, oomKillExtras(kill, { ...recorded.labels, ...recorded.names })));
+    },
+    onPageFault: (fault) => eventLog?.write(formatJson(fault, pageFaultExtras(fault))),
   });
   state = new FaultlineState(probe, options);
   state.bpfStatsHeld = bpfStats !== null;
+  state.eventLog = eventLog?.stats ?? null;
   if (flags['kubernetes.enabled']) {
     try {
       state.pods = await KubePods.start({
@@ -109,7 +140,12 @@ export async function serve(argv: string[]): Promise<void> {
     probe.close();
     throw err;
   }
-  probe.startDraining(100);
+  // Page-fault logging drains often (the ring holds ~65,000 records); OOM kills alone, 10 times a second.
+  const drainTimer = setInterval(() => {
+    probe.drain();
+    eventLog?.flush();
+  }, loggedPids.length > 0 ? 5 : 100);
+  drainTimer.unref();
   const housekeeping = setInterval(() => liveState.refresh(), refreshMs);
   housekeeping.unref();
   const programs = probe.programs.map((p) => p.attachPoint).join(', ');
@@ -119,13 +155,23 @@ export async function serve(argv: string[]): Promise<void> {
   const listening = server;
   onShutdown(async () => {
     clearInterval(housekeeping);
+    clearInterval(drainTimer);
     const closed = new Promise<void>((resolve) => listening.close(() => resolve()));
     // Connections kept alive by scrapers must not hold shutdown open.
     listening.closeAllConnections();
     await closed;
-    probe.close();
+    const lost = probe.readLostRecords();
+    probe.close(); // drains what is left
     kmsg.close();
     bpfStats?.close();
     await liveState.pods?.stop();
+    if (eventLog) {
+      await eventLog.close();
+      const s = eventLog.stats;
+      process.stderr.write(
+        `faultline: event log: ${s.records} records written; dropped ${s.droppedBacklog} (writer behind) and ${s.droppedWriteError} (write errors); ` +
+          `the kernel could not take ${lost.fault_events} page-fault and ${lost.oom_events} OOM records\n`,
+      );
+    }
   });
 }

@@ -4,7 +4,7 @@
  *   [OOM_KILL] pid=6100 comm=stress-ng
  * or one JSON object per line with --format json.
  */
-import type { KernelEvent } from '../bpf/contract.js';
+import type { KernelEvent, OomKillEvent, PageFaultEvent } from '../bpf/contract.js';
 
 export const TRACE_FORMATS = ['text', 'json'] as const;
 export type TraceFormat = (typeof TRACE_FORMATS)[number];
@@ -24,13 +24,43 @@ export function formatText(event: KernelEvent): string {
   }
 }
 
-/** timestamp_ns is written digit for digit from the kernel's 64-bit value. */
-export function formatJson(event: KernelEvent): string {
+/**
+ * The lab's JSON object, then any `extra` fields (the event log's). 64-bit
+ * values (timestamp_ns, bigint extras) are written digit for digit.
+ */
+export function formatJson(event: KernelEvent, extra?: Readonly<Record<string, string | number | bigint | boolean>>): string {
   const address = event.kind === 'page_fault' ? hex(event.address) : '0x0';
-  return (
+  let out =
     `{"pid":${event.pid},"event_type":${JSON.stringify(event.kind)},"address":"${address}",` +
-    `"timestamp_ns":${event.timestampNs.toString()},"comm":${JSON.stringify(event.comm)}}`
-  );
+    `"timestamp_ns":${event.timestampNs.toString()},"comm":${JSON.stringify(event.comm)}`;
+  for (const [key, value] of Object.entries(extra ?? {})) {
+    out += `,${JSON.stringify(key)}:${typeof value === 'bigint' ? value.toString() : JSON.stringify(value)}`;
+  }
+  return `${out}}`;
+}
+
+/** The event log's extra fields of a page fault. */
+export function pageFaultExtras(event: PageFaultEvent): Record<string, string | number | boolean> {
+  const code = Number(event.errorCode);
+  const access = code & 0x10 ? 'exec' : code & 0x2 ? 'write' : 'read';
+  return { tid: event.tid, cpu: event.cpu, ip: hex(event.ip), access, present: (code & 0x1) !== 0, error_code: hex(event.errorCode) };
+}
+
+/** The event log's extra fields of an OOM kill: the victim, the trigger, and the labels it was counted under. */
+export function oomKillExtras(event: OomKillEvent, context: Readonly<Record<string, string>>): Record<string, string | number | bigint> {
+  return {
+    tid: event.tid,
+    uid: event.uid,
+    oom_score_adj: event.oomScoreAdj,
+    trigger_pid: event.triggerPid,
+    trigger_comm: event.triggerComm,
+    total_vm_bytes: event.totalVmBytes,
+    anon_rss_bytes: event.anonRssBytes,
+    file_rss_bytes: event.fileRssBytes,
+    shmem_rss_bytes: event.shmemRssBytes,
+    pgtables_bytes: event.pgtablesBytes,
+    ...context,
+  };
 }
 
 export function formatEvent(event: KernelEvent, format: TraceFormat): string {

@@ -236,6 +236,22 @@ export function createExposition(state: FaultlineState): Exposition {
   gauge('faultline_processes_tracked_max', 'Capacity of the kernel map process_faults; faults of processes beyond it still count in faultline_page_faults_total.', [], function* () {
     yield [{}, state.source.processCapacity];
   });
+  counter('faultline_event_log_records_total', 'Records written to the event log (--event-log).', [], function* () {
+    if (state.eventLog) yield [{}, state.eventLog.records];
+  });
+  counter(
+    'faultline_event_log_dropped_records_total',
+    'Event log records user space dropped, by reason: backlog (the writer fell behind) or write_error (the file or pipe failed). Records the kernel could not take are in faultline_ringbuf_lost_records_total.',
+    ['reason'],
+    function* () {
+      if (!state.eventLog) return;
+      yield [{ reason: 'backlog' }, state.eventLog.droppedBacklog];
+      yield [{ reason: 'write_error' }, state.eventLog.droppedWriteError];
+    },
+  );
+  counter('faultline_event_log_write_errors_total', 'Failed writes to the event log; the first is reported on stderr with its cause.', [], function* () {
+    if (state.eventLog) yield [{}, state.eventLog.writeErrors];
+  });
   gauge(
     'faultline_processes_beyond_max',
     'Processes with counts now that faultline_process_page_faults_total leaves out (beyond --processes.max); their faults are in the comm and cgroup families.',

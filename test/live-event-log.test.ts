@@ -1,0 +1,48 @@
+/*
+ * Live: serve --event-log writes the page faults of the --event-log.pid
+ * processes (filtered in the kernel) and every OOM kill as NDJSON, and sums
+ * up on exit.
+ */
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SKIP_NOT_ROOT, buildWorkload, scrape, startExporter, sum, waitFor } from './helpers/live.js';
+import { createMemoryCgroup } from './helpers/cgroup.js';
+
+t.test("the event log: one process's faults and every OOM kill", { skip: SKIP_NOT_ROOT }, async (t) => {
+  const workload = buildWorkload();
+  const path = join(mkdtempSync(join(tmpdir(), 'faultline-events-')), 'events.ndjson');
+  const target = spawn('sh', ['-c', `read go && exec ${workload} anon 8`], { stdio: ['pipe', 'ignore', 'inherit'] });
+  const targetExit = new Promise((resolve) => target.on('exit', resolve));
+  const exporter = await startExporter([`--event-log=${path}`, `--event-log.pid=${target.pid}`]);
+  let stopped = false;
+  t.teardown(() => (stopped ? undefined : exporter.stop()));
+  target.stdin!.end('go\n');
+  await targetExit;
+
+  const cgroup = createMemoryCgroup(64 << 20);
+  t.teardown(() => cgroup.remove());
+  const victim = spawn('sh', ['-c', `echo $$ > ${cgroup.procsFile} && exec ${workload} grow 1024 0`], { stdio: 'ignore' });
+  await new Promise((resolve) => victim.on('exit', resolve));
+  await waitFor('the kill in the log', () => readFileSync(path, 'utf8').includes('"oom_kill"'));
+  const { samples } = await scrape(exporter.url);
+  t.equal(await exporter.stop(), 0);
+  stopped = true;
+
+  const records = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const faults = records.filter((r) => r.event_type === 'page_fault');
+  t.ok(faults.length >= 2048, `${faults.length} page faults logged (8 MiB = 2048 pages)`);
+  t.ok(faults.every((r) => r.pid === target.pid), 'only the --event-log.pid process: filtered in the kernel');
+  t.same(Object.keys(faults[0]).slice(0, 5), ['pid', 'event_type', 'address', 'timestamp_ns', 'comm'], 'the lab fields first');
+  t.match(faults.find((r) => r.comm === 'workload'), { tid: Number, access: /^(read|write|exec)$/, present: Boolean, ip: /^0x/ });
+  t.ok(faults.filter((r) => r.access === 'write' && r.present === false).length >= 2048, 'the touch loop: a write to a missing page each');
+  const kill = records.find((r) => r.event_type === 'oom_kill');
+  t.match(kill, { pid: victim.pid, comm: 'workload', address: '0x0', constraint: 'memcg', cgroup: cgroup.name, trigger_pid: victim.pid });
+  t.ok(kill.anon_rss_bytes > 32 << 20);
+  t.equal(sum(samples, 'faultline_event_log_records_total'), records.length, 'faultline_event_log_records_total counts them');
+  t.equal(sum(samples, 'faultline_event_log_dropped_records_total'), 0);
+  t.equal(sum(samples, 'faultline_ringbuf_lost_records_total'), 0);
+  t.match(exporter.stderr(), /faultline: event log: \d+ records written; dropped 0 \(writer behind\) and 0 \(write errors\); the kernel could not take 0 page-fault and 0 OOM records/);
+});
