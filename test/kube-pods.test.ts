@@ -4,10 +4,9 @@
  */
 import t from 'tap';
 import { createServer } from 'node:http';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { KubePods, PodIndex } from '../src/aggregate/kube-pods.js';
+import { writeKubeconfig } from './helpers/kube.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`./fixtures/kubernetes/${name}`, import.meta.url), 'utf8');
 const API_POD = '5f2b8c1e-9d3a-4e7b-8c6f-1a2b3c4d5e6f';
@@ -45,19 +44,7 @@ t.test('list then watch, scoped to the node', async (t) => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
-  const dir = mkdtempSync(join(tmpdir(), 'faultline-kube-'));
-  const kubeconfig = join(dir, 'config');
-  writeFileSync(
-    kubeconfig,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'test', cluster: { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'test', user: { token: 'test-token' } }],
-      contexts: [{ name: 'test', context: { cluster: 'test', user: 'test' } }],
-      'current-context': 'test',
-    }),
-  );
+  const kubeconfig = writeKubeconfig(`http://127.0.0.1:${port}`);
   const pods = await KubePods.start({ nodeName: 'node-a', kubeconfig });
   t.teardown(async () => {
     await pods.stop();
@@ -80,19 +67,7 @@ t.test('list then watch, scoped to the node', async (t) => {
 });
 
 t.test('an unreachable API server is one clear error', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'faultline-kube-'));
-  const kubeconfig = join(dir, 'config');
-  writeFileSync(
-    kubeconfig,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'test', cluster: { server: 'http://127.0.0.1:1', 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'test', user: { token: 'test-token' } }],
-      contexts: [{ name: 'test', context: { cluster: 'test', user: 'test' } }],
-      'current-context': 'test',
-    }),
-  );
+  const kubeconfig = writeKubeconfig('http://127.0.0.1:1');
   await t.rejects(KubePods.start({ nodeName: 'node-a', kubeconfig }), { code: 'KUBERNETES', message: /cannot list the pods of node node-a/ });
 });
 

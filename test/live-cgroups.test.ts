@@ -4,12 +4,11 @@
  */
 import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { SKIP_NOT_ROOT, buildWorkload, scrape, startExporter, sum, type KernelAccount } from './helpers/live.js';
 import { createMemoryCgroup, type TestCgroup } from './helpers/cgroup.js';
+import { writeKubeconfig } from './helpers/kube.js';
 
 const UID = '5f2b8c1e-9d3a-4e7b-8c6f-1a2b3c4d5e6f';
 const CONTAINER = 'a3f1c2d4e5b60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90';
@@ -79,19 +78,7 @@ async function fakeApiServer(t: { teardown(fn: () => void): void }): Promise<str
     server.close();
   });
   const port = (server.address() as { port: number }).port;
-  const kubeconfig = join(mkdtempSync(join(tmpdir(), 'faultline-kube-')), 'config');
-  writeFileSync(
-    kubeconfig,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'test', cluster: { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'test', user: { token: 'test-token' } }],
-      contexts: [{ name: 'test', context: { cluster: 'test', user: 'test' } }],
-      'current-context': 'test',
-    }),
-  );
-  return kubeconfig;
+  return writeKubeconfig(`http://127.0.0.1:${port}`);
 }
 
 t.test('a kubepods-style hierarchy yields pod UID, container id and QoS; OOM kills carry them', { skip: SKIP_NOT_ROOT }, async (t) => {

@@ -99,7 +99,6 @@ export class Probe {
   private readonly attachedPrograms: AttachedProgram[] = [];
   private readonly rings: RingBuffer[] = [];
   private readonly maps = new Map<string, BpfMap>();
-  private drainTimer: NodeJS.Timeout | null = null;
 
   private constructor(object: BpfObject, mode: 'tp_btf' | 'classic') {
     this.object = object;
@@ -249,18 +248,6 @@ export class Probe {
     for (const ring of this.rings) ring.consume();
   }
 
-  /** Drains the ring buffers every intervalMs on a timer that does not keep the process alive. */
-  startDraining(intervalMs: number): void {
-    this.stopDraining();
-    this.drainTimer = setInterval(() => this.drain(), intervalMs);
-    this.drainTimer.unref();
-  }
-
-  private stopDraining(): void {
-    if (this.drainTimer) clearInterval(this.drainTimer);
-    this.drainTimer = null;
-  }
-
   get ringCallbackErrors(): number {
     return this.rings.reduce((n, r) => n + r.callbackErrors, 0);
   }
@@ -340,7 +327,6 @@ export class Probe {
 
   /** Detaches everything, drains what is left, frees rings and callbacks, closes the object. */
   close(): void {
-    this.stopDraining();
     for (const link of this.links.splice(0)) link.destroy();
     this.attachedPrograms.length = 0;
     try {
