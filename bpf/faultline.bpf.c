@@ -30,7 +30,15 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Written by user space before load (src/bpf/loader.ts). */
 const volatile __u64 attach_ns = 0;     /* threads that started before this are counted from their current counters */
-const volatile bool trace_by_pid = false; /* raw fault events for the processes in trace_pids */
+/* Raw fault events: a fault is sent when it passes every filter that is on. */
+const volatile bool trace_faults = false;    /* any filter on */
+const volatile bool trace_by_pid = false;    /* the process is in trace_pids */
+const volatile bool trace_by_comm = false;   /* the thread's comm is trace_comm */
+const volatile char trace_comm[TASK_COMM_LEN] = {};
+const volatile bool trace_by_cgroup = false; /* its cgroup is trace_cgroup_id */
+const volatile bool trace_cgroup_memcg = false; /* trace_cgroup_id is a memory cgroup (v1), not v2 */
+const volatile __u64 trace_cgroup_id = 0;
+const volatile __u32 trace_sample_every = 1; /* 1 in N of the faults that pass, per CPU */
 const volatile __u32 page_size = 4096;
 /* Classic tracepoint twins: byte offsets read from the format files; -1 when absent. */
 const volatile __s32 pfu_address_off = -1;
@@ -115,6 +123,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } trace_pids SEC(".maps");
+
+/* Faults that passed the filters, per CPU, for 1-in-N sampling. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} trace_sampled SEC(".maps");
 
 /* Records a ring buffer could not reserve, by enum ringbuf_id. */
 struct {
@@ -360,18 +376,52 @@ int BPF_PROG(refresh_comm, struct task_struct *task)
 
 /* ---- exceptions/page_fault_user: access types and raw events ---- */
 
-/* Counts the access type; true when this fault's process is being traced. */
+static __always_inline bool trace_wanted(void)
+{
+	__u32 tgid, zero = 0;
+	__u64 *seen;
+
+	if (trace_by_pid) {
+		tgid = bpf_get_current_pid_tgid() >> 32;
+		if (!bpf_map_lookup_elem(&trace_pids, &tgid))
+			return false;
+	}
+	if (trace_by_comm) {
+		char comm[TASK_COMM_LEN];
+
+		bpf_get_current_comm(comm, sizeof(comm));
+		for (int i = 0; i < TASK_COMM_LEN; i++) {
+			if (comm[i] != trace_comm[i])
+				return false;
+			if (!comm[i])
+				break;
+		}
+	}
+	if (trace_by_cgroup) {
+		__u64 cgroup_id = 0, memcg_id = 0;
+
+		if (trace_cgroup_memcg)
+			task_cgroups(bpf_get_current_task_btf(), &cgroup_id, &memcg_id);
+		else
+			cgroup_id = bpf_get_current_cgroup_id();
+		if ((trace_cgroup_memcg ? memcg_id : cgroup_id) != trace_cgroup_id)
+			return false;
+	}
+	if (trace_sample_every > 1) {
+		seen = bpf_map_lookup_elem(&trace_sampled, &zero);
+		if (!seen || (*seen)++ % trace_sample_every != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Counts the access type; true when this fault is to be sent as a raw event. */
 static __always_inline bool count_access(__u64 error_code)
 {
 	__u32 slot = !!(error_code & PF_PROT) | !!(error_code & PF_WRITE) << 1 | !!(error_code & PF_INSTR) << 2;
 
 	percpu_inc(&fault_access, slot, 1);
-	__u32 tgid;
-
-	if (!trace_by_pid)
-		return false;
-	tgid = bpf_get_current_pid_tgid() >> 32;
-	return bpf_map_lookup_elem(&trace_pids, &tgid) != 0;
+	return trace_faults && trace_wanted();
 }
 
 static __always_inline void trace_fault(__u64 address, __u64 ip, __u64 error_code)

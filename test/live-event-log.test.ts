@@ -4,11 +4,11 @@
  * up on exit.
  */
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SKIP_NOT_ROOT, buildWorkload, scrape, startExporter, sum, waitFor } from './helpers/live.js';
+import { ROOT, SKIP_NOT_ROOT, buildWorkload, scrape, startExporter, sum, waitFor } from './helpers/live.js';
 import { createMemoryCgroup } from './helpers/cgroup.js';
 
 t.test("the event log: one process's faults and every OOM kill", { skip: SKIP_NOT_ROOT }, async (t) => {
@@ -45,4 +45,64 @@ t.test("the event log: one process's faults and every OOM kill", { skip: SKIP_NO
   t.equal(sum(samples, 'faultline_event_log_dropped_records_total'), 0);
   t.equal(sum(samples, 'faultline_ringbuf_lost_records_total'), 0);
   t.match(exporter.stderr(), /faultline: event log: \d+ records written; dropped 0 \(writer behind\) and 0 \(write errors\); the kernel could not take 0 page-fault and 0 OOM records/);
+});
+
+/** Starts serve with the event log and `flags`; returns the log's page-fault records after `run` and a stop. */
+async function logWith(flags: string[], run: () => Promise<void>): Promise<{ faults: { pid: number; comm: string; address: string }[]; samples: Awaited<ReturnType<typeof scrape>>['samples'] }> {
+  const path = join(mkdtempSync(join(tmpdir(), 'faultline-events-')), 'events.ndjson');
+  const exporter = await startExporter([`--event-log=${path}`, ...flags]);
+  try {
+    await run();
+    await new Promise((r) => setTimeout(r, 200));
+    const { samples } = await scrape(exporter.url);
+    return {
+      faults: readFileSync(path, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => r.event_type === 'page_fault'),
+      samples,
+    };
+  } finally {
+    await exporter.stop();
+  }
+}
+
+t.test('--event-log.comm logs only threads with that comm', { skip: SKIP_NOT_ROOT }, async (t) => {
+  const workload = buildWorkload();
+  const churner = `${ROOT}build/test/fl-churn`;
+  if (!existsSync(churner)) symlinkSync(workload, churner);
+  const { faults } = await logWith(['--event-log.comm=fl-churn'], async () => {
+    execFileSync(workload, ['churn', '3', churner, '2'], { stdio: 'ignore' });
+  });
+  t.ok(faults.length >= 3 * 512, `${faults.length} faults of the three fl-churn children`);
+  t.ok(faults.every((r) => r.comm === 'fl-churn'), 'and nothing else (not the workload parent)');
+});
+
+t.test('--event-log.cgroup logs only processes in that cgroup', { skip: SKIP_NOT_ROOT }, async (t) => {
+  const workload = buildWorkload();
+  const cgroup = createMemoryCgroup(1 << 30);
+  t.teardown(() => cgroup.remove());
+  let inside: number[] = [];
+  const { faults } = await logWith([`--event-log.cgroup=${cgroup.name}`], async () => {
+    const sh = spawn('sh', ['-c', `echo $$ > ${cgroup.procsFile} && exec ${workload} run anon 8`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    sh.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((resolve) => sh.on('exit', resolve));
+    inside = [sh.pid!, (JSON.parse(out.trim().split('\n').at(-1)!) as { pid: number }).pid];
+    execFileSync(workload, ['run', 'anon', '4'], { stdio: 'ignore' }); // outside the cgroup
+  });
+  t.ok(faults.length >= 2048, `${faults.length} faults logged`);
+  t.ok(faults.every((r) => inside.includes(r.pid)), `all from the processes in ${cgroup.name}`);
+});
+
+t.test('--event-log.sample 10 logs about one in ten', { skip: SKIP_NOT_ROOT }, async (t) => {
+  const workload = buildWorkload();
+  const target = spawn('sh', ['-c', `read go && exec ${workload} anon 16`], { stdio: ['pipe', 'pipe', 'ignore'] });
+  let out = '';
+  target.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const { faults, samples } = await logWith([`--event-log.pid=${target.pid}`, '--event-log.sample=10'], async () => {
+    target.stdin!.end('go\n');
+    await new Promise((resolve) => target.on('exit', resolve));
+  });
+  const [, lo, hi] = /range (0x[0-9a-f]+) (0x[0-9a-f]+)/.exec(out)!;
+  const inRange = faults.filter((r) => BigInt(r.address) >= BigInt(lo!) && BigInt(r.address) < BigInt(hi!)).length;
+  t.ok(inRange >= 4096 / 10 - 8 && inRange <= 4096 / 10 + 8, `${inRange} of the 4096 touch-loop faults logged`);
+  t.equal(sum(samples, 'faultline_event_log_sample_ratio'), 0.1);
 });

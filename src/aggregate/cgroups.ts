@@ -64,6 +64,20 @@ export class CgroupNames {
     return this.memoryOnV1 ? this.mounts.memoryV1 : this.mounts.unified;
   }
 
+  /** The id of a cgroup given by its path in the naming hierarchy, and whether it is a memory (v1) id. */
+  idOfPath(path: string): { id: bigint; memcg: boolean } {
+    const root = this.root;
+    if (!root) throw new Error('no cgroup hierarchy is mounted');
+    const dir = join(root, path);
+    let ino: bigint;
+    try {
+      ino = statSync(dir, { bigint: true }).ino;
+    } catch (err) {
+      throw new Error(`no cgroup ${path} under ${root} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    return { id: ino, memcg: this.memoryOnV1 };
+  }
+
   /** The id that names a record's cgroup on this host. */
   idOf(ids: CgroupIds): bigint {
     return this.memoryOnV1 ? ids.memcgId : ids.cgroupId;

@@ -60,6 +60,8 @@ export class FaultlineState {
   bpfStatsHeld = false;
   /** The event log's counters (serve --event-log), or null. */
   eventLog: { records: number; droppedBacklog: number; droppedWriteError: number; writeErrors: number } | null = null;
+  /** 1 in how many filtered page faults the event log takes; 0 when it logs no page faults. */
+  eventLogSampleEvery = 0;
   /** This node's pods from the Kubernetes API (serve --kubernetes.enabled), or null. */
   pods: KubePods | null = null;
 

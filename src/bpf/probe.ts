@@ -50,12 +50,44 @@ export interface ProbeOptions {
   objectPath?: string;
   /** Attach the counting programs (perf events minor/major faults). Default: true. */
   countFaults?: boolean;
-  /** Send raw page-fault events of these processes (tgids, at most 64) to onPageFault. Default: none. */
-  tracePids?: readonly number[];
+  /** Which page faults to send to onPageFault as raw events, filtered in the kernel. Default: none. */
+  trace?: TraceFilter;
   /** Default: 'auto'. */
   tracepoints?: TracepointMode;
   onPageFault?: (event: PageFaultEvent) => void;
   onOomKill?: (event: OomKillEvent) => void;
+}
+
+/** Raw page-fault events: a fault is sent when it passes every filter given. */
+export interface TraceFilter {
+  /** These processes (tgids), at most 64. */
+  readonly pids?: readonly number[];
+  /** Threads with this comm (at most 15 bytes). */
+  readonly comm?: string;
+  /** This cgroup: a memory cgroup id (v1) when memcg, else a cgroup v2 id. */
+  readonly cgroup?: { readonly id: bigint; readonly memcg: boolean };
+  /** 1 in N of the faults that pass the filters (per CPU). Default 1: all. */
+  readonly sampleEvery?: number;
+}
+
+function traceRodata(filter: TraceFilter | undefined): Record<string, bigint | number | Buffer> {
+  const pids = filter?.pids ?? [];
+  const comm = Buffer.alloc(16);
+  if (filter?.comm !== undefined) {
+    if (Buffer.byteLength(filter.comm) > 15) throw new FaultlineError('BAD_FLAG', `comm ${JSON.stringify(filter.comm)} is longer than the kernel's 15 bytes`);
+    comm.write(filter.comm);
+  }
+  const on = pids.length > 0 || filter?.comm !== undefined || filter?.cgroup !== undefined;
+  return {
+    trace_faults: on ? 1 : 0,
+    trace_by_pid: pids.length > 0 ? 1 : 0,
+    trace_by_comm: filter?.comm !== undefined ? 1 : 0,
+    trace_comm: comm,
+    trace_by_cgroup: filter?.cgroup ? 1 : 0,
+    trace_cgroup_memcg: filter?.cgroup?.memcg ? 1 : 0,
+    trace_cgroup_id: filter?.cgroup?.id ?? 0n,
+    trace_sample_every: Math.max(1, filter?.sampleEvery ?? 1),
+  };
 }
 
 export interface AttachedProgram {
@@ -162,10 +194,10 @@ export class Probe {
     for (const prog of unused) this.object.setAutoload(prog, false);
     if (!countFaults) for (const prog of COUNT_PROGRAMS) this.object.setAutoload(prog, false);
 
-    const values: Record<string, bigint | number> = {
+    const values: Record<string, bigint | number | Buffer> = {
       attach_ns: process.hrtime.bigint(),
-      trace_by_pid: (options.tracePids?.length ?? 0) > 0 ? 1 : 0,
       page_size: pageSize(),
+      ...traceRodata(options.trace),
     };
     if (mode === 'classic') Object.assign(values, classicOffsets());
     const layout = this.object.rodataLayout();
@@ -173,7 +205,8 @@ export class Probe {
       for (const [name, value] of Object.entries(values)) {
         const v = layout.get(name);
         if (!v) throw new FaultlineError('BPF_CONTRACT', `.rodata has no variable ${name}: rebuild with \`npm run build\``);
-        if (v.size === 8) rodata.writeBigUInt64LE(BigInt(value), v.offset);
+        if (Buffer.isBuffer(value)) value.copy(rodata, v.offset, 0, v.size);
+        else if (v.size === 8) rodata.writeBigUInt64LE(BigInt(value), v.offset);
         else if (v.size === 1) rodata.writeUInt8(Number(value), v.offset);
         else rodata.writeInt32LE(Number(value), v.offset);
       }
@@ -182,7 +215,7 @@ export class Probe {
 
   private attach(mode: 'tp_btf' | 'classic', options: ProbeOptions): void {
     // The filter is in place before any program runs.
-    const pids = options.tracePids ?? [];
+    const pids = options.trace?.pids ?? [];
     if (pids.length > 64) throw new FaultlineError('BAD_FLAG', `at most 64 processes can be traced at once, not ${pids.length}`);
     const traced = this.map('trace_pids');
     for (const pid of pids) {
@@ -211,7 +244,7 @@ export class Probe {
       }),
     );
     const onFault = options.onPageFault;
-    if (pids.length > 0 && onFault) {
+    if (traceRodata(options.trace).trace_faults && onFault) {
       this.rings.push(
         new RingBuffer(this.map('fault_events'), (record) => {
           const event = decodeFaultEvent(record);

@@ -1,4 +1,5 @@
 /** `faultline serve`: the exporter. */
+import { CgroupNames } from '../aggregate/cgroups.js';
 import { KubePods } from '../aggregate/kube-pods.js';
 import { FaultlineState, packageVersion } from '../aggregate/state.js';
 import { FaultlineError } from '../bpf/errors.js';
@@ -30,6 +31,9 @@ const FLAGS: FlagSpecs = {
   'processes.rate-window': { type: 'string', value: 'DURATION', help: 'Time constant of the decayed fault rate that ranks processes', default: '2m' },
   'event-log': { type: 'string', value: 'PATH', help: 'Write OOM kills (always) and the page faults of --event-log.pid processes as NDJSON to PATH (- for stdout)' },
   'event-log.pid': { type: 'string', value: 'PID', multiple: true, help: 'Log the page faults of this process (filtered in the kernel; up to 64)' },
+  'event-log.comm': { type: 'string', value: 'COMM', help: 'Log the page faults of threads with this comm (filtered in the kernel)' },
+  'event-log.cgroup': { type: 'string', value: 'PATH', help: 'Log the page faults of processes in this cgroup (a path as /metrics names it; filtered in the kernel)' },
+  'event-log.sample': { type: 'string', value: 'N', help: 'Log 1 in N of the page faults that pass the filters', default: '1' },
   'event-log.max-size': { type: 'string', value: 'SIZE', help: 'Rotate the event log file at this size (0: never)', default: '100MiB' },
   'event-log.max-files': { type: 'string', value: 'N', help: 'Keep this many event log files in all (PATH, PATH.1, …)', default: '5' },
   'kubernetes.enabled': { type: 'boolean', help: 'Name pods, namespaces and containers through the Kubernetes API (watches this node\'s pods)' },
@@ -71,8 +75,23 @@ export async function serve(argv: string[]): Promise<void> {
   const bpf = bpfFlags(flags);
   const eventLogPath = flags['event-log'] === undefined ? null : String(flags['event-log']);
   const loggedPids = ((flags['event-log.pid'] as string[] | undefined) ?? []).map((p) => positiveInt('event-log.pid', p, 'a process id'));
-  if (loggedPids.length > 0 && eventLogPath === null) {
-    throw new FaultlineError('BAD_FLAG', '--event-log.pid needs --event-log PATH (or - for stdout)');
+  const loggedComm = flags['event-log.comm'] === undefined ? undefined : String(flags['event-log.comm']);
+  const loggedCgroup = flags['event-log.cgroup'] === undefined ? undefined : String(flags['event-log.cgroup']);
+  const sampleEvery = positiveInt('event-log.sample', flags['event-log.sample']);
+  const logsFaults = loggedPids.length > 0 || loggedComm !== undefined || loggedCgroup !== undefined;
+  if (logsFaults && eventLogPath === null) {
+    throw new FaultlineError('BAD_FLAG', '--event-log.pid, .comm and .cgroup need --event-log PATH (or - for stdout)');
+  }
+  if (loggedComm !== undefined && (loggedComm === '' || Buffer.byteLength(loggedComm) > 15)) {
+    throw new FaultlineError('BAD_FLAG', `--event-log.comm ${JSON.stringify(loggedComm)} must be 1 to 15 bytes, as the kernel keeps comms`);
+  }
+  let cgroupFilter: { id: bigint; memcg: boolean } | undefined;
+  if (loggedCgroup !== undefined) {
+    try {
+      cgroupFilter = new CgroupNames(undefined, options.cgroupHierarchy).idOfPath(loggedCgroup);
+    } catch (err) {
+      throw new FaultlineError('BAD_FLAG', `--event-log.cgroup: ${(err as Error).message}`);
+    }
   }
   const logOptions = {
     maxSizeBytes: byteSize('event-log.max-size', flags['event-log.max-size']),
@@ -96,7 +115,12 @@ export async function serve(argv: string[]): Promise<void> {
     objectPath: bpf.objectPath,
     tracepoints: bpf.tracepoints,
     countFaults: true,
-    tracePids: loggedPids,
+    trace: {
+      pids: loggedPids,
+      ...(loggedComm !== undefined ? { comm: loggedComm } : {}),
+      ...(cgroupFilter ? { cgroup: cgroupFilter } : {}),
+      sampleEvery,
+    },
     onOomKill: (kill) => {
       if (!state) return;
       state.recordOomKill(kill, kmsg.take(kill.pid)?.constraint);
@@ -108,6 +132,7 @@ export async function serve(argv: string[]): Promise<void> {
   state = new FaultlineState(probe, options);
   state.bpfStatsHeld = bpfStats !== null;
   state.eventLog = eventLog?.stats ?? null;
+  state.eventLogSampleEvery = logsFaults ? sampleEvery : 0;
   if (flags['kubernetes.enabled']) {
     try {
       state.pods = await KubePods.start({
@@ -144,7 +169,7 @@ export async function serve(argv: string[]): Promise<void> {
   const drainTimer = setInterval(() => {
     probe.drain();
     eventLog?.flush();
-  }, loggedPids.length > 0 ? 5 : 100);
+  }, logsFaults ? 5 : 100);
   drainTimer.unref();
   const housekeeping = setInterval(() => liveState.refresh(), refreshMs);
   housekeeping.unref();

@@ -60,7 +60,7 @@ export async function trace(argv: string[]): Promise<void> {
     objectPath: bpf.objectPath,
     tracepoints: bpf.tracepoints,
     countFaults: false,
-    tracePids: pid > 0 ? [pid] : [],
+    trace: { pids: pid > 0 ? [pid] : [] },
     onPageFault: emit,
     onOomKill: emit,
   });

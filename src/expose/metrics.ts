@@ -249,6 +249,14 @@ export function createExposition(state: FaultlineState): Exposition {
       yield [{ reason: 'write_error' }, state.eventLog.droppedWriteError];
     },
   );
+  gauge(
+    'faultline_event_log_sample_ratio',
+    'The share of the page faults passing the event log filters that are logged (1/N with --event-log.sample N); absent when no page faults are logged.',
+    [],
+    function* () {
+      if (state.eventLogSampleEvery > 0) yield [{}, 1 / state.eventLogSampleEvery];
+    },
+  );
   counter('faultline_event_log_write_errors_total', 'Failed writes to the event log; the first is reported on stderr with its cause.', [], function* () {
     if (state.eventLog) yield [{}, state.eventLog.writeErrors];
   });
