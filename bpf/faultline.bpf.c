@@ -214,7 +214,13 @@ static __always_inline __u32 classify(struct task_struct *task, struct thread_se
 		return seen->vma_region;
 	c.start_stack = mm->start_stack;
 	/* Fails (-EBUSY) only when mmap_lock is contended by a writer: region "other". */
-	if (bpf_find_vma(task, addr, vma_region_cb, &c, 0) == 0 && seen) {
+	if (bpf_find_vma(task, addr, vma_region_cb, &c, 0) != 0) {
+		/* At fault entry, a fault that grows the main stack is still below its VMA. */
+		if (addr < c.start_stack && c.start_stack - addr <= task->signal->rlim[3 /* RLIMIT_STACK */].rlim_cur)
+			return REGION_STACK;
+		return REGION_OTHER;
+	}
+	if (seen) {
 		seen->vma_mm = (__u64)mm;
 		seen->vma_start = c.vm_start;
 		seen->vma_end = c.vm_end;
@@ -427,6 +433,7 @@ static __always_inline bool count_access(__u64 error_code)
 static __always_inline void trace_fault(__u64 address, __u64 ip, __u64 error_code)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct fault_event *e = bpf_ringbuf_reserve(&fault_events, sizeof(*e), 0);
 
 	if (!e) {
@@ -442,6 +449,8 @@ static __always_inline void trace_fault(__u64 address, __u64 ip, __u64 error_cod
 	e->ip = ip;
 	e->error_code = error_code;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->region = classify(task, thread_state(task, 0, 0), address);
+	task_cgroups(task, &e->cgroup_id, &e->memcg_id);
 	/* User space drains on a timer: a wake-up per record would cost more than the record. */
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }

@@ -86,6 +86,10 @@ struct fault_event {
 	__u64 ip;
 	__u64 error_code;
 	char comm[TASK_COMM_LEN]; /* the faulting thread's comm */
+	__u32 region; /* enum fault_region, decided at fault entry */
+	__u32 pad;
+	__u64 cgroup_id;
+	__u64 memcg_id;
 };
 
 /* An OOM kill, as seen at oom/mark_victim. Sizes in bytes. */

@@ -38,6 +38,8 @@ t.test("the event log: one process's faults and every OOM kill", { skip: SKIP_NO
   t.same(Object.keys(faults[0]).slice(0, 5), ['pid', 'event_type', 'address', 'timestamp_ns', 'comm'], 'the lab fields first');
   t.match(faults.find((r) => r.comm === 'workload'), { tid: Number, access: /^(read|write|exec)$/, present: Boolean, ip: /^0x/ });
   t.ok(faults.filter((r) => r.access === 'write' && r.present === false).length >= 2048, 'the touch loop: a write to a missing page each');
+  t.ok(faults.filter((r) => r.region === 'anon').length >= 2048, 'its faults in region anon');
+  t.ok(faults.every((r) => typeof r.cgroup === 'string' && r.cgroup.startsWith('/')), 'each with its cgroup path');
   const kill = records.find((r) => r.event_type === 'oom_kill');
   t.match(kill, { pid: victim.pid, comm: 'workload', address: '0x0', constraint: 'memcg', cgroup: cgroup.name, trigger_pid: victim.pid });
   t.ok(kill.anon_rss_bytes > 32 << 20);

@@ -14,6 +14,7 @@ interface LogRecord {
   pid: number;
   event_type: string;
   address: string;
+  region?: string;
   oom_score_adj?: number;
 }
 
@@ -78,6 +79,8 @@ t.test('3. stack depth: faults climb down from the top of the address space unti
   t.comment(`stack pages faulted before the overflow: ${stackPages}; RLIMIT_STACK ${rlimit} bytes = ${limitPages} pages`);
   t.ok(top > 0x7f0000000000n, `the stack is near the top of the user address space (${sp})`);
   t.ok(stackPages > limitPages * 0.9 && stackPages <= limitPages + 16, 'about RLIMIT_STACK / 4096 pages');
+  const inStack = records.filter((r) => r.event_type === 'page_fault' && r.region === 'stack').length;
+  t.ok(inStack >= limitPages * 0.9, `${inStack} faults logged in region stack`);
 });
 
 t.test('4. OOM score: the victim is the process with the highest oom_score', { skip: SKIP_NOT_ROOT }, async (t) => {

@@ -12,6 +12,9 @@ const fault: PageFaultEvent = {
   ip: 0x401000n,
   errorCode: 6n,
   comm: 'pagefault_demo',
+  region: 'anon',
+  cgroupId: 0n,
+  memcgId: 0n,
 };
 const kill: OomKillEvent = {
   kind: 'oom_kill',

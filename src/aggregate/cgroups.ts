@@ -50,6 +50,8 @@ export class CgroupNames {
   /** True when labels come from the v1 memory hierarchy. */
   readonly memoryOnV1: boolean;
   private readonly paths = new Map<bigint, string>();
+  /** Ids a rescan did not find; they rescan again at most once a second. */
+  private readonly missed = new Set<bigint>();
   private lastScan = 0;
 
   constructor(
@@ -83,14 +85,23 @@ export class CgroupNames {
     return this.memoryOnV1 ? ids.memcgId : ids.cgroupId;
   }
 
-  /** The cgroup's path (`/` for the root), or `""` when unknown. */
-  pathOf(ids: CgroupIds): string {
+  /**
+   * The cgroup's path (`/` for the root), or `""` when unknown. A new id
+   * rescans the hierarchy at once (so a new cgroup is named from its first
+   * sample); an id a rescan did not find rescans at most once a second, or at
+   * once with `rescanNow` (for rare events such as OOM kills).
+   */
+  pathOf(ids: CgroupIds, rescanNow = false): string {
     const id = this.idOf(ids);
     if (id === 0n) return '';
     let path = this.paths.get(id);
-    if (path === undefined && Date.now() - this.lastScan >= RESCAN_INTERVAL_MS) {
+    if (path === undefined && (rescanNow || !this.missed.has(id) || Date.now() - this.lastScan >= RESCAN_INTERVAL_MS)) {
       this.scan();
       path = this.paths.get(id);
+      if (path === undefined) {
+        if (this.missed.size > MAX_REMEMBERED) this.missed.clear();
+        this.missed.add(id);
+      }
     }
     return path ?? '';
   }

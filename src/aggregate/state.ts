@@ -92,7 +92,7 @@ export class FaultlineState {
 
   /** Counts a kill, naming its cgroup now, while it still exists; constraint from the kernel log. */
   recordOomKill(kill: OomKillEvent, constraint = 'unknown'): void {
-    const cgroup = this.cgroups.pathOf(kill);
+    const cgroup = this.cgroups.pathOf(kill, true);
     const workload = workloadOf(cgroup);
     this.oomKills.record(
       kill,

@@ -29,7 +29,7 @@ export const MAP_SIZES: Record<string, readonly [number, number]> = {
   thread_seen: [4, 48],
 };
 
-export const FAULT_EVENT_SIZE = 64;
+export const FAULT_EVENT_SIZE = 88;
 export const OOM_EVENT_SIZE = 120;
 const EVENT_PAGE_FAULT = 1;
 const EVENT_OOM_KILL = 2;
@@ -58,6 +58,10 @@ export interface PageFaultEvent {
   readonly ip: bigint;
   readonly errorCode: bigint;
   readonly comm: string;
+  /** Decided at fault entry (a stack-growing fault is still below the stack VMA then). */
+  readonly region: FaultRegion;
+  readonly cgroupId: bigint;
+  readonly memcgId: bigint;
 }
 
 export interface OomKillEvent {
@@ -134,6 +138,9 @@ export function decodeFaultEvent(buf: Buffer): PageFaultEvent | null {
     ip: buf.readBigUInt64LE(32),
     errorCode: buf.readBigUInt64LE(40),
     comm: decodeComm(buf, 48),
+    region: REGIONS[buf.readUInt32LE(64)] ?? 'other',
+    cgroupId: buf.readBigUInt64LE(72),
+    memcgId: buf.readBigUInt64LE(80),
   };
 }
 

@@ -19,6 +19,12 @@ faultline --version prints the version.
 
 async function main(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;
+  if (first === 'trace' || first === 'check' || first === 'help') {
+    // `faultline trace | head`: a closed pipe ends the command (and detaches), it is not a crash.
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.kill(process.pid, 'SIGTERM');
+    });
+  }
   if (first === undefined || first.startsWith('-')) {
     if (first === '--version' || first === '-v') return void process.stdout.write(`faultline ${packageVersion()}\n`);
     if (first === '--help' || first === '-h') return void process.stdout.write(USAGE + '\n' + SERVE_HELP);

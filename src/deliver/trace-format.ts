@@ -39,11 +39,20 @@ export function formatJson(event: KernelEvent, extra?: Readonly<Record<string, s
   return `${out}}`;
 }
 
-/** The event log's extra fields of a page fault. */
-export function pageFaultExtras(event: PageFaultEvent): Record<string, string | number | boolean> {
+/** The event log's extra fields of a page fault; `cgroup` is its path as /metrics names it. */
+export function pageFaultExtras(event: PageFaultEvent, cgroup = ''): Record<string, string | number | boolean> {
   const code = Number(event.errorCode);
   const access = code & 0x10 ? 'exec' : code & 0x2 ? 'write' : 'read';
-  return { tid: event.tid, cpu: event.cpu, ip: hex(event.ip), access, present: (code & 0x1) !== 0, error_code: hex(event.errorCode) };
+  return {
+    tid: event.tid,
+    cpu: event.cpu,
+    ip: hex(event.ip),
+    region: event.region,
+    access,
+    present: (code & 0x1) !== 0,
+    error_code: hex(event.errorCode),
+    cgroup,
+  };
 }
 
 /** The event log's extra fields of an OOM kill: the victim, the trigger, and the labels it was counted under. */
