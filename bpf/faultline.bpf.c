@@ -450,7 +450,7 @@ static __always_inline void trace_fault(__u64 address, __u64 ip, __u64 error_cod
 	e->error_code = error_code;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->region = classify(task, thread_state(task, 0, 0), address);
-	task_cgroups(task, &e->cgroup_id, &e->memcg_id);
+	/* cgroup_id/memcg_id stay 0: user space takes them from the process's record (cheaper than per event). */
 	/* User space drains on a timer: a wake-up per record would cost more than the record. */
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }

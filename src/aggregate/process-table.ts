@@ -151,6 +151,11 @@ export class ProcessTable {
     return this.groupTotals(this.foldedByCgroup, this.cgroupKey);
   }
 
+  /** The cgroup ids of a tracked process (from its kernel record), or null. */
+  cgroupIdsOf(pid: number): { cgroupId: bigint; memcgId: bigint } | null {
+    return this.tracked.get(pid)?.record ?? null;
+  }
+
   get size(): number {
     return this.tracked.size;
   }

@@ -54,6 +54,7 @@ export class FaultlineState {
   private readonly now: () => bigint;
   private readonly isAlive: (pid: number) => boolean;
   lastRefreshSeconds = 0;
+  private lastRefreshAt = 0n;
   /** How long the previous scrape took to read the maps and render (this scrape cannot time itself). */
   lastScrapeSeconds = 0;
   /** True while faultline holds BPF run-time statistics on (--bpf.stats); the sysctl does not show it. */
@@ -83,6 +84,7 @@ export class FaultlineState {
   /** Reads the counting maps once and folds processes whose grace period ended. */
   refresh(): void {
     const started = process.hrtime.bigint();
+    this.lastRefreshAt = started;
     const snapshot = this.source.readProcesses();
     const forget = this.processes.update(snapshot, this.now(), this.isAlive);
     if (forget.length > 0) this.source.forgetProcesses(forget);
@@ -104,6 +106,19 @@ export class FaultlineState {
   /** Pod, namespace and container names, or empty strings when unknown or not enabled. */
   podNames(podUid: string, containerId: string): PodNames {
     return this.pods?.lookup(podUid, containerId) ?? { pod: '', namespace: '', container: '' };
+  }
+
+  /**
+   * The cgroup path of a live process, from its kernel record (refreshing the
+   * maps at most every 50 ms for a process not seen yet), or "".
+   */
+  cgroupOfProcess(pid: number): string {
+    let ids = this.processes.cgroupIdsOf(pid);
+    if (!ids && process.hrtime.bigint() - this.lastRefreshAt > 50_000_000n) {
+      this.refresh();
+      ids = this.processes.cgroupIdsOf(pid);
+    }
+    return ids ? this.cgroups.pathOf(ids) : '';
   }
 
   /** The label of a cgroup key: its path, or `id:N` when no path is known. */

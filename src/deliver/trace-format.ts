@@ -33,8 +33,11 @@ export function formatJson(event: KernelEvent, extra?: Readonly<Record<string, s
   let out =
     `{"pid":${event.pid},"event_type":${JSON.stringify(event.kind)},"address":"${address}",` +
     `"timestamp_ns":${event.timestampNs.toString()},"comm":${JSON.stringify(event.comm)}`;
-  for (const [key, value] of Object.entries(extra ?? {})) {
-    out += `,${JSON.stringify(key)}:${typeof value === 'bigint' ? value.toString() : JSON.stringify(value)}`;
+  if (extra) {
+    for (const key in extra) {
+      const value = extra[key]!;
+      out += `,"${key}":${typeof value === 'bigint' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value)}`;
+    }
   }
   return `${out}}`;
 }
