@@ -108,3 +108,18 @@ t.test('--event-log.sample 10 logs about one in ten', { skip: SKIP_NOT_ROOT }, a
   t.ok(inRange >= 4096 / 10 - 8 && inRange <= 4096 / 10 + 8, `${inRange} of the 4096 touch-loop faults logged`);
   t.equal(sum(samples, 'faultline_event_log_sample_ratio'), 0.1);
 });
+
+t.test('a failing event log is reported once and counted; /metrics goes on', { skip: SKIP_NOT_ROOT }, async (t) => {
+  const workload = buildWorkload();
+  const exporter = await startExporter(['--event-log=/dev/full', '--event-log.comm=workload']);
+  t.teardown(() => exporter.stop());
+  for (let i = 0; i < 3; i++) execFileSync(workload, ['run', 'anon', '2'], { stdio: 'ignore' });
+  const { samples } = await waitFor('the failure to be counted', async () => {
+    const s = await scrape(exporter.url);
+    return sum(s.samples, 'faultline_event_log_write_errors_total') >= 1 ? s : null;
+  });
+  t.ok(sum(samples, 'faultline_event_log_dropped_records_total', { reason: 'write_error' }) >= 512, 'the records are counted as dropped');
+  t.equal(exporter.stderr().match(/event log \/dev\/full: write failed/g)?.length, 1, 'one line on stderr, with the cause');
+  t.match(exporter.stderr(), /ENOSPC/);
+  t.equal(exporter.child.exitCode, null, 'the exporter keeps running');
+});
