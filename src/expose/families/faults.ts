@@ -1,0 +1,99 @@
+/** Page faults: host totals, busiest processes, access types, comms and cgroups. */
+import { workloadOf } from '../../aggregate/container-of.js';
+import { OTHER } from '../../aggregate/oom-kills.js';
+import type { GroupTotals } from '../../aggregate/process-table.js';
+import type { FaultlineState } from '../../aggregate/state.js';
+import { FAULT_TYPES, REGIONS, type RegionTypeCounts } from '../../bpf/contract.js';
+import { escapeLabel, type Family, type Sample } from '../exposition.js';
+import { CELL_LABELS, familyList } from './define.js';
+
+export function faultFamilies(state: FaultlineState): Family[] {
+  const { families, counter, gauge } = familyList();
+  counter(
+    'faultline_page_faults_total',
+    'Page faults the kernel accounted on this host since faultline started, by type (minor or major) and memory region; the sum over all labels is every fault.',
+    ['type', 'region'],
+    function* () {
+      const totals = state.faultTotals();
+      for (let r = 0; r < REGIONS.length; r++) {
+        for (let t = 0; t < FAULT_TYPES.length; t++) {
+          yield [{ type: FAULT_TYPES[t]!, region: REGIONS[r]! }, Number(totals[r]![t]!)];
+        }
+      }
+    },
+  );
+
+  counter(
+    'faultline_process_page_faults_total',
+    'Page faults of the busiest processes (at most --processes.max, ranked by recent fault rate), by type and region; exited processes stay for --processes.exit-grace.',
+    ['pid', 'comm', 'type', 'region'],
+    function* () {
+      for (const p of state.processes.busiest()) {
+        const processLabels = `pid="${p.pid}",comm="${escapeLabel(p.comm)}",`;
+        for (let r = 0; r < REGIONS.length; r++) {
+          for (let t = 0; t < FAULT_TYPES.length; t++) {
+            const n = p.faults[r]![t]!;
+            if (n > 0n) yield [processLabels + CELL_LABELS[r]![t]!, Number(n)];
+          }
+        }
+      }
+    },
+  );
+
+  counter(
+    'faultline_page_fault_access_total',
+    'Page faults taken in user mode (exceptions/page_fault_user), by access (read, write, exec) and whether the page was present (a protection fault such as copy-on-write).',
+    ['access', 'present'],
+    function* () {
+      const merged = new Map<string, Sample>();
+      for (const a of state.accessCounts()) {
+        const key = `${a.access}/${a.present}`;
+        const prev = merged.get(key)?.[1] ?? 0;
+        merged.set(key, [{ access: a.access, present: String(a.present) }, prev + Number(a.count)]);
+      }
+      yield* merged.values();
+    },
+  );
+
+  const groupSamples = function* <K>(groups: GroupTotals<K>, label: (key: K) => string): Generator<Sample> {
+    const cells = function* (key: string, counts: RegionTypeCounts): Generator<Sample> {
+      const prefix = `${key},`;
+      for (let r = 0; r < REGIONS.length; r++) {
+        for (let t = 0; t < FAULT_TYPES.length; t++) {
+          const n = counts[r]![t]!;
+          if (n > 0n) yield [prefix + CELL_LABELS[r]![t]!, Number(n)];
+        }
+      }
+    };
+    for (const [key, counts] of groups.byKey) yield* cells(label(key), counts);
+    yield* cells(label(null as K), groups.other);
+  };
+  counter(
+    'faultline_comm_page_faults_total',
+    'Page faults by process comm, of every process seen (live, and exited ones folded); comm "[other]" holds exited processes of comms pushed out by --groups.max. Sums to faultline_page_faults_total less unattributed faults.',
+    ['comm', 'type', 'region'],
+    () => groupSamples(state.processes.byComm(), (comm) => `comm="${escapeLabel(comm ?? OTHER)}"`),
+  );
+  counter(
+    'faultline_cgroup_page_faults_total',
+    'Page faults by memory cgroup (the v1 memory hierarchy where memory is on v1, else the unified hierarchy), of every process seen; cgroup "[other]" holds exited processes of cgroups pushed out by --groups.max.',
+    ['cgroup', 'type', 'region'],
+    () => groupSamples(state.processes.byCgroup(), (id) => `cgroup="${escapeLabel(id === null ? OTHER : state.cgroupLabel(id))}"`),
+  );
+  gauge(
+    'faultline_cgroup_info',
+    'What each cgroup in faultline_cgroup_page_faults_total runs, parsed from its path (container runtime and id, pod UID and QoS class, systemd unit) and, with --kubernetes.enabled, named by the API (pod, namespace, container). The value is 1.',
+    ['cgroup', 'runtime', 'container_id', 'pod_uid', 'qos', 'unit', 'pod', 'namespace', 'container'],
+    function* () {
+      for (const id of state.processes.byCgroup().byKey.keys()) {
+        const cgroup = state.cgroupLabel(id);
+        const w = workloadOf(cgroup);
+        if (!w.runtime && !w.containerId && !w.podUid && !w.unit) continue;
+        const names = state.podNames(w.podUid, w.containerId);
+        yield [{ cgroup, runtime: w.runtime, container_id: w.containerId, pod_uid: w.podUid, qos: w.qos, unit: w.unit, ...names }, 1];
+      }
+    },
+  );
+
+  return families;
+}

@@ -1,0 +1,138 @@
+/** faultline's own health: programs, BPF run time, maps, ring buffers, the event log, scrapes, build. */
+import { readFileSync } from 'node:fs';
+import { packageVersion, type FaultlineState } from '../../aggregate/state.js';
+import { RINGBUFS } from '../../bpf/contract.js';
+import { libbpfVersion } from '../../bpf/libbpf.js';
+import type { Family } from '../exposition.js';
+import { familyList } from './define.js';
+
+export function selfFamilies(state: FaultlineState): Family[] {
+  const { families, counter, gauge } = familyList();
+  counter(
+    'faultline_ringbuf_lost_records_total',
+    'Records a BPF ring buffer could not take because it was full, by ring buffer.',
+    ['ringbuf'],
+    function* () {
+      const lost = state.source.readLostRecords();
+      for (const ringbuf of RINGBUFS) yield [{ ringbuf }, Number(lost[ringbuf])];
+    },
+  );
+  counter(
+    'faultline_event_callback_errors_total',
+    'Ring-buffer records that user space failed to decode or deliver.',
+    [],
+    function* () {
+      yield [{}, state.source.ringCallbackErrors];
+    },
+  );
+  gauge(
+    'faultline_bpf_programs_attached',
+    'BPF programs faultline has attached, by program and attach point; the value is the number of links (one per CPU for perf events).',
+    ['program', 'attach_point'],
+    function* () {
+      for (const p of state.source.programs) yield [{ program: p.program, attach_point: p.attachPoint }, p.links];
+    },
+  );
+  counter(
+    'faultline_bpf_program_run_seconds_total',
+    'Time the kernel spent running each faultline BPF program; counts only while kernel.bpf_stats_enabled=1.',
+    ['program'],
+    function* () {
+      for (const { program, stats } of state.source.runStats()) yield [{ program }, Number(stats.runTimeNs) / 1e9];
+    },
+  );
+  counter(
+    'faultline_bpf_program_runs_total',
+    'Runs of each faultline BPF program; counts only while kernel.bpf_stats_enabled=1.',
+    ['program'],
+    function* () {
+      for (const { program, stats } of state.source.runStats()) yield [{ program }, Number(stats.runCount)];
+    },
+  );
+  gauge('faultline_processes_tracked', 'Processes with fault counts in the kernel maps (process_slots and process_faults) now.', [], function* () {
+    yield [{}, state.processes.size];
+  });
+  gauge('faultline_processes_tracked_max', 'Capacity of the kernel maps process_slots and process_faults; faults of processes beyond it still count in faultline_page_faults_total.', [], function* () {
+    yield [{}, state.source.processCapacity];
+  });
+  counter('faultline_event_log_records_total', 'Records written to the event log (--event-log).', [], function* () {
+    if (state.eventLog) yield [{}, state.eventLog.records];
+  });
+  counter(
+    'faultline_event_log_dropped_records_total',
+    'Event log records user space dropped, by reason: backlog (the writer fell behind) or write_error (the file or pipe failed). Records the kernel could not take are in faultline_ringbuf_lost_records_total.',
+    ['reason'],
+    function* () {
+      if (!state.eventLog) return;
+      yield [{ reason: 'backlog' }, state.eventLog.droppedBacklog];
+      yield [{ reason: 'write_error' }, state.eventLog.droppedWriteError];
+    },
+  );
+  gauge(
+    'faultline_event_log_sample_ratio',
+    'The share of the page faults passing the event log filters that are logged (1/N with --event-log.sample N); absent when no page faults are logged.',
+    [],
+    function* () {
+      if (state.eventLogSampleEvery > 0) yield [{}, 1 / state.eventLogSampleEvery];
+    },
+  );
+  counter('faultline_event_log_write_errors_total', 'Failed writes to the event log; the first is reported on stderr with its cause.', [], function* () {
+    if (state.eventLog) yield [{}, state.eventLog.writeErrors];
+  });
+  gauge(
+    'faultline_processes_beyond_max',
+    'Processes with counts now that faultline_process_page_faults_total leaves out (beyond --processes.max); their faults are in the comm and cgroup families.',
+    [],
+    function* () {
+      yield [{}, Math.max(0, state.processes.size - state.processes.maxProcesses)];
+    },
+  );
+  counter('faultline_processes_folded_total', 'Exited processes whose final counts were folded into the host, comm and cgroup totals and removed from the kernel maps.', [], function* () {
+    yield [{}, state.processes.foldedProcesses];
+  });
+  counter(
+    'faultline_process_map_overflow_faults_total',
+    'Page faults of processes that found both process maps full: in faultline_page_faults_total, but in no per-process, comm or cgroup family.',
+    [],
+    function* () {
+      yield [{}, Number(state.overflowFaults())];
+    },
+  );
+  counter(
+    'faultline_group_evictions_total',
+    'Comms and cgroups whose exited processes\' counts moved into "[other]" because --groups.max was reached, by group.',
+    ['group'],
+    function* () {
+      yield [{ group: 'comm' }, state.processes.foldedByComm.evicted];
+      yield [{ group: 'cgroup' }, state.processes.foldedByCgroup.evicted];
+    },
+  );
+  gauge('faultline_bpf_stats_enabled', 'Whether the kernel counts BPF run time (kernel.bpf_stats_enabled, or faultline --bpf.stats).', [], function* () {
+    let on = state.bpfStatsHeld ? 1 : 0;
+    try {
+      if (Number(readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim())) on = 1;
+    } catch {
+      // not readable: report off
+    }
+    yield [{}, on];
+  });
+  gauge('faultline_scrape_duration_seconds', 'How long the previous scrape of this endpoint took, from reading the kernel maps to the rendered page.', [], function* () {
+    yield [{}, state.lastScrapeSeconds];
+  });
+  gauge('faultline_map_read_duration_seconds', 'Time the last scrape took to batch-read the kernel maps.', [], function* () {
+    yield [{}, state.lastRefreshSeconds];
+  });
+  gauge(
+    'faultline_build_info',
+    'Build and runtime facts of this faultline; the value is 1.',
+    ['version', 'nodejs_version', 'libbpf_version', 'tracepoints'],
+    function* () {
+      yield [
+        { version: packageVersion(), nodejs_version: process.version, libbpf_version: libbpfVersion(), tracepoints: state.source.tracepointMode },
+        1,
+      ];
+    },
+  );
+
+  return families;
+}
