@@ -62,7 +62,8 @@ export class CgroupNames {
     this.memoryOnV1 = hierarchy === 'memory' && mounts.memoryV1 !== null;
   }
 
-  private get root(): string | null {
+  /** The mount point of the naming hierarchy, or null. */
+  get root(): string | null {
     return this.memoryOnV1 ? this.mounts.memoryV1 : this.mounts.unified;
   }
 

@@ -151,6 +151,15 @@ export class ProcessTable {
     return this.groupTotals(this.foldedByCgroup, this.cgroupKey);
   }
 
+  /** The cgroup keys of processes alive now (bounded by the kernel maps). */
+  liveCgroupKeys(): Set<bigint> {
+    const keys = new Set<bigint>();
+    for (const t of this.tracked.values()) {
+      if (t.record.exitNs === 0n && t.seenExitNs === 0n) keys.add(this.cgroupKey(t.record));
+    }
+    return keys;
+  }
+
   /** The cgroup ids of a tracked process (from its kernel record), or null. */
   cgroupIdsOf(pid: number): { cgroupId: bigint; memcgId: bigint } | null {
     return this.tracked.get(pid)?.record ?? null;

@@ -54,6 +54,8 @@ export class FaultlineState {
   private readonly now: () => bigint;
   private readonly isAlive: (pid: number) => boolean;
   lastRefreshSeconds = 0;
+  /** How many times refresh() ran: scrape-time readers memoize on it. */
+  refreshes = 0;
   private lastRefreshAt = 0n;
   /** How long the previous scrape took to read the maps and render (this scrape cannot time itself). */
   lastScrapeSeconds = 0;
@@ -85,6 +87,7 @@ export class FaultlineState {
   refresh(): void {
     const started = process.hrtime.bigint();
     this.lastRefreshAt = started;
+    this.refreshes++;
     const snapshot = this.source.readProcesses();
     const forget = this.processes.update(snapshot, this.now(), this.isAlive);
     if (forget.length > 0) this.source.forgetProcesses(forget);

@@ -1,0 +1,69 @@
+/** Memory headroom, read at scrape time: each busy cgroup's usage, limit, limit events and pressure; the host's PSI. */
+import { readCgroupMemory, readHostPressure, type Psi } from '../../aggregate/memory-headroom.js';
+import type { FaultlineState } from '../../aggregate/state.js';
+import type { Family, Sample } from '../exposition.js';
+import { familyList } from './define.js';
+
+export function headroomFamilies(state: FaultlineState): Family[] {
+  const { families, counter, gauge } = familyList();
+  // One read of the files per scrape (each scrape refreshes the state first), shared by the families below.
+  let cache: { refresh: number; rows: { cgroup: string; memory: NonNullable<ReturnType<typeof readCgroupMemory>> }[] } | null = null;
+  const cgroups = (): NonNullable<typeof cache>['rows'] => {
+    if (cache && cache.refresh === state.refreshes) return cache.rows;
+    const root = state.cgroups.root;
+    const rows: NonNullable<typeof cache>['rows'] = [];
+    for (const key of state.processes.liveCgroupKeys()) {
+      const cgroup = state.cgroupLabel(key);
+      if (!root || !cgroup.startsWith('/')) continue;
+      const memory = readCgroupMemory(root, cgroup, state.cgroups.memoryOnV1);
+      if (memory) rows.push({ cgroup, memory });
+    }
+    cache = { refresh: state.refreshes, rows };
+    return rows;
+  };
+  const psiSamples = function* (psi: Psi | null, labels: Record<string, string>): Generator<Sample> {
+    if (!psi) return;
+    for (const [kind, line] of [['some', psi.some], ['full', psi.full]] as const) {
+      if (!line) continue;
+      yield [{ ...labels, kind, window: '10s' }, line.avg10];
+      yield [{ ...labels, kind, window: '60s' }, line.avg60];
+      yield [{ ...labels, kind, window: '300s' }, line.avg300];
+    }
+  };
+
+  gauge('faultline_cgroup_memory_usage_bytes', 'Memory charged to each cgroup with live processes (v2 memory.current, v1 memory.usage_in_bytes).', ['cgroup'], function* () {
+    for (const { cgroup, memory } of cgroups()) yield [{ cgroup }, memory.usageBytes];
+  });
+  gauge('faultline_cgroup_memory_limit_bytes', 'Memory limit of each cgroup with live processes (v2 memory.max, v1 memory.limit_in_bytes); absent when unlimited.', ['cgroup'], function* () {
+    for (const { cgroup, memory } of cgroups()) if (memory.limitBytes !== null) yield [{ cgroup }, memory.limitBytes];
+  });
+  counter(
+    'faultline_cgroup_memory_events_total',
+    'Memory limit events of each cgroup with live processes: v2 memory.events (low, high, max, oom, oom_kill, …); v1 max (memory.failcnt: charges that hit the limit) and oom_kill (memory.oom_control).',
+    ['cgroup', 'event'],
+    function* () {
+      for (const { cgroup, memory } of cgroups()) for (const [event, n] of memory.events) yield [{ cgroup, event }, n];
+    },
+  );
+  gauge(
+    'faultline_cgroup_memory_pressure_ratio',
+    'Share of time tasks of the cgroup stalled on memory (PSI memory.pressure, v2 only), by kind (some, full) and averaging window.',
+    ['cgroup', 'kind', 'window'],
+    function* () {
+      for (const { cgroup, memory } of cgroups()) yield* psiSamples(memory.pressure, { cgroup });
+    },
+  );
+  gauge(
+    'faultline_memory_pressure_ratio',
+    'Share of time tasks on this host stalled on memory (/proc/pressure/memory), by kind (some, full) and averaging window.',
+    ['kind', 'window'],
+    () => psiSamples(readHostPressure(), {}),
+  );
+  counter('faultline_memory_pressure_seconds_total', 'Time tasks on this host stalled on memory (/proc/pressure/memory total), by kind.', ['kind'], function* () {
+    const psi = readHostPressure();
+    if (!psi) return;
+    yield [{ kind: 'some' }, psi.some.totalSeconds];
+    if (psi.full) yield [{ kind: 'full' }, psi.full.totalSeconds];
+  });
+  return families;
+}
