@@ -14,9 +14,10 @@
  * an array direct-mapped by tgid, and in process_faults when their slot is
  * taken.
  *
- * Access and trace: exceptions/page_fault_user (tp_btf, or the classic
+ * Access and raw events: exceptions/page_fault_user (tp_btf, or the classic
  * tracepoint twin with offsets read from tracefs) counts the x86 error code
- * and, for `trace`, sends raw events of one process through a ring buffer.
+ * and, for `trace` and the event log, sends the faults that pass the pid,
+ * comm and cgroup filters (1 in N) through a ring buffer.
  *
  * OOM kills: oom/mark_victim, one ring-buffer record per kill.
  */
