@@ -1,5 +1,6 @@
 /** Declaring metric families: a name, a help sentence, labels, and samples computed at scrape time. */
 import { FAULT_TYPES, REGIONS } from '../../bpf/contract.js';
+import type { FaultlineState } from '../../aggregate/state.js';
 import type { Family, Sample } from '../exposition.js';
 
 export interface FamilyList {
@@ -19,3 +20,15 @@ export function familyList(): FamilyList {
 
 /** `type="minor",region="anon"` for each [region][type] cell, rendered once. */
 export const CELL_LABELS = REGIONS.map((region) => FAULT_TYPES.map((type) => `type="${type}",region="${region}"`));
+
+/**
+ * A value several families read in one scrape, computed once per state
+ * refresh (every scrape refreshes the state before rendering).
+ */
+export function perRefresh<T>(state: FaultlineState, compute: () => T): () => T {
+  let memo: { refresh: number; value: T } | null = null;
+  return () => {
+    if (memo === null || memo.refresh !== state.refreshes) memo = { refresh: state.refreshes, value: compute() };
+    return memo.value;
+  };
+}

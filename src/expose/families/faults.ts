@@ -5,10 +5,12 @@ import type { GroupTotals } from '../../aggregate/process-table.js';
 import type { FaultlineState } from '../../aggregate/state.js';
 import { FAULT_TYPES, REGIONS, type RegionTypeCounts } from '../../bpf/contract.js';
 import { escapeLabel, type Family, type Sample } from '../exposition.js';
-import { CELL_LABELS, familyList } from './define.js';
+import { CELL_LABELS, familyList, perRefresh } from './define.js';
 
 export function faultFamilies(state: FaultlineState): Family[] {
   const { families, counter, gauge } = familyList();
+  // The cgroup family and faultline_cgroup_info read the same grouping.
+  const byCgroup = perRefresh(state, () => state.processes.byCgroup());
   counter(
     'faultline_page_faults_total',
     'Page faults the kernel accounted on this host since faultline started, by type (minor or major) and memory region; the sum over all labels is every fault.',
@@ -78,14 +80,14 @@ export function faultFamilies(state: FaultlineState): Family[] {
     'faultline_cgroup_page_faults_total',
     'Page faults by memory cgroup (the v1 memory hierarchy where memory is on v1, else the unified hierarchy), of every process seen; cgroup "[other]" holds exited processes of cgroups pushed out by --groups.max.',
     ['cgroup', 'type', 'region'],
-    () => groupSamples(state.processes.byCgroup(), (id) => `cgroup="${escapeLabel(id === null ? OTHER : state.cgroupLabel(id))}"`),
+    () => groupSamples(byCgroup(), (id) => `cgroup="${escapeLabel(id === null ? OTHER : state.cgroupLabel(id))}"`),
   );
   gauge(
     'faultline_cgroup_info',
     'What each cgroup in faultline_cgroup_page_faults_total runs, parsed from its path (container runtime and id, pod UID and QoS class, systemd unit) and, with --kubernetes.enabled, named by the API (pod, namespace, container). The value is 1.',
     ['cgroup', 'runtime', 'container_id', 'pod_uid', 'qos', 'unit', 'pod', 'namespace', 'container'],
     function* () {
-      for (const id of state.processes.byCgroup().byKey.keys()) {
+      for (const id of byCgroup().byKey.keys()) {
         const cgroup = state.cgroupLabel(id);
         const w = workloadOf(cgroup);
         if (!w.runtime && !w.containerId && !w.podUid && !w.unit) continue;

@@ -1,26 +1,24 @@
 /** Memory headroom, read at scrape time: each busy cgroup's usage, limit, limit events and pressure; the host's PSI. */
-import { readCgroupMemory, readHostPressure, type Psi } from '../../aggregate/memory-headroom.js';
+import { readCgroupMemory, readHostPressure, type CgroupMemory, type Psi } from '../../aggregate/memory-headroom.js';
 import type { FaultlineState } from '../../aggregate/state.js';
 import type { Family, Sample } from '../exposition.js';
-import { familyList } from './define.js';
+import { familyList, perRefresh } from './define.js';
 
 export function headroomFamilies(state: FaultlineState): Family[] {
   const { families, counter, gauge } = familyList();
-  // One read of the files per scrape (each scrape refreshes the state first), shared by the families below.
-  let cache: { refresh: number; rows: { cgroup: string; memory: NonNullable<ReturnType<typeof readCgroupMemory>> }[] } | null = null;
-  const cgroups = (): NonNullable<typeof cache>['rows'] => {
-    if (cache && cache.refresh === state.refreshes) return cache.rows;
+  // One read of the files per scrape, shared by the families below.
+  const cgroups = perRefresh(state, () => {
     const root = state.cgroups.root;
-    const rows: NonNullable<typeof cache>['rows'] = [];
+    const rows: { cgroup: string; memory: CgroupMemory }[] = [];
     for (const key of state.processes.liveCgroupKeys()) {
       const cgroup = state.cgroupLabel(key);
       if (!root || !cgroup.startsWith('/')) continue;
       const memory = readCgroupMemory(root, cgroup, state.cgroups.memoryOnV1);
       if (memory) rows.push({ cgroup, memory });
     }
-    cache = { refresh: state.refreshes, rows };
     return rows;
-  };
+  });
+  const hostPressure = perRefresh(state, readHostPressure);
   const psiSamples = function* (psi: Psi | null, labels: Record<string, string>): Generator<Sample> {
     if (!psi) return;
     for (const [kind, line] of [['some', psi.some], ['full', psi.full]] as const) {
@@ -57,10 +55,10 @@ export function headroomFamilies(state: FaultlineState): Family[] {
     'faultline_memory_pressure_ratio',
     'Share of time tasks on this host stalled on memory (/proc/pressure/memory), by kind (some, full) and averaging window.',
     ['kind', 'window'],
-    () => psiSamples(readHostPressure(), {}),
+    () => psiSamples(hostPressure(), {}),
   );
   counter('faultline_memory_pressure_seconds_total', 'Time tasks on this host stalled on memory (/proc/pressure/memory total), by kind.', ['kind'], function* () {
-    const psi = readHostPressure();
+    const psi = hostPressure();
     if (!psi) return;
     yield [{ kind: 'some' }, psi.some.totalSeconds];
     if (psi.full) yield [{ kind: 'full' }, psi.full.totalSeconds];

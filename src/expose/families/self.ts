@@ -4,10 +4,12 @@ import { packageVersion, type FaultlineState } from '../../aggregate/state.js';
 import { RINGBUFS } from '../../bpf/contract.js';
 import { libbpfVersion } from '../../bpf/libbpf.js';
 import type { Family } from '../exposition.js';
-import { familyList } from './define.js';
+import { familyList, perRefresh } from './define.js';
 
 export function selfFamilies(state: FaultlineState): Family[] {
   const { families, counter, gauge } = familyList();
+  // Run time and run count come from the same bpf_obj_get_info_by_fd calls.
+  const runStats = perRefresh(state, () => state.source.runStats());
   counter(
     'faultline_ringbuf_lost_records_total',
     'Records a BPF ring buffer could not take because it was full, by ring buffer.',
@@ -38,7 +40,7 @@ export function selfFamilies(state: FaultlineState): Family[] {
     'Time the kernel spent running each faultline BPF program; counts only while kernel.bpf_stats_enabled=1.',
     ['program'],
     function* () {
-      for (const { program, stats } of state.source.runStats()) yield [{ program }, Number(stats.runTimeNs) / 1e9];
+      for (const { program, stats } of runStats()) yield [{ program }, Number(stats.runTimeNs) / 1e9];
     },
   );
   counter(
@@ -46,7 +48,7 @@ export function selfFamilies(state: FaultlineState): Family[] {
     'Runs of each faultline BPF program; counts only while kernel.bpf_stats_enabled=1.',
     ['program'],
     function* () {
-      for (const { program, stats } of state.source.runStats()) yield [{ program }, Number(stats.runCount)];
+      for (const { program, stats } of runStats()) yield [{ program }, Number(stats.runCount)];
     },
   );
   gauge('faultline_processes_tracked', 'Processes with fault counts in the kernel maps (process_slots and process_faults) now.', [], function* () {
