@@ -16,7 +16,7 @@ import { CgroupNames, type CgroupHierarchy } from './cgroups.js';
 import { workloadOf } from './container-of.js';
 import type { KubePods, PodNames } from './kube-pods.js';
 import { OomKills, type OomKillsOptions } from './oom-kills.js';
-import { ProcessTable, addCounts, type ProcessTableOptions } from './process-table.js';
+import { ProcessTable, addCounts, sumCounts, type ProcessTableOptions } from './process-table.js';
 
 /** What the state needs from the kernel side (src/bpf/probe.ts provides it). */
 export interface KernelSource {
@@ -132,9 +132,7 @@ export class FaultlineState {
 
   /** Faults of processes that found both process maps full (counted, but not by process). */
   overflowFaults(): bigint {
-    let n = 0n;
-    for (const row of this.unattributed ?? []) for (const c of row) n += c;
-    return n;
+    return this.unattributed ? sumCounts(this.unattributed) : 0n;
   }
 
   /** Every fault seen, by region and type: processes plus faults that found the map full. */

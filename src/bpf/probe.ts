@@ -70,6 +70,11 @@ export interface TraceFilter {
   readonly sampleEvery?: number;
 }
 
+/** Whether any filter is given, i.e. whether raw page-fault events flow at all. */
+function tracesFaults(filter: TraceFilter | undefined): boolean {
+  return (filter?.pids?.length ?? 0) > 0 || filter?.comm !== undefined || filter?.cgroup !== undefined;
+}
+
 function traceRodata(filter: TraceFilter | undefined): Record<string, bigint | number | Buffer> {
   const pids = filter?.pids ?? [];
   const comm = Buffer.alloc(16);
@@ -77,9 +82,8 @@ function traceRodata(filter: TraceFilter | undefined): Record<string, bigint | n
     if (Buffer.byteLength(filter.comm) > 15) throw new FaultlineError('BAD_FLAG', `comm ${JSON.stringify(filter.comm)} is longer than the kernel's 15 bytes`);
     comm.write(filter.comm);
   }
-  const on = pids.length > 0 || filter?.comm !== undefined || filter?.cgroup !== undefined;
   return {
-    trace_faults: on ? 1 : 0,
+    trace_faults: tracesFaults(filter) ? 1 : 0,
     trace_by_pid: pids.length > 0 ? 1 : 0,
     trace_by_comm: filter?.comm !== undefined ? 1 : 0,
     trace_comm: comm,
@@ -227,11 +231,11 @@ export class Probe {
     if (options.countFaults ?? true) {
       this.attachOne('settle_exiting_thread');
       this.attachOne('refresh_comm');
+      const cpus = onlineCpus();
       for (const [prog, config] of [
         ['count_minor_fault', PERF_COUNT_SW_PAGE_FAULTS_MIN],
         ['count_major_fault', PERF_COUNT_SW_PAGE_FAULTS_MAJ],
       ] as const) {
-        const cpus = onlineCpus();
         for (const cpu of cpus) this.links.push(this.object.attachPerfEvent(prog, openSoftwarePerfEvent(config, cpu)));
         this.attachedPrograms.push({ program: prog, attachPoint: ATTACH_POINTS[prog]!, links: cpus.length });
       }
@@ -244,7 +248,7 @@ export class Probe {
       }),
     );
     const onFault = options.onPageFault;
-    if (traceRodata(options.trace).trace_faults && onFault) {
+    if (tracesFaults(options.trace) && onFault) {
       this.rings.push(
         new RingBuffer(this.map('fault_events'), (record) => {
           const event = decodeFaultEvent(record);
