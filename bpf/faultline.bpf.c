@@ -29,7 +29,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Written by user space before load (src/bpf/loader.ts). */
+/* Written by user space before load (src/bpf/probe.ts). */
 const volatile __u64 attach_ns = 0;     /* threads that started before this are counted from their current counters */
 /* Raw fault events: a fault is sent when it passes every filter that is on. */
 const volatile bool trace_faults = false;    /* any filter on */
@@ -64,7 +64,7 @@ const volatile __s32 mv_oom_score_adj_off = -1;
 #define PROCESS_SLOTS 32768
 /* 32768 overflow entries; a process beyond both counts in unattributed_faults. */
 #define MAX_PROCESSES 32768
-/* 4 MiB: 65536 fault_event records of 64 bytes with header, 2.5 x a 100 MiB touch. */
+/* 4 MiB: 52428 fault_event records of 72 bytes plus an 8-byte header, 2 x a 100 MiB touch. */
 #define FAULT_EVENTS_BYTES (4 << 20)
 /* 256 KiB: ~2000 OOM records; kills come one at a time. */
 #define OOM_EVENTS_BYTES (256 << 10)
@@ -451,7 +451,6 @@ static __always_inline void trace_fault(__u64 address, __u64 ip, __u64 error_cod
 	e->error_code = error_code;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->region = classify(task, thread_state(task, 0, 0), address);
-	/* cgroup_id/memcg_id stay 0: user space takes them from the process's record (cheaper than per event). */
 	/* User space drains on a timer: a wake-up per record would cost more than the record. */
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }

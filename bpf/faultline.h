@@ -88,8 +88,7 @@ struct fault_event {
 	char comm[TASK_COMM_LEN]; /* the faulting thread's comm */
 	__u32 region; /* enum fault_region, decided at fault entry */
 	__u32 pad;
-	__u64 cgroup_id; /* reserved: 0 (user space names the cgroup from the process record) */
-	__u64 memcg_id;  /* reserved: 0 */
+	/* No cgroup here: user space names it from the process's record, cheaper than per event. */
 };
 
 /* An OOM kill, as seen at oom/mark_victim. Sizes in bytes. */

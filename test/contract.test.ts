@@ -44,7 +44,6 @@ int main(void) {
   P("fe.address", offsetof(struct fault_event, address));
   P("fe.comm", offsetof(struct fault_event, comm));
   P("fe.region", offsetof(struct fault_event, region));
-  P("fe.memcg_id", offsetof(struct fault_event, memcg_id));
   P("oe.timestamp_ns", offsetof(struct oom_event, timestamp_ns));
   P("oe.pgtables_bytes", offsetof(struct oom_event, pgtables_bytes));
   P("oe.comm", offsetof(struct oom_event, comm));
@@ -81,7 +80,6 @@ t.test('layouts match bpf/faultline.h', async (t) => {
   t.equal(c['fe.address'], 24);
   t.equal(c['fe.comm'], 48);
   t.equal(c['fe.region'], 64);
-  t.equal(c['fe.memcg_id'], 80);
   t.equal(c['oe.timestamp_ns'], 24);
   t.equal(c['oe.pgtables_bytes'], 64);
   t.equal(c['oe.comm'], 72);
@@ -108,14 +106,13 @@ t.test('decoders', async (t) => {
   t.equal(merged.exitNs, 99n);
   t.equal(merged.comm, 'demo');
 
-  const fe = Buffer.alloc(88);
+  const fe = Buffer.alloc(72);
   fe.writeUInt32LE(1, 64); // stack
-  fe.writeBigUInt64LE(5n, 80);
   fe.writeUInt32LE(1, 0);
   fe.writeUInt32LE(5200, 4);
   fe.writeBigUInt64LE(0x7f3a4c000000n, 24);
   fe.write('pagefault_demo', 48);
-  t.match(decodeFaultEvent(fe), { kind: 'page_fault', pid: 5200, address: 0x7f3a4c000000n, comm: 'pagefault_demo', region: 'stack', memcgId: 5n });
+  t.match(decodeFaultEvent(fe), { kind: 'page_fault', pid: 5200, address: 0x7f3a4c000000n, comm: 'pagefault_demo', region: 'stack' });
   t.equal(decodeFaultEvent(Buffer.alloc(64)), null, 'wrong kind');
   t.equal(decodeFaultEvent(Buffer.alloc(8)), null, 'short record');
 

@@ -29,7 +29,7 @@ export const MAP_SIZES: Record<string, readonly [number, number]> = {
   thread_seen: [4, 48],
 };
 
-export const FAULT_EVENT_SIZE = 88;
+export const FAULT_EVENT_SIZE = 72;
 export const OOM_EVENT_SIZE = 120;
 const EVENT_PAGE_FAULT = 1;
 const EVENT_OOM_KILL = 2;
@@ -60,8 +60,6 @@ export interface PageFaultEvent {
   readonly comm: string;
   /** Decided at fault entry (a stack-growing fault is still below the stack VMA then). */
   readonly region: FaultRegion;
-  readonly cgroupId: bigint;
-  readonly memcgId: bigint;
 }
 
 export interface OomKillEvent {
@@ -139,8 +137,6 @@ export function decodeFaultEvent(buf: Buffer): PageFaultEvent | null {
     errorCode: buf.readBigUInt64LE(40),
     comm: decodeComm(buf, 48),
     region: REGIONS[buf.readUInt32LE(64)] ?? 'other',
-    cgroupId: buf.readBigUInt64LE(72),
-    memcgId: buf.readBigUInt64LE(80),
   };
 }
 
