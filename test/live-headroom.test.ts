@@ -2,7 +2,7 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { SKIP_NOT_ROOT, buildWorkload, scrape, startExporter, sum, waitFor } from './helpers/live.js';
-import { createMemoryCgroup } from './helpers/cgroup.js';
+import { createMemoryCgroup, holdMemoryIn } from './helpers/cgroup.js';
 
 t.test('headroom of a 64 MiB cgroup, before and after an OOM kill', { skip: SKIP_NOT_ROOT }, async (t) => {
   const workload = buildWorkload();
@@ -10,17 +10,8 @@ t.test('headroom of a 64 MiB cgroup, before and after an OOM kill', { skip: SKIP
   t.teardown(() => exporter.stop());
   const cgroup = createMemoryCgroup(64 << 20);
   t.teardown(() => cgroup.remove());
-  const hold = (mib: number, adj: number) => {
-    const child = spawn('sh', ['-c', `echo $$ > ${cgroup.procsFile} && echo ${adj} > /proc/self/oom_score_adj && exec ${workload} hold ${mib}`], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    t.teardown(() => void child.kill('SIGKILL'));
-    return { child, held: () => out.includes('held') };
-  };
-  const keeper = hold(20, 0);
-  const victim = hold(20, 1000);
+  const keeper = holdMemoryIn(cgroup, 20, 0);
+  const victim = holdMemoryIn(cgroup, 20, 1000);
   await waitFor('both holders', () => keeper.held() && victim.held());
 
   let { samples } = await scrape(exporter.url);
@@ -31,7 +22,7 @@ t.test('headroom of a 64 MiB cgroup, before and after an OOM kill', { skip: SKIP
 
   const trigger = spawn('sh', ['-c', `echo $$ > ${cgroup.procsFile} && exec ${workload} grow 30 0`], { stdio: 'ignore' });
   await new Promise((resolve) => trigger.on('exit', resolve));
-  await new Promise((resolve) => (victim.child.exitCode !== null || victim.child.signalCode !== null ? resolve(null) : victim.child.on('exit', resolve)));
+  await victim.exited;
   ({ samples } = await scrape(exporter.url));
   t.ok(sum(samples, 'faultline_cgroup_memory_events_total', { cgroup: cgroup.name, event: 'oom_kill' }) >= 1, 'the kill is in the cgroup\'s events');
   t.ok(sum(samples, 'faultline_cgroup_memory_events_total', { cgroup: cgroup.name, event: 'max' }) >= 1, 'and the charges that hit the limit');

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SKIP_NOT_ROOT, buildWorkload, startExporter, waitFor } from './helpers/live.js';
-import { createMemoryCgroup } from './helpers/cgroup.js';
+import { createMemoryCgroup, holdMemoryIn } from './helpers/cgroup.js';
 
 interface LogRecord {
   pid: number;
@@ -90,14 +90,7 @@ t.test('4. OOM score: the victim is the process with the highest oom_score', { s
   t.teardown(() => exporter.stop());
   const cgroup = createMemoryCgroup(96 << 20);
   t.teardown(() => cgroup.remove());
-  const holders = [0, 300, 600].map((adj) => {
-    const child = spawn('sh', ['-c', `echo $$ > ${cgroup.procsFile} && echo ${adj} > /proc/self/oom_score_adj && exec ${workload} hold 16`], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    return { adj, child, held: () => out.includes('held') };
-  });
+  const holders = [0, 300, 600].map((adj) => ({ adj, ...holdMemoryIn(cgroup, 16, adj) }));
   await waitFor('the holders', () => holders.every((h) => h.held()));
   const scores = holders.map((h) => ({ adj: h.adj, pid: h.child.pid!, score: Number(readFileSync(`/proc/${h.child.pid}/oom_score`, 'utf8')) }));
   const highest = scores.reduce((a, b) => (b.score > a.score ? b : a));

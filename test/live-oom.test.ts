@@ -3,7 +3,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { SKIP_NOT_ROOT, buildWorkload, scrape, startCli, startExporter, sum, waitFor } from './helpers/live.js';
-import { createMemoryCgroup } from './helpers/cgroup.js';
+import { createMemoryCgroup, holdMemoryIn } from './helpers/cgroup.js';
 
 t.test('an OOM kill in a 64 MiB memory cgroup', { skip: SKIP_NOT_ROOT }, async (t) => {
   const workload = buildWorkload();
@@ -60,13 +60,9 @@ t.test('trigger and victim differ: a high oom_score_adj holder is killed for a s
   const cgroup = createMemoryCgroup(64 << 20);
   t.teardown(() => cgroup.remove());
 
-  const victim = spawn('sh', ['-c', `echo $$ > ${cgroup.procsFile} && echo 1000 > /proc/self/oom_score_adj && exec ${workload} hold 40`], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  let held = '';
-  victim.stdout!.on('data', (d: Buffer) => (held += d.toString()));
-  const victimExit = new Promise<string | null>((resolve) => victim.on('exit', (_c, sig) => resolve(sig)));
-  await waitFor('the victim to hold 40 MiB', () => held.includes('held'));
+  const holder = holdMemoryIn(cgroup, 40, 1000);
+  const victim = holder.child;
+  await waitFor('the victim to hold 40 MiB', () => holder.held());
   const scoreBefore = Number(readFileSync(`/proc/${victim.pid}/oom_score`, 'utf8'));
   // 40 + 40 MiB passes the 64 MiB limit once; the holder (oom_score_adj 1000) scores far above the
   // allocator (0), and once it is gone the allocator ends under the limit.
@@ -74,7 +70,7 @@ t.test('trigger and victim differ: a high oom_score_adj holder is killed for a s
     stdio: 'ignore',
   });
   const triggerExit = new Promise<number | null>((resolve) => trigger.on('exit', (code) => resolve(code)));
-  t.equal(await victimExit, 'SIGKILL', 'the holder was killed');
+  t.equal(await holder.exited, 'SIGKILL', 'the holder was killed');
   t.equal(await triggerExit, 0, 'the allocator finished');
   t.ok(scoreBefore > 900, `the holder's oom_score was ${scoreBefore}`);
 

@@ -3,7 +3,9 @@
  * OOM kill. cgroup v1 (memory controller) or v2, whichever the host uses for
  * memory. remove() kills only the processes this test put in it.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { buildWorkload } from './live.js';
 
 const V1 = '/sys/fs/cgroup/memory';
 const V2 = '/sys/fs/cgroup';
@@ -75,4 +77,25 @@ export function createMemoryCgroup(limitBytes: number, subpath = ''): TestCgroup
       throw new Error(`could not remove ${path}`);
     },
   };
+}
+
+export interface Holder {
+  readonly child: ChildProcess;
+  /** True once the workload has touched all its memory. */
+  held(): boolean;
+  /** Resolves with the signal that ended it (null on a normal exit). */
+  readonly exited: Promise<NodeJS.Signals | null>;
+}
+
+/** `workload hold MIB` in the cgroup with the given oom_score_adj; remove() ends it. */
+export function holdMemoryIn(cgroup: TestCgroup, mib: number, oomScoreAdj: number): Holder {
+  const child = spawn(
+    'sh',
+    ['-c', `echo $$ > ${cgroup.procsFile} && echo ${oomScoreAdj} > /proc/self/oom_score_adj && exec ${buildWorkload()} hold ${mib}`],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+  return { child, held: () => out.includes('held'), exited };
 }
