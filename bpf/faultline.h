@@ -64,6 +64,37 @@ struct thread_seen {
 	__u32 vma_region;
 };
 
+/* Where a task stalled on memory. Keep in step with STALL_KINDS in contract.ts. */
+enum stall_kind {
+	STALL_DIRECT_RECLAIM = 0, /* vmscan:mm_vmscan_direct_reclaim_begin/end: the allocator reclaiming for the host */
+	STALL_MEMCG_RECLAIM = 1,  /* vmscan:mm_vmscan_memcg_reclaim_begin/end: a charge reclaiming for its cgroup's limit */
+	STALL_COMPACTION = 2,     /* compaction:mm_compaction_begin/end run by a task (not kcompactd) */
+	STALL_KIND_COUNT = 3,
+};
+
+/* log2 buckets: slot i counts stalls of [2^i, 2^(i+1)) ns; the last slot everything from 2^39 ns (~9 min). */
+#define STALL_SLOTS 40
+
+/* The stalling task's cgroups (as in process_faults) and the kind; all zero: cgroups beyond the map. */
+struct stall_key {
+	__u64 cgroup_id;
+	__u64 memcg_id;
+	__u32 kind;
+	__u32 pad;
+};
+
+struct stall_hist {
+	__u64 slots[STALL_SLOTS];
+	__u64 count;
+	__u64 sum_ns;
+	__u64 reclaimed_pages; /* nr_reclaimed of the end tracepoint (reclaim only) */
+};
+
+/* stall_start: per-thread task storage, when each kind of stall began (0: not in one). */
+struct stall_start {
+	__u64 begin_ns[STALL_KIND_COUNT];
+};
+
 enum ringbuf_id {
 	RINGBUF_FAULT_EVENTS = 0,
 	RINGBUF_OOM_EVENTS = 1,

@@ -13,7 +13,13 @@ import {
   REGIONS,
   RINGBUFS,
   PROCESS_FAULTS_SIZE,
+  STALL_HIST_SIZE,
+  STALL_KEY_SIZE,
+  STALL_KINDS,
+  STALL_SLOTS,
   accessOfSlot,
+  decodeStall,
+  encodeStallKey,
   mergeProcessFaults,
   decodeFaultEvent,
   decodeOomEvent,
@@ -48,6 +54,15 @@ int main(void) {
   P("oe.pgtables_bytes", offsetof(struct oom_event, pgtables_bytes));
   P("oe.comm", offsetof(struct oom_event, comm));
   P("oe.trigger_comm", offsetof(struct oom_event, trigger_comm));
+  P("stall_key", sizeof(struct stall_key));
+  P("sk.kind", offsetof(struct stall_key, kind));
+  P("stall_hist", sizeof(struct stall_hist));
+  P("sh.count", offsetof(struct stall_hist, count));
+  P("sh.reclaimed_pages", offsetof(struct stall_hist, reclaimed_pages));
+  P("stall_start", sizeof(struct stall_start));
+  P("STALL_SLOTS", STALL_SLOTS);
+  P("STALL_KIND_COUNT", STALL_KIND_COUNT);
+  P("STALL_COMPACTION", STALL_COMPACTION);
   return 0;
 }
 `;
@@ -84,6 +99,15 @@ t.test('layouts match bpf/faultline.h', async (t) => {
   t.equal(c['oe.pgtables_bytes'], 64);
   t.equal(c['oe.comm'], 72);
   t.equal(c['oe.trigger_comm'], 88);
+  t.equal(c.stall_key, STALL_KEY_SIZE);
+  t.equal(c['sk.kind'], 16);
+  t.equal(c.stall_hist, STALL_HIST_SIZE);
+  t.equal(c['sh.count'], STALL_SLOTS * 8);
+  t.equal(c['sh.reclaimed_pages'], STALL_SLOTS * 8 + 16);
+  t.equal(c.stall_start, MAP_SIZES.stall_start![1]);
+  t.equal(c.STALL_SLOTS, STALL_SLOTS);
+  t.equal(c.STALL_KIND_COUNT, STALL_KINDS.length);
+  t.equal(c.STALL_COMPACTION, STALL_KINDS.indexOf('compaction'));
 });
 
 t.test('decoders', async (t) => {
@@ -124,6 +148,21 @@ t.test('decoders', async (t) => {
   oe.write('stress-ng', 72);
   oe.write('trigger', 88);
   t.match(decodeOomEvent(oe), { kind: 'oom_kill', pid: 6100, oomScoreAdj: -500, comm: 'stress-ng', triggerComm: 'trigger', memcgId: 99n });
+});
+
+t.test('stall records', async (t) => {
+  const key = encodeStallKey(11n, 22n, 'memcg_reclaim');
+  const value = Buffer.alloc(STALL_HIST_SIZE);
+  value.writeBigUInt64LE(4n, 20 * 8); // slot 20: [2^20, 2^21) ns
+  value.writeBigUInt64LE(4n, STALL_SLOTS * 8);
+  value.writeBigUInt64LE(5_000_000n, STALL_SLOTS * 8 + 8);
+  value.writeBigUInt64LE(96n, STALL_SLOTS * 8 + 16);
+  const rec = decodeStall(key, 0, value, 0)!;
+  t.match(rec, { cgroupId: 11n, memcgId: 22n, kind: 'memcg_reclaim', count: 4n, sumNs: 5_000_000n, reclaimedPages: 96n });
+  t.equal(rec.slots.length, STALL_SLOTS);
+  t.equal(rec.slots[20], 4n);
+  key.writeUInt32LE(STALL_KINDS.length, 16);
+  t.equal(decodeStall(key, 0, value, 0), null, 'a kind this build does not know');
 });
 
 t.test('access slots', async (t) => {

@@ -107,6 +107,20 @@ export class CgroupNames {
     return path ?? '';
   }
 
+  /** Whether a cgroup still exists (its directory is there with the same inode); true when it cannot tell. */
+  exists(ids: CgroupIds): boolean {
+    const id = this.idOf(ids);
+    const root = this.root;
+    if (id === 0n || !root) return true;
+    const path = this.pathOf(ids, true);
+    if (!path) return false;
+    try {
+      return statSync(join(root, path), { bigint: true }).ino === id;
+    } catch {
+      return false;
+    }
+  }
+
   /** Walks the hierarchy and records every directory's inode as a cgroup id. */
   scan(): void {
     this.lastScan = Date.now();

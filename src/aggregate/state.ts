@@ -11,12 +11,14 @@ import {
   type ProcessFaultsRecord,
   type RegionTypeCounts,
   type RingbufName,
+  type StallRecord,
 } from '../bpf/contract.js';
 import { CgroupNames, type CgroupHierarchy } from './cgroups.js';
 import { workloadOf } from './container-of.js';
 import type { KubePods, PodNames } from './kube-pods.js';
 import { OomKills, type OomKillsOptions } from './oom-kills.js';
 import { ProcessTable, addCounts, sumCounts, type ProcessTableOptions } from './process-table.js';
+import { StallTable } from './stalls.js';
 
 /** What the state needs from the kernel side (src/bpf/probe.ts provides it). */
 export interface KernelSource {
@@ -29,6 +31,8 @@ export interface KernelSource {
   readUnattributed(): RegionTypeCounts;
   readAccess(): bigint[];
   readLostRecords(): Record<RingbufName, bigint>;
+  readStalls(): StallRecord[];
+  forgetStalls(records: Iterable<StallRecord>): void;
   runStats(): { program: string; stats: { runTimeNs: bigint; runCount: bigint } }[];
 }
 
@@ -48,6 +52,7 @@ function processAlive(pid: number): boolean {
 export class FaultlineState {
   readonly processes: ProcessTable;
   readonly oomKills: OomKills;
+  readonly stalls: StallTable;
   readonly source: KernelSource;
   readonly cgroups: CgroupNames;
   private unattributed: RegionTypeCounts | null = null;
@@ -79,6 +84,7 @@ export class FaultlineState {
     this.cgroups = cgroups;
     this.processes = new ProcessTable({ ...options, cgroupKey: (r) => cgroups.idOf(r) });
     this.oomKills = new OomKills(options);
+    this.stalls = new StallTable({ maxGroups: options.maxGroups, cgroupKey: (ids) => cgroups.idOf(ids) });
     this.now = clock;
     this.isAlive = isAlive;
   }
@@ -92,6 +98,8 @@ export class FaultlineState {
     const forget = this.processes.update(snapshot, this.now(), this.isAlive);
     if (forget.length > 0) this.source.forgetProcesses(forget);
     this.unattributed = this.source.readUnattributed();
+    const removed = this.stalls.update(this.source.readStalls(), this.now(), (ids) => !this.cgroups.exists(ids));
+    if (removed.length > 0) this.source.forgetStalls(removed);
     this.lastRefreshSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   }
 

@@ -19,6 +19,14 @@ export type RingbufName = (typeof RINGBUFS)[number];
 
 export const ACCESS_SLOTS = 8;
 
+/** enum stall_kind, in order. */
+export const STALL_KINDS = ['direct_reclaim', 'memcg_reclaim', 'compaction'] as const;
+export type StallKind = (typeof STALL_KINDS)[number];
+/** log2 buckets of a stall histogram: slot i counts stalls of [2^i, 2^(i+1)) ns, the last from 2^39 ns. */
+export const STALL_SLOTS = 40;
+export const STALL_KEY_SIZE = 24;
+export const STALL_HIST_SIZE = STALL_SLOTS * 8 + 24;
+
 /** Map shapes the loader verifies: [key size, value size]. */
 export const MAP_SIZES: Record<string, readonly [number, number]> = {
   process_slots: [4, 128],
@@ -27,6 +35,9 @@ export const MAP_SIZES: Record<string, readonly [number, number]> = {
   fault_access: [4, 8],
   lost_records: [4, 8],
   thread_seen: [4, 48],
+  stalls: [STALL_KEY_SIZE, STALL_HIST_SIZE],
+  stall_start: [4, 24],
+  stall_zero: [4, STALL_HIST_SIZE],
 };
 
 export const FAULT_EVENT_SIZE = 72;
@@ -80,6 +91,46 @@ export interface OomKillEvent {
   /** The victim's cgroup v2 id and memory cgroup id; 0n where the kernel does not say. */
   readonly cgroupId: bigint;
   readonly memcgId: bigint;
+}
+
+/** One cgroup's stalls of one kind (struct stall_key + struct stall_hist). All-zero ids: cgroups beyond the map. */
+export interface StallRecord {
+  readonly cgroupId: bigint;
+  readonly memcgId: bigint;
+  readonly kind: StallKind;
+  /** STALL_SLOTS log2 buckets of nanoseconds. */
+  readonly slots: readonly bigint[];
+  readonly count: bigint;
+  readonly sumNs: bigint;
+  /** Pages the reclaim freed (nr_reclaimed); 0 for compaction. */
+  readonly reclaimedPages: bigint;
+}
+
+/** struct stall_key for a record's cgroups and kind. */
+export function encodeStallKey(cgroupId: bigint, memcgId: bigint, kind: StallKind): Buffer {
+  const key = Buffer.alloc(STALL_KEY_SIZE);
+  key.writeBigUInt64LE(cgroupId, 0);
+  key.writeBigUInt64LE(memcgId, 8);
+  key.writeUInt32LE(STALL_KINDS.indexOf(kind), 16);
+  return key;
+}
+
+/** A stalls map entry; null for a kind this build does not know. */
+export function decodeStall(key: Buffer, keyOffset: number, value: Buffer, valueOffset: number): StallRecord | null {
+  const kind = STALL_KINDS[key.readUInt32LE(keyOffset + 16)];
+  if (!kind) return null;
+  const slots: bigint[] = [];
+  for (let i = 0; i < STALL_SLOTS; i++) slots.push(value.readBigUInt64LE(valueOffset + i * 8));
+  const tail = valueOffset + STALL_SLOTS * 8;
+  return {
+    cgroupId: key.readBigUInt64LE(keyOffset),
+    memcgId: key.readBigUInt64LE(keyOffset + 8),
+    kind,
+    slots,
+    count: value.readBigUInt64LE(tail),
+    sumNs: value.readBigUInt64LE(tail + 8),
+    reclaimedPages: value.readBigUInt64LE(tail + 16),
+  };
 }
 
 export type KernelEvent = PageFaultEvent | OomKillEvent;

@@ -15,7 +15,11 @@ import {
   decodeFaultEvent,
   decodeOomEvent,
   PROCESS_FAULTS_SIZE,
+  STALL_HIST_SIZE,
+  STALL_KINDS,
   decodeProcessFaults,
+  decodeStall,
+  encodeStallKey,
   emptyCounts,
   mergeProcessFaults,
   processFaultsPid,
@@ -24,6 +28,7 @@ import {
   type ProcessFaultsRecord,
   type RegionTypeCounts,
   type RingbufName,
+  type StallRecord,
 } from './contract.js';
 import { parseCpuList } from './cpu-list.js';
 import { FaultlineError } from './errors.js';
@@ -38,7 +43,7 @@ import {
   type ProgramRunStats,
 } from './libbpf.js';
 import { fieldOffset, type TracepointFormat } from './tracepoint-format.js';
-import { readTracepointFormat } from './tracefs.js';
+import { readTracepointFormat, tracepointExists } from './tracefs.js';
 
 export const DEFAULT_OBJECT_PATH = fileURLToPath(new URL('../../build/faultline.bpf.o', import.meta.url));
 
@@ -105,7 +110,17 @@ const TP_PROGRAMS = {
   classic: ['page_fault_user_tp', 'mark_victim_tp'],
 } as const;
 const COUNT_PROGRAMS = ['count_minor_fault', 'count_major_fault', 'settle_exiting_thread', 'refresh_comm'] as const;
+/** Memory stall programs (begin/end pairs) and their tracepoints; each attaches where its tracepoint exists. */
+const STALL_TRACEPOINTS: Record<string, readonly [string, string]> = {
+  direct_reclaim_begin: ['vmscan', 'mm_vmscan_direct_reclaim_begin'],
+  direct_reclaim_end: ['vmscan', 'mm_vmscan_direct_reclaim_end'],
+  memcg_reclaim_begin: ['vmscan', 'mm_vmscan_memcg_reclaim_begin'],
+  memcg_reclaim_end: ['vmscan', 'mm_vmscan_memcg_reclaim_end'],
+  compaction_begin: ['compaction', 'mm_compaction_begin'],
+  compaction_end: ['compaction', 'mm_compaction_end'],
+};
 const ATTACH_POINTS: Record<string, string> = {
+  ...Object.fromEntries(Object.entries(STALL_TRACEPOINTS).map(([prog, [, event]]) => [prog, `tp_btf/${event}`])),
   page_fault_user_btf: 'tp_btf/page_fault_user',
   page_fault_user_tp: 'tracepoint/exceptions/page_fault_user',
   mark_victim_btf: 'tp_btf/mark_victim',
@@ -135,6 +150,8 @@ export class Probe {
   private readonly attachedPrograms: AttachedProgram[] = [];
   private readonly rings: RingBuffer[] = [];
   private readonly maps = new Map<string, BpfMap>();
+  /** Stall programs whose tracepoint exists here (compaction needs CONFIG_COMPACTION). */
+  private readonly stallPrograms: string[] = [];
 
   private constructor(object: BpfObject, mode: 'tp_btf' | 'classic') {
     this.object = object;
@@ -197,6 +214,10 @@ export class Probe {
     const unused = mode === 'tp_btf' ? TP_PROGRAMS.classic : TP_PROGRAMS.tp_btf;
     for (const prog of unused) this.object.setAutoload(prog, false);
     if (!countFaults) for (const prog of COUNT_PROGRAMS) this.object.setAutoload(prog, false);
+    for (const [prog, [category, event]] of Object.entries(STALL_TRACEPOINTS)) {
+      if (countFaults && tracepointExists(category, event)) this.stallPrograms.push(prog);
+      else this.object.setAutoload(prog, false);
+    }
 
     const values: Record<string, bigint | number | Buffer> = {
       attach_ns: process.hrtime.bigint(),
@@ -228,6 +249,12 @@ export class Probe {
       traced.update(key, Buffer.from([1]));
     }
     for (const prog of TP_PROGRAMS[mode]) this.attachOne(prog);
+    if (this.stallPrograms.length > 0) {
+      // Where stalls of cgroups beyond the map's bound are counted.
+      const stalls = this.map('stalls');
+      for (const kind of STALL_KINDS) stalls.update(encodeStallKey(0n, 0n, kind), Buffer.alloc(STALL_HIST_SIZE));
+      for (const prog of this.stallPrograms) this.attachOne(prog);
+    }
     if (options.countFaults ?? true) {
       this.attachOne('settle_exiting_thread');
       this.attachOne('refresh_comm');
@@ -319,6 +346,24 @@ export class Probe {
       // One ascending copy: the counts are zero before `pid` (last) frees the slot.
       if (slot && processFaultsPid(slot) === pid) slots.update(key, cleared);
     }
+  }
+
+  /** Every cgroup's stall histograms, one batch read. */
+  readStalls(): StallRecord[] {
+    const map = this.map('stalls');
+    const { keys, values, count } = map.lookupAll();
+    const out: StallRecord[] = [];
+    for (let i = 0; i < count; i++) {
+      const record = decodeStall(keys, i * map.shape.keySize, values, i * map.valueBytes);
+      if (record) out.push(record);
+    }
+    return out;
+  }
+
+  /** Deletes the stall entries of cgroups whose final counts user space has taken. */
+  forgetStalls(records: Iterable<StallRecord>): void {
+    const map = this.map('stalls');
+    for (const r of records) map.delete(encodeStallKey(r.cgroupId, r.memcgId, r.kind));
   }
 
   private sumPerCpu(mapName: string, slots: number): bigint[] {

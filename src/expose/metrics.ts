@@ -11,6 +11,7 @@ import { faultFamilies } from './families/faults.js';
 import { headroomFamilies } from './families/headroom.js';
 import { oomFamilies } from './families/oom.js';
 import { selfFamilies } from './families/self.js';
+import { stallFamilies } from './families/stalls.js';
 
 export interface Exposition {
   /** Renders every family: faultline's own from the state, then prom-client's process/nodejs metrics. */
@@ -18,7 +19,7 @@ export interface Exposition {
 }
 
 export function createExposition(state: FaultlineState): Exposition {
-  const families = [...faultFamilies(state), ...headroomFamilies(state), ...oomFamilies(state), ...selfFamilies(state)];
+  const families = [...faultFamilies(state), ...headroomFamilies(state), ...stallFamilies(state), ...oomFamilies(state), ...selfFamilies(state)];
   // prom-client's runtime metrics; its registries render them (each has its own metric objects).
   const prometheus = new client.Registry();
   const openMetrics = new client.Registry<client.OpenMetricsContentType>();

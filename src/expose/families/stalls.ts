@@ -1,0 +1,71 @@
+/** Memory stalls: reclaim and compaction latency histograms by cgroup, and the pages reclaim freed. */
+import { OTHER } from '../../aggregate/oom-kills.js';
+import type { FaultlineState } from '../../aggregate/state.js';
+import { cumulativeBelow } from '../../aggregate/stalls.js';
+import type { StallKind } from '../../bpf/contract.js';
+import { escapeLabel, type Family, type Sample } from '../exposition.js';
+import { familyList } from './define.js';
+
+/**
+ * Exported bucket bounds, 2^bits ns: every other kernel log2 bucket, 1.024 µs
+ * to 17.2 s. Powers of two, so each count is exact, not interpolated.
+ */
+export const STALL_BUCKET_BITS = Array.from({ length: 13 }, (_, i) => 10 + 2 * i);
+const LE = STALL_BUCKET_BITS.map((bits) => `le="${2 ** bits / 1e9}"`);
+
+const HISTOGRAMS: readonly [StallKind, string, string][] = [
+  [
+    'direct_reclaim',
+    'faultline_direct_reclaim_duration_seconds',
+    'Time tasks spent in direct reclaim (vmscan:mm_vmscan_direct_reclaim_begin to _end): an allocation finding the host short of free memory, by the stalled task\'s memory cgroup.',
+  ],
+  [
+    'memcg_reclaim',
+    'faultline_memcg_reclaim_duration_seconds',
+    'Time tasks spent reclaiming for a cgroup limit (vmscan:mm_vmscan_memcg_reclaim_begin to _end): a charge over memory.max/memory.high or the v1 limit, by the stalled task\'s memory cgroup.',
+  ],
+  [
+    'compaction',
+    'faultline_compaction_stall_duration_seconds',
+    'Time tasks (not kcompactd) spent compacting memory, one compact_zone() run per observation (compaction:mm_compaction_begin to _end), by the stalled task\'s memory cgroup.',
+  ],
+];
+
+export function stallFamilies(state: FaultlineState): Family[] {
+  const { families, counter } = familyList();
+  const label = (key: bigint | null): string => `cgroup="${escapeLabel(key === null ? OTHER : state.cgroupLabel(key))}"`;
+
+  for (const [kind, name, help] of HISTOGRAMS) {
+    families.push({
+      name,
+      help: `${help} Cgroup "${OTHER}" holds cgroups beyond faultline's bounds.`,
+      type: 'histogram',
+      labelNames: ['cgroup'],
+      *samples(): Generator<Sample> {
+        for (const [key, h] of state.stalls.byCgroup(kind)) {
+          if (h.count === 0n) continue;
+          const cgroup = label(key);
+          const cumulative = cumulativeBelow(h.slots, STALL_BUCKET_BITS);
+          for (let i = 0; i < LE.length; i++) yield [`${cgroup},${LE[i]}`, Number(cumulative[i]!), '_bucket'];
+          yield [`${cgroup},le="+Inf"`, Number(h.count), '_bucket'];
+          yield [cgroup, Number(h.sumNs) / 1e9, '_sum'];
+          yield [cgroup, Number(h.count), '_count'];
+        }
+      },
+    });
+  }
+
+  counter(
+    'faultline_reclaimed_pages_total',
+    'Pages freed by direct and memcg reclaim (nr_reclaimed of the _end tracepoints), by the memory cgroup of the task that reclaimed and the kind of reclaim (direct, memcg).',
+    ['cgroup', 'reclaim'],
+    function* () {
+      for (const [kind, reclaim] of [['direct_reclaim', 'direct'], ['memcg_reclaim', 'memcg']] as const) {
+        for (const [key, h] of state.stalls.byCgroup(kind)) {
+          if (h.count > 0n) yield [`${label(key)},reclaim="${reclaim}"`, Number(h.reclaimedPages)];
+        }
+      }
+    },
+  );
+  return families;
+}
