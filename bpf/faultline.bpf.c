@@ -20,6 +20,10 @@
  * comm and cgroup filters (1 in N) through a ring buffer.
  *
  * OOM kills: oom/mark_victim, one ring-buffer record per kill.
+ *
+ * Memory stalls: the begin/end tracepoints of direct reclaim, memcg reclaim
+ * and compaction, paired per thread (task storage), into log2 histograms of
+ * nanoseconds by the stalled task's cgroups and the kind of stall.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
