@@ -42,8 +42,10 @@ export interface Started {
   exited: Promise<number | null>;
 }
 
-export function startCli(args: string[]): Started {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** The CLI with args; `wrapper` runs it under another command (e.g. setpriv). */
+export function startCli(args: string[], wrapper: string[] = []): Started {
+  const [command, ...rest] = [...wrapper, process.execPath, CLI, ...args];
+  const child = spawn(command!, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -72,8 +74,8 @@ export interface Exporter extends Started {
 }
 
 /** `faultline serve` on a free loopback port. */
-export async function startExporter(extra: string[] = []): Promise<Exporter> {
-  const s = startCli(['serve', '--web.listen-address=127.0.0.1:0', ...extra]);
+export async function startExporter(extra: string[] = [], wrapper: string[] = []): Promise<Exporter> {
+  const s = startCli(['serve', '--web.listen-address=127.0.0.1:0', ...extra], wrapper);
   const line = await Promise.race([
     waitFor('faultline to serve', () => /serving (http:\/\/\S+)/.exec(s.stderr())?.[1]),
     s.exited.then((code) => {
