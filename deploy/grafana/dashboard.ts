@@ -1,0 +1,372 @@
+/**
+ * faultline's Grafana dashboard, as code: `npm run dashboard` writes
+ * deploy/grafana/faultline.json (committed, importable from grafana.com or
+ * Grafana's Import page). Panels are declared with a title, a description and
+ * PromQL; test/dashboard.test.ts checks the JSON is this file's output, and
+ * test/live-e2e.test.ts that every target returns data from a real Prometheus.
+ */
+
+/** Every selector carries these: the instance and node variables. */
+const S = 'instance=~"$instance",node=~"$node"';
+/** ... and cgroup-labelled families the cgroup variable. */
+const SC = `${S},cgroup=~"$cgroup"`;
+const RI = '$__rate_interval';
+
+export interface Target {
+  expr: string;
+  legendFormat?: string;
+  /** Instant (tables): the latest value of each series. */
+  instant?: boolean;
+}
+
+interface PanelSpec {
+  title: string;
+  description: string;
+  targets: Target[];
+  type?: 'timeseries' | 'table';
+  unit?: string;
+  width?: number;
+  stack?: boolean;
+  bars?: boolean;
+}
+
+type Json = Record<string, unknown>;
+
+const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
+
+const ROWS: [string, PanelSpec[]][] = [
+  [
+    'Page faults',
+    [
+      {
+        title: 'Page faults by type',
+        description: 'Page faults per second on the selected nodes, minor (the page was in memory or zero-filled) and major (it had to be read from disk). The kernel\'s own classification, counted where it accounts them (mm_account_fault).',
+        targets: [{ expr: `sum by (type) (rate(faultline_page_faults_total{${S}}[${RI}]))`, legendFormat: '{{type}}' }],
+        unit: 'ops',
+        stack: true,
+      },
+      {
+        title: 'Page faults by memory region',
+        description: 'Page faults per second by where the address lies: heap (brk), stack (main thread), anon (mmap, large malloc, thread stacks), file (executables, libraries, mapped files), other (get_user_pages: execve, MAP_POPULATE).',
+        targets: [{ expr: `sum by (region) (rate(faultline_page_faults_total{${S}}[${RI}]))`, legendFormat: '{{region}}' }],
+        unit: 'ops',
+        stack: true,
+      },
+      {
+        title: 'Major faults by cgroup',
+        description: 'Major faults per second in the 10 busiest cgroups: pages read back from disk. A sustained rate is thrashing (FaultlineMajorFaultStorm fires above 500/s).',
+        targets: [{ expr: `topk(10, sum by (cgroup) (rate(faultline_cgroup_page_faults_total{${SC},type="major"}[${RI}])))`, legendFormat: '{{cgroup}}' }],
+        unit: 'ops',
+      },
+      {
+        title: 'Access types',
+        description: 'User-mode page faults per second by access (read, write, exec) and whether the page was present: present="true" is a protection fault such as copy-on-write (exceptions/page_fault_user, x86 error code).',
+        targets: [{ expr: `sum by (access, present) (rate(faultline_page_fault_access_total{${S}}[${RI}]))`, legendFormat: '{{access}} present={{present}}' }],
+        unit: 'ops',
+        stack: true,
+      },
+      {
+        title: 'Top processes',
+        description: 'The 10 processes with the most page faults per second (of the --processes.max busiest each node exports), by node, pid and comm.',
+        targets: [{ expr: `topk(10, sum by (instance, pid, comm) (rate(faultline_process_page_faults_total{${S}}[${RI}])))`, legendFormat: '{{comm}} ({{pid}}) {{instance}}' }],
+        unit: 'ops',
+      },
+      {
+        title: 'Top cgroups',
+        description: 'The 10 cgroups with the most page faults per second, every process in them counted (live and exited).',
+        targets: [{ expr: `topk(10, sum by (cgroup) (rate(faultline_cgroup_page_faults_total{${SC}}[${RI}])))`, legendFormat: '{{cgroup}}' }],
+        unit: 'ops',
+      },
+    ],
+  ],
+  [
+    'Before the OOM killer',
+    [
+      {
+        title: 'Memory used of the limit, by cgroup',
+        description: 'Each cgroup\'s memory usage as a share of its limit (v2 memory.current / memory.max, v1 usage / limit), for cgroups with a limit. At 100% the cgroup reclaims, then the OOM killer picks a victim in it.',
+        targets: [
+          {
+            expr: `faultline_cgroup_memory_usage_bytes{${SC}} / on (instance, cgroup) faultline_cgroup_memory_limit_bytes{${SC}}`,
+            legendFormat: '{{cgroup}}',
+          },
+        ],
+        unit: 'percentunit',
+      },
+      {
+        title: 'Limit events by cgroup',
+        description: 'Memory limit events per second: v2 memory.events (high, max, oom, oom_kill), v1 max (charges that hit the limit) and oom_kill. "max" rising means the cgroup is reclaiming at its limit.',
+        targets: [{ expr: `sum by (cgroup, event) (rate(faultline_cgroup_memory_events_total{${SC}}[${RI}]))`, legendFormat: '{{cgroup}} {{event}}' }],
+        unit: 'ops',
+      },
+      {
+        title: 'Reclaim latency p99',
+        description: '99th percentile of the time a task waited in one reclaim, by cgroup and kind: memcg (a charge over its cgroup\'s limit) and direct (the host short of free memory). FaultlineReclaimLatencyHigh fires above 20 ms.',
+        targets: [
+          {
+            expr:
+              `label_replace(histogram_quantile(0.99, sum by (cgroup, le) (rate(faultline_memcg_reclaim_duration_seconds_bucket{${SC}}[${RI}]))), "reclaim", "memcg", "", "")` +
+              ` or label_replace(histogram_quantile(0.99, sum by (cgroup, le) (rate(faultline_direct_reclaim_duration_seconds_bucket{${SC}}[${RI}]))), "reclaim", "direct", "", "")`,
+            legendFormat: '{{cgroup}} {{reclaim}}',
+          },
+        ],
+        unit: 's',
+      },
+      {
+        title: 'Time stalled in reclaim and compaction',
+        description: 'Seconds per second tasks of each cgroup spent in memcg reclaim, direct reclaim and compaction (1 = one task stalled all the time).',
+        targets: [
+          {
+            expr:
+              `label_replace(sum by (cgroup) (rate(faultline_memcg_reclaim_duration_seconds_sum{${SC}}[${RI}])), "stall", "memcg reclaim", "", "")` +
+              ` or label_replace(sum by (cgroup) (rate(faultline_direct_reclaim_duration_seconds_sum{${SC}}[${RI}])), "stall", "direct reclaim", "", "")` +
+              ` or label_replace(sum by (cgroup) (rate(faultline_compaction_stall_duration_seconds_sum{${SC}}[${RI}])), "stall", "compaction", "", "")`,
+            legendFormat: '{{cgroup}} {{stall}}',
+          },
+        ],
+        unit: 's',
+      },
+      {
+        title: 'Compaction stalls p99',
+        description: '99th percentile of one compaction run by a task (not kcompactd), by cgroup: allocations of contiguous memory waiting for the kernel to move pages.',
+        targets: [
+          {
+            expr: `histogram_quantile(0.99, sum by (cgroup, le) (rate(faultline_compaction_stall_duration_seconds_bucket{${SC}}[${RI}])))`,
+            legendFormat: '{{cgroup}}',
+          },
+        ],
+        unit: 's',
+      },
+      {
+        title: 'Pages reclaimed',
+        description: 'Pages per second that memcg and direct reclaim freed, by cgroup of the reclaiming task. Reclaim that runs but frees nothing (anonymous memory without swap) is the last step before an OOM kill.',
+        targets: [{ expr: `sum by (cgroup, reclaim) (rate(faultline_reclaimed_pages_total{${SC}}[${RI}]))`, legendFormat: '{{cgroup}} {{reclaim}}' }],
+        unit: 'ops',
+      },
+      {
+        title: 'Memory pressure (PSI full, 10 s)',
+        description: 'Share of time all runnable tasks were stalled on memory: the host (/proc/pressure/memory) and, on cgroup v2, each cgroup (memory.pressure). systemd-oomd acts at 60% over 30 s; so does FaultlineMemoryPressureFull.',
+        targets: [
+          {
+            expr:
+              `label_replace(faultline_memory_pressure_ratio{${S},kind="full",window="10s"}, "cgroup", "host", "", "")` +
+              ` or faultline_cgroup_memory_pressure_ratio{${SC},kind="full",window="10s"}`,
+            legendFormat: '{{instance}} {{cgroup}}',
+          },
+        ],
+        unit: 'percentunit',
+      },
+    ],
+  ],
+  [
+    'OOM kills',
+    [
+      {
+        title: 'OOM kills',
+        description: 'OOM kills over time by victim comm, cgroup and constraint (memcg: a cgroup limit; global: the whole host).',
+        targets: [
+          { expr: `sum by (comm, cgroup, constraint) (increase(faultline_oom_kills_total{${SC}}[${RI}]))`, legendFormat: '{{comm}} in {{cgroup}} ({{constraint}})' },
+        ],
+        unit: 'short',
+        bars: true,
+      },
+      {
+        title: 'Latest OOM victims',
+        description: 'The last 10 victims of each node: pid, comm, oom_score_adj, the task whose allocation triggered the kill, the constraint, the cgroup and, on Kubernetes, pod and container. Value: time of the kill.',
+        type: 'table',
+        targets: [{ expr: `faultline_oom_victim_info{${S},pod=~"$pod"} * 1000`, instant: true }],
+        unit: 'dateTimeAsIso',
+        width: 24,
+      },
+      {
+        title: 'OOM victims\' memory',
+        description: 'Memory of the latest victims when the kernel chose them: total_vm, anon_rss, file_rss, shmem_rss, pgtables.',
+        type: 'table',
+        targets: [{ expr: `faultline_oom_victim_memory_bytes{${S}}`, instant: true }],
+        unit: 'bytes',
+      },
+      {
+        title: 'What runs in each cgroup',
+        description: 'Container runtime and id, pod UID and QoS class, systemd unit parsed from each cgroup\'s path and, with --kubernetes.enabled, pod, namespace and container names.',
+        type: 'table',
+        targets: [{ expr: `faultline_cgroup_info{${SC},pod=~"$pod"}`, instant: true }],
+        unit: 'short',
+      },
+    ],
+  ],
+  [
+    'Exporter health',
+    [
+      {
+        title: 'Lost records',
+        description: 'Records per second the kernel could not put in a ring buffer (fault_events for trace and the event log, oom_events): anything above 0 means trace output or the event log has gaps.',
+        targets: [{ expr: `sum by (instance, ringbuf) (rate(faultline_ringbuf_lost_records_total{${S}}[${RI}]))`, legendFormat: '{{instance}} {{ringbuf}}' }],
+        unit: 'ops',
+      },
+      {
+        title: 'BPF time per page fault',
+        description: 'Nanoseconds of BPF program time per page fault (the counting programs over every fault), per node. Moves only while BPF stats are on (--bpf.stats or kernel.bpf_stats_enabled=1).',
+        targets: [
+          {
+            expr:
+              `sum by (instance) (rate(faultline_bpf_program_run_seconds_total{${S},program=~"count_.*|page_fault_user.*"}[${RI}])) * 1e9` +
+              ` / sum by (instance) (rate(faultline_page_faults_total{${S}}[${RI}]))`,
+            legendFormat: '{{instance}}',
+          },
+        ],
+        unit: 'ns',
+      },
+      {
+        title: 'Scrape duration',
+        description: 'How long the previous scrape took (kernel map read to rendered page), and the map read alone.',
+        targets: [
+          { expr: `faultline_scrape_duration_seconds{${S}}`, legendFormat: '{{instance}} scrape' },
+          { expr: `faultline_map_read_duration_seconds{${S}}`, legendFormat: '{{instance}} map read' },
+        ],
+        unit: 's',
+      },
+      {
+        title: 'Processes tracked',
+        description: 'Processes with counts in the kernel maps, against the maps\' capacity: beyond it faults still count in the totals, not per process.',
+        targets: [
+          { expr: `faultline_processes_tracked{${S}}`, legendFormat: '{{instance}} tracked' },
+          { expr: `faultline_processes_tracked_max{${S}}`, legendFormat: '{{instance}} capacity' },
+        ],
+        unit: 'short',
+      },
+    ],
+  ],
+];
+
+function variable(name: string, label: string, query: string): Json {
+  return {
+    name,
+    label,
+    type: 'query',
+    datasource: DATASOURCE,
+    query: { query, refId: `${name}-var` },
+    definition: query,
+    refresh: 2,
+    includeAll: true,
+    multi: true,
+    allValue: '.*',
+    current: { selected: true, text: ['All'], value: ['$__all'] },
+    sort: 1,
+  };
+}
+
+function panel(spec: PanelSpec, id: number, x: number, y: number): Json {
+  const type = spec.type ?? 'timeseries';
+  const custom: Json =
+    type === 'timeseries'
+      ? {
+          drawStyle: spec.bars ? 'bars' : 'line',
+          lineWidth: 1,
+          fillOpacity: spec.stack || spec.bars ? 40 : 10,
+          showPoints: 'never',
+          stacking: { mode: spec.stack ? 'normal' : 'none', group: 'A' },
+        }
+      : {};
+  return {
+    id,
+    type,
+    title: spec.title,
+    description: spec.description,
+    datasource: DATASOURCE,
+    gridPos: { h: 8, w: spec.width ?? 12, x, y },
+    fieldConfig: { defaults: { unit: spec.unit ?? 'short', custom }, overrides: [] },
+    options:
+      type === 'timeseries'
+        ? { legend: { displayMode: 'table', placement: 'bottom', calcs: ['mean', 'max'] }, tooltip: { mode: 'multi', sort: 'desc' } }
+        : { showHeader: true },
+    ...(type === 'table' ? { transformations: [{ id: 'labelsToFields', options: {} }] } : {}),
+    targets: spec.targets.map((t, i) => ({
+      refId: String.fromCharCode(65 + i),
+      datasource: DATASOURCE,
+      expr: t.expr,
+      legendFormat: t.legendFormat ?? '__auto',
+      range: !t.instant,
+      instant: Boolean(t.instant),
+      format: t.instant ? 'table' : 'time_series',
+    })),
+  };
+}
+
+/** Every panel's targets, for tests. */
+export function allTargets(): { panel: string; target: Target }[] {
+  return ROWS.flatMap(([, panels]) => panels.flatMap((p) => p.targets.map((target) => ({ panel: p.title, target }))));
+}
+
+export function dashboard(): Json {
+  const panels: Json[] = [];
+  let id = 1;
+  let y = 0;
+  for (const [title, specs] of ROWS) {
+    panels.push({ id: id++, type: 'row', title, collapsed: false, gridPos: { h: 1, w: 24, x: 0, y: y++ }, panels: [] });
+    let x = 0;
+    for (const spec of specs) {
+      const w = spec.width ?? 12;
+      if (x + w > 24) {
+        x = 0;
+        y += 8;
+      }
+      panels.push(panel(spec, id++, x, y));
+      x += w;
+    }
+    y += 8;
+  }
+  return {
+    __inputs: [{ name: 'DS_PROMETHEUS', label: 'Prometheus', description: 'The Prometheus that scrapes faultline', type: 'datasource', pluginId: 'prometheus', pluginName: 'Prometheus' }],
+    __elements: {},
+    __requires: [
+      { type: 'grafana', id: 'grafana', name: 'Grafana', version: '10.0.0' },
+      { type: 'datasource', id: 'prometheus', name: 'Prometheus', version: '1.0.0' },
+      { type: 'panel', id: 'timeseries', name: 'Time series', version: '' },
+      { type: 'panel', id: 'table', name: 'Table', version: '' },
+    ],
+    uid: 'faultline',
+    title: 'faultline: page faults, memory stalls and OOM kills',
+    description: `Demand paging and the OOM killer as they happen, from faultline (eBPF). Page faults by type, region, process and cgroup; reclaim and compaction stalls, headroom and PSI before the OOM killer; OOM kills with their victims; the exporter's own health.`,
+    tags: ['faultline', 'ebpf', 'memory', 'oom'],
+    editable: true,
+    graphTooltip: 1,
+    schemaVersion: 39,
+    version: 1,
+    time: { from: 'now-1h', to: 'now' },
+    refresh: '30s',
+    timezone: '',
+    links: [],
+    annotations: {
+      list: [
+        {
+          name: 'OOM kills',
+          enable: true,
+          iconColor: 'red',
+          datasource: DATASOURCE,
+          expr: `sum by (comm, cgroup) (increase(faultline_oom_kills_total{${S}}[1m])) > 0`,
+          titleFormat: 'OOM kill',
+          textFormat: '{{comm}} in {{cgroup}}',
+          step: '1m',
+        },
+      ],
+    },
+    templating: {
+      list: [
+        {
+          name: 'datasource',
+          label: 'Data source',
+          type: 'datasource',
+          query: 'prometheus',
+          current: { selected: false, text: '${DS_PROMETHEUS}', value: '${DS_PROMETHEUS}' },
+          hide: 0,
+          refresh: 1,
+        },
+        variable('instance', 'Instance', 'label_values(faultline_build_info, instance)'),
+        variable('node', 'Node', 'label_values(faultline_build_info{instance=~"$instance"}, node)'),
+        variable('cgroup', 'Cgroup', 'label_values(faultline_cgroup_page_faults_total{instance=~"$instance"}, cgroup)'),
+        variable('pod', 'Pod', 'label_values(faultline_cgroup_info{instance=~"$instance"}, pod)'),
+      ],
+    },
+    panels,
+  };
+}

@@ -1,0 +1,48 @@
+/* deploy/grafana/faultline.json: generated from dashboard.ts, importable, every panel described, every rate over $__rate_interval. */
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { dashboard } from '../deploy/grafana/dashboard.js';
+import { ROOT } from './helpers/live.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Any = any;
+const committed = JSON.parse(readFileSync(`${ROOT}deploy/grafana/faultline.json`, 'utf8')) as Any;
+
+t.test('the committed JSON is what dashboard.ts generates', async (t) => {
+  t.same(committed, dashboard(), 'run `npm run dashboard` and commit deploy/grafana/faultline.json');
+});
+
+t.test('importable: __inputs, a datasource variable, instance/node/cgroup/pod variables', async (t) => {
+  t.match(committed.__inputs, [{ name: 'DS_PROMETHEUS', type: 'datasource', pluginId: 'prometheus' }]);
+  const vars = new Map<string, Any>(committed.templating.list.map((v: Any) => [v.name, v]));
+  t.equal(vars.get('datasource')?.type, 'datasource');
+  t.equal(vars.get('datasource')?.query, 'prometheus');
+  t.equal(vars.get('datasource')?.current.value, '${DS_PROMETHEUS}', 'the import input fills the datasource variable');
+  for (const name of ['instance', 'node', 'cgroup', 'pod']) {
+    t.equal(vars.get(name)?.type, 'query', `variable ${name}`);
+    t.equal(vars.get(name)?.allValue, '.*', `${name}: "All" matches series without the label too`);
+  }
+  t.ok(committed.uid && committed.title && committed.schemaVersion, 'uid, title, schemaVersion');
+});
+
+t.test('every panel is described, uses the datasource variable and the variables, and rates over $__rate_interval', async (t) => {
+  const panels = committed.panels.filter((p: Any) => p.type !== 'row');
+  t.ok(panels.length >= 15, `${panels.length} panels`);
+  const ids = new Set(committed.panels.map((p: Any) => p.id));
+  t.equal(ids.size, committed.panels.length, 'unique panel ids');
+  for (const p of panels) {
+    t.ok(typeof p.description === 'string' && p.description.length > 40, `${p.title}: description`);
+    t.equal(p.datasource.uid, '${datasource}', `${p.title}: datasource variable`);
+    for (const target of p.targets) {
+      t.equal(target.datasource.uid, '${datasource}');
+      t.match(target.expr, /instance=~"\$instance"/, `${p.title}: filtered by $instance`);
+      for (const m of target.expr.matchAll(/\b(rate|increase)\([^[]*\[([^\]]+)\]/g)) {
+        t.equal(m[2], '$__rate_interval', `${p.title}: ${m[1]} over $__rate_interval`);
+      }
+    }
+  }
+  const titles = panels.map((p: Any) => p.title).join('\n');
+  for (const needed of [/by type/, /by memory region/, /Top processes/, /Top cgroups/, /Major faults/, /Access types/, /OOM kills/, /OOM victims/, /Reclaim latency/, /Lost records/, /BPF time per page fault/, /Scrape duration/]) {
+    t.match(titles, needed, `a panel for ${needed.source}`);
+  }
+});
