@@ -4,14 +4,12 @@
  */
 import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { SKIP_NOT_ROOT, buildWorkload, scrape, startExporter, sum, type KernelAccount } from './helpers/live.js';
 import { createMemoryCgroup, type TestCgroup } from './helpers/cgroup.js';
-import { writeKubeconfig } from './helpers/kube.js';
+import { RECORDED_POD, fakeApiServer } from './helpers/kube.js';
 
-const UID = '5f2b8c1e-9d3a-4e7b-8c6f-1a2b3c4d5e6f';
-const CONTAINER = 'a3f1c2d4e5b60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90';
+const { uid: UID, container: CONTAINER } = RECORDED_POD;
 
 /** `workload run ARGS` with the shell moved into the cgroup first: all its processes are in it. */
 function runIn(cgroup: TestCgroup, ...args: string[]): KernelAccount {
@@ -65,21 +63,6 @@ t.test('with --cgroups.hierarchy=unified, faults land on v2 cgroups', { skip: SK
   t.ok(inB >= kb.minflt && inB < kb.minflt + 2000, `${names[1]}: ${inB}, its workload ${kb.minflt}`);
 });
 
-/** A loopback API server answering with the recorded pod list (test/fixtures/kubernetes); a kubeconfig for it. */
-async function fakeApiServer(t: { teardown(fn: () => void): void }): Promise<string> {
-  const list = readFileSync(new URL('./fixtures/kubernetes/pods-list.json', import.meta.url), 'utf8');
-  const server = createServer((req, res) => {
-    if (req.url?.includes('watch=true')) return void res.writeHead(200, { 'Content-Type': 'application/json' }).write('');
-    res.writeHead(200, { 'Content-Type': 'application/json' }).end(list);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  const port = (server.address() as { port: number }).port;
-  return writeKubeconfig(`http://127.0.0.1:${port}`);
-}
 
 t.test('a kubepods-style hierarchy yields pod UID, container id and QoS; OOM kills carry them', { skip: SKIP_NOT_ROOT }, async (t) => {
   const kubeconfig = await fakeApiServer(t);

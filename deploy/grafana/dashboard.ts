@@ -27,7 +27,8 @@ interface PanelSpec {
   unit?: string;
   width?: number;
   stack?: boolean;
-  bars?: boolean;
+  /** A step line: for counts that only go up by whole events. */
+  steps?: boolean;
 }
 
 type Json = Record<string, unknown>;
@@ -162,13 +163,11 @@ const ROWS: [string, PanelSpec[]][] = [
     'OOM kills',
     [
       {
-        title: 'OOM kills',
-        description: 'OOM kills over time by victim comm, cgroup and constraint (memcg: a cgroup limit; global: the whole host).',
-        targets: [
-          { expr: `sum by (comm, cgroup, constraint) (increase(faultline_oom_kills_total{${SC}}[${RI}]))`, legendFormat: '{{comm}} in {{cgroup}} ({{constraint}})' },
-        ],
+        title: 'OOM kills so far',
+        description: 'OOM kills since each node\'s exporter started, by victim comm, cgroup and constraint (memcg: a cgroup limit; global: the whole host); each step up is a kill, and the dashboard\'s annotations mark each one with its victim.',
+        targets: [{ expr: `sum by (comm, cgroup, constraint) (faultline_oom_kills_total{${SC}})`, legendFormat: '{{comm}} in {{cgroup}} ({{constraint}})' }],
         unit: 'short',
-        bars: true,
+        steps: true,
       },
       {
         title: 'Latest OOM victims',
@@ -260,9 +259,10 @@ function panel(spec: PanelSpec, id: number, x: number, y: number): Json {
   const custom: Json =
     type === 'timeseries'
       ? {
-          drawStyle: spec.bars ? 'bars' : 'line',
+          drawStyle: 'line',
+          lineInterpolation: spec.steps ? 'stepAfter' : 'linear',
           lineWidth: 1,
-          fillOpacity: spec.stack || spec.bars ? 40 : 10,
+          fillOpacity: spec.stack ? 40 : 10,
           showPoints: 'never',
           stacking: { mode: spec.stack ? 'normal' : 'none', group: 'A' },
         }
@@ -339,14 +339,17 @@ export function dashboard(): Json {
     annotations: {
       list: [
         {
+          // One annotation per victim at its kill time: the series' value is the kill's Unix time.
           name: 'OOM kills',
           enable: true,
           iconColor: 'red',
           datasource: DATASOURCE,
-          expr: `sum by (comm, cgroup) (increase(faultline_oom_kills_total{${S}}[1m])) > 0`,
-          titleFormat: 'OOM kill',
-          textFormat: '{{comm}} in {{cgroup}}',
-          step: '1m',
+          expr: `faultline_oom_victim_info{${S}} * 1000`,
+          useValueForTime: true,
+          titleFormat: 'OOM kill: {{comm}} (pid {{pid}})',
+          textFormat: 'in {{cgroup}} ({{constraint}}), triggered by {{trigger_comm}} (pid {{trigger_pid}})',
+          tagKeys: 'comm,constraint',
+          step: '30s',
         },
       ],
     },

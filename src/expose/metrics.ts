@@ -8,7 +8,7 @@ import client from 'prom-client';
 import type { FaultlineState } from '../aggregate/state.js';
 import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, renderFamilies } from './exposition.js';
 import { faultFamilies } from './families/faults.js';
-import { headroomFamilies } from './families/headroom.js';
+import { cgroupMemoryRows, headroomFamilies } from './families/headroom.js';
 import { oomFamilies } from './families/oom.js';
 import { selfFamilies } from './families/self.js';
 import { stallFamilies } from './families/stalls.js';
@@ -19,7 +19,8 @@ export interface Exposition {
 }
 
 export function createExposition(state: FaultlineState): Exposition {
-  const families = [...faultFamilies(state), ...headroomFamilies(state), ...stallFamilies(state), ...oomFamilies(state), ...selfFamilies(state)];
+  const cgroups = cgroupMemoryRows(state);
+  const families = [...faultFamilies(state), ...headroomFamilies(state, cgroups), ...stallFamilies(state, cgroups), ...oomFamilies(state), ...selfFamilies(state)];
   // prom-client's runtime metrics; its registries render them (each has its own metric objects).
   const prometheus = new client.Registry();
   const openMetrics = new client.Registry<client.OpenMetricsContentType>();

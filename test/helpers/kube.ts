@@ -1,5 +1,6 @@
-/** A kubeconfig for a test API server on loopback. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+/** A loopback Kubernetes API server serving a recorded pod list, and kubeconfigs for it. */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -18,4 +19,28 @@ export function writeKubeconfig(server: string): string {
     }),
   );
   return path;
+}
+
+/** The pod and container of test/fixtures/kubernetes/pods-list.json that live tests put workloads in. */
+export const RECORDED_POD = {
+  uid: '5f2b8c1e-9d3a-4e7b-8c6f-1a2b3c4d5e6f',
+  container: 'a3f1c2d4e5b60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90',
+  pod: 'api-7d9c6b5f4-x2kqp',
+  nodeName: 'node-a',
+} as const;
+
+/** A loopback API server answering with the recorded pod list (test/fixtures/kubernetes); a kubeconfig for it. */
+export async function fakeApiServer(t: { teardown(fn: () => void): void }): Promise<string> {
+  const list = readFileSync(new URL('../fixtures/kubernetes/pods-list.json', import.meta.url), 'utf8');
+  const server = createServer((req, res) => {
+    if (req.url?.includes('watch=true')) return void res.writeHead(200, { 'Content-Type': 'application/json' }).write('');
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(list);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const port = (server.address() as { port: number }).port;
+  return writeKubeconfig(`http://127.0.0.1:${port}`);
 }

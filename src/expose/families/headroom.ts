@@ -4,10 +4,11 @@ import type { FaultlineState } from '../../aggregate/state.js';
 import type { Family, Sample } from '../exposition.js';
 import { familyList, perRefresh } from './define.js';
 
-export function headroomFamilies(state: FaultlineState): Family[] {
-  const { families, counter, gauge } = familyList();
-  // One read of the files per scrape, shared by the families below.
-  const cgroups = perRefresh(state, () => {
+export type CgroupMemoryRows = () => { cgroup: string; memory: CgroupMemory }[];
+
+/** Each cgroup with live processes and its memory files, read once per scrape (shared by the families that need them). */
+export function cgroupMemoryRows(state: FaultlineState): CgroupMemoryRows {
+  return perRefresh(state, () => {
     const root = state.cgroups.root;
     const rows: { cgroup: string; memory: CgroupMemory }[] = [];
     for (const key of state.processes.liveCgroupKeys()) {
@@ -18,6 +19,10 @@ export function headroomFamilies(state: FaultlineState): Family[] {
     }
     return rows;
   });
+}
+
+export function headroomFamilies(state: FaultlineState, cgroups: CgroupMemoryRows = cgroupMemoryRows(state)): Family[] {
+  const { families, counter, gauge } = familyList();
   const hostPressure = perRefresh(state, readHostPressure);
   const psiSamples = function* (psi: Psi | null, labels: Record<string, string>): Generator<Sample> {
     if (!psi) return;

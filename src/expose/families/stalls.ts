@@ -1,10 +1,11 @@
 /** Memory stalls: reclaim and compaction latency histograms by cgroup, and the pages reclaim freed. */
 import { OTHER } from '../../aggregate/oom-kills.js';
 import type { FaultlineState } from '../../aggregate/state.js';
-import { cumulativeBelow } from '../../aggregate/stalls.js';
+import { cumulativeBelow, emptyHistogram, type StallHistogram } from '../../aggregate/stalls.js';
 import type { StallKind } from '../../bpf/contract.js';
 import { escapeLabel, type Family, type Sample } from '../exposition.js';
 import { familyList } from './define.js';
+import type { CgroupMemoryRows } from './headroom.js';
 
 /**
  * Exported bucket bounds, 2^bits ns: every other kernel log2 bucket, 1.024 µs
@@ -22,7 +23,7 @@ const HISTOGRAMS: readonly [StallKind, string, string][] = [
   [
     'memcg_reclaim',
     'faultline_memcg_reclaim_duration_seconds',
-    'Time tasks spent reclaiming for a cgroup limit (vmscan:mm_vmscan_memcg_reclaim_begin to _end): a charge over memory.max/memory.high or the v1 limit, by the stalled task\'s memory cgroup.',
+    'Time tasks spent reclaiming for a cgroup limit (vmscan:mm_vmscan_memcg_reclaim_begin to _end): a charge over memory.max/memory.high or the v1 limit, by the stalled task\'s memory cgroup; every live cgroup with a limit is shown, at zero until it reclaims.',
   ],
   [
     'compaction',
@@ -31,9 +32,26 @@ const HISTOGRAMS: readonly [StallKind, string, string][] = [
   ],
 ];
 
-export function stallFamilies(state: FaultlineState): Family[] {
+export function stallFamilies(state: FaultlineState, limited: CgroupMemoryRows): Family[] {
   const { families, counter } = familyList();
   const label = (key: bigint | null): string => `cgroup="${escapeLabel(key === null ? OTHER : state.cgroupLabel(key))}"`;
+  /**
+   * The histograms to show, by cgroup label: every cgroup that stalled and,
+   * for memcg reclaim, every live cgroup with a limit at zero, so that its
+   * first reclaims (often seconds before an OOM kill) are an increase
+   * Prometheus's rate() sees, not the first sample of a new series.
+   */
+  const shown = (kind: StallKind): Map<string, StallHistogram> => {
+    const out = new Map<string, StallHistogram>();
+    for (const [key, h] of state.stalls.byCgroup(kind)) if (h.count > 0n) out.set(label(key), h);
+    if (kind === 'memcg_reclaim') {
+      for (const { cgroup, memory } of limited()) {
+        const l = `cgroup="${escapeLabel(cgroup)}"`;
+        if (memory.limitBytes !== null && !out.has(l)) out.set(l, emptyHistogram());
+      }
+    }
+    return out;
+  };
 
   for (const [kind, name, help] of HISTOGRAMS) {
     families.push({
@@ -42,9 +60,7 @@ export function stallFamilies(state: FaultlineState): Family[] {
       type: 'histogram',
       labelNames: ['cgroup'],
       *samples(): Generator<Sample> {
-        for (const [key, h] of state.stalls.byCgroup(kind)) {
-          if (h.count === 0n) continue;
-          const cgroup = label(key);
+        for (const [cgroup, h] of shown(kind)) {
           const cumulative = cumulativeBelow(h.slots, STALL_BUCKET_BITS);
           for (let i = 0; i < LE.length; i++) yield [`${cgroup},${LE[i]}`, Number(cumulative[i]!), '_bucket'];
           yield [`${cgroup},le="+Inf"`, Number(h.count), '_bucket'];
@@ -61,9 +77,7 @@ export function stallFamilies(state: FaultlineState): Family[] {
     ['cgroup', 'reclaim'],
     function* () {
       for (const [kind, reclaim] of [['direct_reclaim', 'direct'], ['memcg_reclaim', 'memcg']] as const) {
-        for (const [key, h] of state.stalls.byCgroup(kind)) {
-          if (h.count > 0n) yield [`${label(key)},reclaim="${reclaim}"`, Number(h.reclaimedPages)];
-        }
+        for (const [cgroup, h] of shown(kind)) yield [`${cgroup},reclaim="${reclaim}"`, Number(h.reclaimedPages)];
       }
     },
   );
