@@ -88,6 +88,12 @@ for (const valuesFile of valueSets) {
     t.ok(c.resources.requests && c.resources.limits, 'resources');
     t.equal(c.args.includes('--kubernetes.enabled'), v.kubernetes.enabled, '--kubernetes.enabled follows the value');
     for (const arg of v.extraArgs) t.ok(c.args.includes(arg), `extra arg ${arg}`);
+    if (v.otlp.endpoint) {
+      for (const arg of [`--otlp.endpoint=${v.otlp.endpoint}`, `--otlp.protocol=${v.otlp.protocol}`, `--otlp.interval=${v.otlp.interval}`]) t.ok(c.args.includes(arg), arg);
+    } else {
+      t.notOk(c.args.some((a: string) => a.startsWith('--otlp.')), 'no OTLP unless an endpoint is set');
+    }
+    for (const name of ['POD_NAME', 'POD_NAMESPACE', 'POD_UID']) t.ok(c.env.some((e: Any) => e.name === name && e.valueFrom.fieldRef), `${name} from the downward API`);
     t.ok(c.env.some((e: Any) => e.name === 'NODE_NAME' && e.valueFrom.fieldRef.fieldPath === 'spec.nodeName'), 'NODE_NAME from the downward API');
 
     const sc = c.securityContext;

@@ -70,6 +70,8 @@ export class FaultlineState {
   eventLog: { records: number; droppedBacklog: number; droppedWriteError: number; writeErrors: number } | null = null;
   /** 1 in how many filtered page faults the event log takes; 0 when it logs no page faults. */
   eventLogSampleEvery = 0;
+  /** OTLP export outcomes (serve with an OTLP endpoint), or null. */
+  otlp: { success: number; failure: number } | null = null;
   /** This node's pods from the Kubernetes API (serve --kubernetes.enabled), or null. */
   pods: KubePods | null = null;
 

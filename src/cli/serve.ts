@@ -7,7 +7,8 @@ import { KmsgOomReports } from '../bpf/kmsg.js';
 import { enableBpfStats } from '../bpf/libbpf.js';
 import { Probe } from '../bpf/probe.js';
 import { createApp, listen, parseListenAddress } from '../expose/http.js';
-import { createExposition } from '../expose/metrics.js';
+import { createExposition, createFamilies } from '../expose/metrics.js';
+import { OtlpConfigError, resolveOtlpConfig, type OtlpConfig } from '../expose/otlp-config.js';
 import { BPF_FLAGS, bpfFlags, onShutdown } from './common.js';
 import { EventLog } from '../deliver/event-log.js';
 import { formatJson, oomKillExtras, pageFaultExtras } from '../deliver/trace-format.js';
@@ -40,6 +41,15 @@ const FLAGS: FlagSpecs = {
   'kubernetes.node-name': { type: 'string', value: 'NAME', help: 'This node\'s name, for --kubernetes.enabled (default: $NODE_NAME)' },
   'kubernetes.kubeconfig': { type: 'string', value: 'PATH', help: 'A kubeconfig for --kubernetes.enabled (default: the in-cluster service account)' },
   'bpf.stats': { type: 'boolean', help: 'Turn on the kernel\'s BPF run-time statistics while faultline runs (costs ~20 ns per program run)' },
+  'otlp.endpoint': { type: 'string', value: 'URL', help: 'Push metrics over OTLP to this base endpoint (…/v1/metrics is added for HTTP); default $OTEL_EXPORTER_OTLP_ENDPOINT. Off when neither this nor --otlp.metrics-endpoint is set' },
+  'otlp.metrics-endpoint': { type: 'string', value: 'URL', help: 'Push metrics over OTLP to exactly this URL; default $OTEL_EXPORTER_OTLP_METRICS_ENDPOINT' },
+  'otlp.protocol': { type: 'string', value: 'PROTOCOL', help: 'http/protobuf, http/json or grpc; default $OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf' },
+  'otlp.header': { type: 'string', value: 'KEY=VALUE', multiple: true, help: 'A header on every export (repeatable); added to $OTEL_EXPORTER_OTLP_HEADERS' },
+  'otlp.interval': { type: 'string', value: 'DURATION', help: 'Export this often; default $OTEL_METRIC_EXPORT_INTERVAL (ms), else 60s' },
+  'otlp.timeout': { type: 'string', value: 'DURATION', help: 'Give up on one export (retries included) after this; default $OTEL_EXPORTER_OTLP_TIMEOUT (ms), else 10s' },
+  'otlp.temporality': { type: 'string', value: 'NAME', help: 'cumulative, delta or lowmemory; default $OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, else cumulative' },
+  'otlp.resource-attribute': { type: 'string', value: 'KEY=VALUE', multiple: true, help: 'A resource attribute (repeatable); added to $OTEL_RESOURCE_ATTRIBUTES' },
+  'otlp.service-name': { type: 'string', value: 'NAME', help: 'service.name; default $OTEL_SERVICE_NAME, else faultline' },
   'maps.refresh-interval': { type: 'string', value: 'DURATION', help: 'Also read the kernel maps this often between scrapes, to fold exited processes', default: '10s' },
   ...BPF_FLAGS,
 };
@@ -52,6 +62,18 @@ for Prometheus. Needs root (or CAP_BPF and CAP_PERFMON).
 Flags:
 ${flagHelp(FLAGS)}
 `;
+
+/** Resource attributes of the pod faultline runs in, from the downward API's variables (the Helm chart sets them). */
+function kubernetesResource(nodeFlag: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  const node = nodeFlag ?? process.env.NODE_NAME;
+  if (node) out['k8s.node.name'] = node;
+  if (process.env.POD_NAME) out['k8s.pod.name'] = process.env.POD_NAME;
+  if (process.env.POD_NAMESPACE) out['k8s.namespace.name'] = process.env.POD_NAMESPACE;
+  if (process.env.POD_UID) out['k8s.pod.uid'] = process.env.POD_UID;
+  if (process.env.POD_NAME) out['service.instance.id'] = process.env.POD_NAME;
+  return out;
+}
 
 export async function serve(argv: string[]): Promise<void> {
   const flags = parseFlags('serve', FLAGS, argv);
@@ -97,6 +119,26 @@ export async function serve(argv: string[]): Promise<void> {
     maxSizeBytes: byteSize('event-log.max-size', flags['event-log.max-size']),
     maxFiles: positiveInt('event-log.max-files', flags['event-log.max-files']),
   };
+  let otlpConfig: OtlpConfig | null;
+  try {
+    otlpConfig = resolveOtlpConfig(
+      {
+        endpoint: flags['otlp.endpoint'] as string | undefined,
+        metricsEndpoint: flags['otlp.metrics-endpoint'] as string | undefined,
+        protocol: flags['otlp.protocol'] as string | undefined,
+        headers: flags['otlp.header'] as string[] | undefined,
+        intervalSeconds: flags['otlp.interval'] === undefined ? undefined : durationSeconds('otlp.interval', flags['otlp.interval']),
+        timeoutSeconds: flags['otlp.timeout'] === undefined ? undefined : durationSeconds('otlp.timeout', flags['otlp.timeout']),
+        temporality: flags['otlp.temporality'] as string | undefined,
+        resourceAttributes: flags['otlp.resource-attribute'] as string[] | undefined,
+        serviceName: flags['otlp.service-name'] as string | undefined,
+      },
+      process.env,
+    );
+  } catch (err) {
+    if (err instanceof OtlpConfigError) throw new FaultlineError('BAD_FLAG', err.message);
+    throw err;
+  }
   requireBpfCapabilities();
 
   const bpfStats = flags['bpf.stats'] ? enableBpfStats() : null;
@@ -145,8 +187,9 @@ export async function serve(argv: string[]): Promise<void> {
     }
   }
   const liveState = state;
+  const families = createFamilies(liveState);
   const app = createApp(
-    createExposition(liveState),
+    createExposition(liveState, families),
     {
       listenAddress: String(flags['web.listen-address']),
       telemetryPath,
@@ -173,6 +216,25 @@ export async function serve(argv: string[]): Promise<void> {
   drainTimer.unref();
   const housekeeping = setInterval(() => liveState.refresh(), refreshMs);
   housekeeping.unref();
+  let otlp: { shutdown(): Promise<void> } | null = null;
+  if (otlpConfig) {
+    const { OtlpPush } = await import('../expose/otlp.js');
+    liveState.otlp = { success: 0, failure: 0 };
+    otlp = new OtlpPush({
+      config: otlpConfig,
+      families,
+      refresh: () => {
+        probe.drain();
+        liveState.refresh();
+      },
+      stats: liveState.otlp,
+      version: packageVersion(),
+      detected: kubernetesResource(flags['kubernetes.node-name'] as string | undefined),
+    });
+    process.stderr.write(
+      `faultline: pushing metrics over OTLP (${otlpConfig.protocol}, ${otlpConfig.temporality}) to ${otlpConfig.url} every ${otlpConfig.intervalMs / 1000} s\n`,
+    );
+  }
   const programs = probe.programs.map((p) => p.attachPoint).join(', ');
   const bound = server.address();
   const port = typeof bound === 'object' && bound ? bound.port : address.port;
@@ -181,6 +243,8 @@ export async function serve(argv: string[]): Promise<void> {
   onShutdown(async () => {
     clearInterval(housekeeping);
     clearInterval(drainTimer);
+    // A last export, bounded: a receiver that is down must not hold shutdown open.
+    if (otlp) await Promise.race([otlp.shutdown().catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);
     const closed = new Promise<void>((resolve) => listening.close(() => resolve()));
     // Connections kept alive by scrapers must not hold shutdown open.
     listening.closeAllConnections();

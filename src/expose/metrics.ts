@@ -6,7 +6,7 @@
  */
 import client from 'prom-client';
 import type { FaultlineState } from '../aggregate/state.js';
-import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, renderFamilies } from './exposition.js';
+import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, renderFamilies, type Family } from './exposition.js';
 import { faultFamilies } from './families/faults.js';
 import { cgroupMemoryRows, headroomFamilies } from './families/headroom.js';
 import { oomFamilies } from './families/oom.js';
@@ -18,9 +18,13 @@ export interface Exposition {
   render(openMetrics: boolean): Promise<{ contentType: string; body: string }>;
 }
 
-export function createExposition(state: FaultlineState): Exposition {
+/** Every faultline family, computed from the state when read: /metrics renders them, OTLP pushes them. */
+export function createFamilies(state: FaultlineState): Family[] {
   const cgroups = cgroupMemoryRows(state);
-  const families = [...faultFamilies(state), ...headroomFamilies(state, cgroups), ...stallFamilies(state, cgroups), ...oomFamilies(state), ...selfFamilies(state)];
+  return [...faultFamilies(state), ...headroomFamilies(state, cgroups), ...stallFamilies(state, cgroups), ...oomFamilies(state), ...selfFamilies(state)];
+}
+
+export function createExposition(state: FaultlineState, families: Family[] = createFamilies(state)): Exposition {
   // prom-client's runtime metrics; its registries render them (each has its own metric objects).
   const prometheus = new client.Registry();
   const openMetrics = new client.Registry<client.OpenMetricsContentType>();

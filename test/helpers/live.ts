@@ -42,10 +42,10 @@ export interface Started {
   exited: Promise<number | null>;
 }
 
-/** The CLI with args; `wrapper` runs it under another command (e.g. setpriv). */
-export function startCli(args: string[], wrapper: string[] = []): Started {
+/** The CLI with args; `wrapper` runs it under another command (e.g. setpriv); `env` adds variables. */
+export function startCli(args: string[], wrapper: string[] = [], env: Record<string, string> = {}): Started {
   const [command, ...rest] = [...wrapper, process.execPath, CLI, ...args];
-  const child = spawn(command!, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command!, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -74,8 +74,8 @@ export interface Exporter extends Started {
 }
 
 /** `faultline serve` on a free loopback port. */
-export async function startExporter(extra: string[] = [], wrapper: string[] = []): Promise<Exporter> {
-  const s = startCli(['serve', '--web.listen-address=127.0.0.1:0', ...extra], wrapper);
+export async function startExporter(extra: string[] = [], wrapper: string[] = [], env: Record<string, string> = {}): Promise<Exporter> {
+  const s = startCli(['serve', '--web.listen-address=127.0.0.1:0', ...extra], wrapper, env);
   const line = await Promise.race([
     waitFor('faultline to serve', () => /serving (http:\/\/\S+)/.exec(s.stderr())?.[1]),
     s.exited.then((code) => {

@@ -70,6 +70,16 @@ export function selfFamilies(state: FaultlineState): Family[] {
       yield [{ reason: 'write_error' }, state.eventLog.droppedWriteError];
     },
   );
+  counter(
+    'faultline_otlp_exports_total',
+    'OTLP metric exports (--otlp.* or OTEL_EXPORTER_OTLP_*), by result: success, or failure after the exporter\'s retries; absent when OTLP is off.',
+    ['result'],
+    function* () {
+      if (!state.otlp) return;
+      yield [{ result: 'success' }, state.otlp.success];
+      yield [{ result: 'failure' }, state.otlp.failure];
+    },
+  );
   gauge(
     'faultline_event_log_sample_ratio',
     'The share of the page faults passing the event log filters that are logged (1/N with --event-log.sample N); absent when no page faults are logged.',

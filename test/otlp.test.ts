@@ -1,0 +1,111 @@
+/* OTLP: configuration from variables and flags, names for every family, label and histogram conversion. */
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { OTEL_NAMES } from '../src/expose/otel-names.js';
+import { OtlpConfigError, parseKeyValueList, resolveOtlpConfig } from '../src/expose/otlp-config.js';
+import { attributesOf, histogramPoints } from '../src/expose/otlp.js';
+import { createFamilies } from '../src/expose/metrics.js';
+import type { FaultlineState } from '../src/aggregate/state.js';
+import { ROOT } from './helpers/live.js';
+
+t.test('off unless an endpoint is configured', async (t) => {
+  t.equal(resolveOtlpConfig({}, {}), null);
+  t.equal(resolveOtlpConfig({}, { OTEL_METRIC_EXPORT_INTERVAL: '1000' }), null);
+  t.equal(resolveOtlpConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'true' }), null, 'OTEL_SDK_DISABLED');
+});
+
+t.test('the standard variables', async (t) => {
+  const c = resolveOtlpConfig({}, {
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/',
+    OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20abc, x-tenant=t1',
+    OTEL_METRIC_EXPORT_INTERVAL: '15000',
+    OTEL_EXPORTER_OTLP_TIMEOUT: '5000',
+    OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'Delta',
+    OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=prod,team=sre',
+    OTEL_SERVICE_NAME: 'faultline-prod',
+  })!;
+  t.equal(c.url, 'http://collector:4318/v1/metrics', 'the base endpoint gets /v1/metrics for HTTP');
+  t.equal(c.protocol, 'http/protobuf', 'default protocol');
+  t.same(c.headers, { authorization: 'Bearer abc', 'x-tenant': 't1' }, 'headers, percent-decoded');
+  t.equal(c.intervalMs, 15000);
+  t.equal(c.timeoutMs, 5000);
+  t.equal(c.temporality, 'delta');
+  t.same(c.resourceAttributes, { 'deployment.environment.name': 'prod', team: 'sre', 'service.name': 'faultline-prod' });
+  const specific = resolveOtlpConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://b:9000/custom' })!;
+  t.equal(specific.url, 'http://b:9000/custom', 'the metrics endpoint is used as is, and beats the base one');
+  const grpc = resolveOtlpConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })!;
+  t.equal(grpc.url, 'http://a:4317', 'gRPC takes the base endpoint as is');
+  t.equal(resolveOtlpConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a', OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })!.protocol, 'http/json', 'the metrics protocol beats the base one');
+  const defaults = resolveOtlpConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a' })!;
+  t.match(defaults, { intervalMs: 60000, timeoutMs: 10000, temporality: 'cumulative' }, 'the spec\'s defaults; cumulative unless asked');
+});
+
+t.test('a flag wins over its variable', async (t) => {
+  const env = {
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://env:4318',
+    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://env-metrics:4318/v1/metrics',
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+    OTEL_EXPORTER_OTLP_HEADERS: 'a=env,b=env',
+    OTEL_METRIC_EXPORT_INTERVAL: '15000',
+    OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta',
+    OTEL_RESOURCE_ATTRIBUTES: 'team=sre,zone=a',
+    OTEL_SERVICE_NAME: 'env-name',
+  };
+  const c = resolveOtlpConfig(
+    { endpoint: 'http://flag:4318', protocol: 'http/json', headers: ['a=flag'], intervalSeconds: 5, temporality: 'cumulative', resourceAttributes: ['team=platform'], serviceName: 'flag-name' },
+    env,
+  )!;
+  t.equal(c.url, 'http://flag:4318/v1/metrics', '--otlp.endpoint beats both variables');
+  t.equal(c.protocol, 'http/json');
+  t.same(c.headers, { a: 'flag', b: 'env' }, 'a header flag replaces that header only');
+  t.equal(c.intervalMs, 5000);
+  t.equal(c.temporality, 'cumulative');
+  t.same(c.resourceAttributes, { team: 'platform', zone: 'a', 'service.name': 'flag-name' });
+  t.equal(resolveOtlpConfig({ metricsEndpoint: 'http://exact/path' }, env)!.url, 'http://exact/path');
+  t.equal(resolveOtlpConfig({ timeoutSeconds: 30, intervalSeconds: 10 }, env)!.timeoutMs, 10000, 'an export cannot outlast the interval');
+});
+
+t.test('errors say what is wrong', async (t) => {
+  t.throws(() => resolveOtlpConfig({ endpoint: 'collector:4318' }, {}), new OtlpConfigError('--otlp.endpoint "collector:4318" is not an http:// or https:// URL'));
+  t.throws(() => resolveOtlpConfig({ protocol: 'udp' }, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a' }), /OTLP protocol "udp" is not one of http\/protobuf, http\/json, grpc/);
+  t.throws(() => resolveOtlpConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a', OTEL_METRIC_EXPORT_INTERVAL: 'soon' }), /OTEL_METRIC_EXPORT_INTERVAL="soon" is not a positive number of milliseconds/);
+  t.throws(() => parseKeyValueList('novalue', 'OTEL_RESOURCE_ATTRIBUTES'), /"novalue" is not key=value/);
+  t.throws(() => resolveOtlpConfig({ temporality: 'sometimes' }, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a' }), /temporality "sometimes"/);
+});
+
+t.test('every family has an OpenTelemetry name and unit, and the README maps them all', async (t) => {
+  const families = createFamilies({} as FaultlineState);
+  const readme = readFileSync(`${ROOT}README.md`, 'utf8');
+  const otelNames = new Set<string>();
+  for (const f of families) {
+    const o = OTEL_NAMES[f.name];
+    t.ok(o, `${f.name} has an OpenTelemetry name`);
+    if (!o) continue;
+    t.match(o.name, /^faultline(\.[a-z][a-z0-9_]*)+$/, `${o.name}: dotted, lower case`);
+    t.match(o.unit, /^(By|s|1|\{[a-z]+\})$/, `${o.name}: a UCUM unit or {annotation}`);
+    t.notOk(otelNames.has(o.name), `${o.name} is used once`);
+    otelNames.add(o.name);
+    t.ok(readme.includes(`| \`${f.name}\` | \`${o.name}\` | \`${o.unit}\` |`), `README maps ${f.name}`);
+  }
+  t.equal(Object.keys(OTEL_NAMES).length, families.length, 'no names for families that do not exist');
+});
+
+t.test('labels become attributes; Prometheus histograms become OTLP histograms', async (t) => {
+  t.same(attributesOf('pid="42",comm="a \\"b\\"\\\\c",type="minor"'), { pid: '42', comm: 'a "b"\\c', type: 'minor' });
+  t.same(attributesOf({ cgroup: '/x', event: 'max' }), { cgroup: '/x', event: 'max' });
+  const points = histogramPoints([
+    ['cgroup="/a",le="0.001"', 2, '_bucket'],
+    ['cgroup="/a",le="0.004"', 5, '_bucket'],
+    ['cgroup="/a",le="+Inf"', 6, '_bucket'],
+    ['cgroup="/a"', 0.01, '_sum'],
+    ['cgroup="/a"', 6, '_count'],
+    ['le="1"', 0, '_bucket'],
+    ['le="+Inf"', 1, '_bucket'],
+    ['', 7, '_sum'],
+    ['', 1, '_count'],
+  ]);
+  t.same(points, [
+    { attributes: { cgroup: '/a' }, boundaries: [0.001, 0.004], counts: [2, 3, 1], sum: 0.01, count: 6 },
+    { attributes: {}, boundaries: [1], counts: [0, 1], sum: 7, count: 1 },
+  ]);
+});
