@@ -1,6 +1,6 @@
 /*
  * Live: reclaim and compaction stalls. A shell in a 32 MiB faultline-test-*
- * cgroup reads a 96 MiB file whose page cache was dropped, so every charge
+ * cgroup reads a 96 MiB file that is not in the page cache, so every charge
  * past the limit reclaims (memcg reclaim), then asks for compaction through
  * /proc/sys/vm/compact_memory (which compacts in the writer's context).
  * bpftrace counts the same tracepoints for the shell and its children; the
@@ -21,10 +21,10 @@ function stallEntries(): number {
 }
 
 t.test('memcg reclaim and compaction histograms count what the tracepoints saw', { skip: SKIP_NOT_ROOT }, async (t) => {
-  execFileSync('dd', ['if=/dev/zero', `of=${FILE}`, 'bs=1M', 'count=96', 'conv=fsync', 'status=none']);
+  // Written with O_DIRECT, so none of it is in the page cache: the read below charges every page to the test cgroup.
+  execFileSync('dd', ['if=/dev/zero', `of=${FILE}`, 'bs=1M', 'count=96', 'oflag=direct', 'status=none']);
   t.teardown(() => rmSync(FILE, { force: true }));
-  // Drop the file's page cache (POSIX_FADV_DONTNEED), so the read below charges every page to the test cgroup.
-  execFileSync('dd', [`if=${FILE}`, 'iflag=nocache', 'count=0', 'status=none']);
+  execFileSync('dd', [`if=${FILE}`, 'iflag=nocache', 'count=0', 'status=none']); // and drop any that is (POSIX_FADV_DONTNEED)
 
   const exporter = await startExporter();
   t.teardown(() => exporter.stop());
@@ -40,7 +40,8 @@ t.test('memcg reclaim and compaction histograms count what the tracepoints saw',
     'bpftrace',
     [
       '-e',
-      `tracepoint:vmscan:mm_vmscan_memcg_reclaim_end /${ours}/ { @reclaims = count(); @pages = sum(args->nr_reclaimed); }
+      `BEGIN { printf("bpftrace-ready\\n"); }
+       tracepoint:vmscan:mm_vmscan_memcg_reclaim_end /${ours}/ { @reclaims = count(); @pages = sum(args->nr_reclaimed); }
        tracepoint:compaction:mm_compaction_end /${ours}/ { @compactions = count(); }`,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
@@ -52,7 +53,8 @@ t.test('memcg reclaim and compaction histograms count what the tracepoints saw',
     bpftrace.kill('SIGKILL');
     shell.kill('SIGKILL');
   });
-  await waitFor('bpftrace to attach', () => counted.includes('Attaching'), 60000);
+  // BEGIN runs once every probe is attached; "Attaching N probes" is printed before.
+  await waitFor('bpftrace to attach', () => counted.includes('bpftrace-ready'), 60000);
 
   shell.stdin!.end('go\n');
   t.equal(await shellExit, 0, 'read the file and compacted');

@@ -17,7 +17,7 @@ t.test('trace --pid prints every user page fault of the process', { skip: SKIP_N
   const pid = target.pid!;
 
   const tracer = startCli(['trace', '--pid', String(pid)]);
-  const bpftrace = spawn('bpftrace', ['-e', `tracepoint:exceptions:page_fault_user /pid == ${pid}/ { @faults = count(); }`], {
+  const bpftrace = spawn('bpftrace', ['-e', `BEGIN { printf("bpftrace-ready\\n"); } tracepoint:exceptions:page_fault_user /pid == ${pid}/ { @faults = count(); }`], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let counted = '';
@@ -29,7 +29,8 @@ t.test('trace --pid prints every user page fault of the process', { skip: SKIP_N
     target.kill('SIGKILL');
   });
   await waitFor('trace to start', () => tracer.stderr().includes(`tracing page faults of pid ${pid}`));
-  await waitFor('bpftrace to attach', () => counted.includes('Attaching'), 60000);
+  // BEGIN runs once every probe is attached; "Attaching N probes" is printed before.
+  await waitFor('bpftrace to attach', () => counted.includes('bpftrace-ready'), 60000);
 
   target.stdin!.end('go\n');
   t.equal(await targetExit, 0);
