@@ -54,6 +54,9 @@ export function cumulativeBelow(slots: readonly bigint[], bitsList: readonly num
   return out;
 }
 
+/** The all-zero key: stalls of cgroups beyond the kernel map's bound. */
+const isOverflow = (r: StallRecord): boolean => r.cgroupId === 0n && r.memcgId === 0n;
+
 export interface StallTableOptions {
   /** Keep the folded histograms of at most this many removed cgroups; the rest count as "other". Default 1000. */
   maxGroups?: number;
@@ -87,8 +90,7 @@ export class StallTable {
     const forget: StallRecord[] = [];
     this.live = [];
     for (const record of snapshot) {
-      const overflow = record.cgroupId === 0n && record.memcgId === 0n;
-      if (check && !overflow && isGone(record)) {
+      if (check && !isOverflow(record) && isGone(record)) {
         const value = HISTOGRAMS_BY_KIND.empty();
         addHistogram(value[STALL_KINDS.indexOf(record.kind)]!, record);
         this.folded.add(this.cgroupKey(record), value);
@@ -115,7 +117,7 @@ export class StallTable {
     for (const [key, histograms] of this.folded.entries()) addHistogram(into(key), histograms[k]!);
     for (const r of this.live) {
       if (r.kind !== kind) continue;
-      addHistogram(into(r.cgroupId === 0n && r.memcgId === 0n ? null : this.cgroupKey(r)), r);
+      addHistogram(into(isOverflow(r) ? null : this.cgroupKey(r)), r);
     }
     if (this.folded.evicted > 0) addHistogram(into(null), this.folded.other[k]!);
     return out;

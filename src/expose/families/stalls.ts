@@ -2,9 +2,9 @@
 import { OTHER } from '../../aggregate/oom-kills.js';
 import type { FaultlineState } from '../../aggregate/state.js';
 import { cumulativeBelow, emptyHistogram, type StallHistogram } from '../../aggregate/stalls.js';
-import type { StallKind } from '../../bpf/contract.js';
+import { STALL_KINDS, type StallKind } from '../../bpf/contract.js';
 import { escapeLabel, type Family, type Sample } from '../exposition.js';
-import { familyList } from './define.js';
+import { familyList, perRefresh } from './define.js';
 import type { CgroupMemoryRows } from './headroom.js';
 
 /**
@@ -34,24 +34,32 @@ const HISTOGRAMS: readonly [StallKind, string, string][] = [
 
 export function stallFamilies(state: FaultlineState, limited: CgroupMemoryRows): Family[] {
   const { families, counter } = familyList();
-  const label = (key: bigint | null): string => `cgroup="${escapeLabel(key === null ? OTHER : state.cgroupLabel(key))}"`;
+  const cgroupLabel = (path: string): string => `cgroup="${escapeLabel(path)}"`;
   /**
-   * The histograms to show, by cgroup label: every cgroup that stalled and,
-   * for memcg reclaim, every live cgroup with a limit at zero, so that its
-   * first reclaims (often seconds before an OOM kill) are an increase
-   * Prometheus's rate() sees, not the first sample of a new series.
+   * The histograms to show, by kind and cgroup label: every cgroup that
+   * stalled and, for memcg reclaim, every live cgroup with a limit at zero,
+   * so that its first reclaims (often seconds before an OOM kill) are an
+   * increase Prometheus's rate() sees, not the first sample of a new series.
+   * Once per scrape: the histogram families and the reclaimed pages read it.
    */
-  const shown = (kind: StallKind): Map<string, StallHistogram> => {
-    const out = new Map<string, StallHistogram>();
-    for (const [key, h] of state.stalls.byCgroup(kind)) if (h.count > 0n) out.set(label(key), h);
-    if (kind === 'memcg_reclaim') {
-      for (const { cgroup, memory } of limited()) {
-        const l = `cgroup="${escapeLabel(cgroup)}"`;
-        if (memory.limitBytes !== null && !out.has(l)) out.set(l, emptyHistogram());
+  const shownByKind = perRefresh(state, () => {
+    const byKind = new Map<StallKind, Map<string, StallHistogram>>();
+    for (const kind of STALL_KINDS) {
+      const out = new Map<string, StallHistogram>();
+      for (const [key, h] of state.stalls.byCgroup(kind)) {
+        if (h.count > 0n) out.set(cgroupLabel(key === null ? OTHER : state.cgroupLabel(key)), h);
       }
+      if (kind === 'memcg_reclaim') {
+        for (const { cgroup, memory } of limited()) {
+          const l = cgroupLabel(cgroup);
+          if (memory.limitBytes !== null && !out.has(l)) out.set(l, emptyHistogram());
+        }
+      }
+      byKind.set(kind, out);
     }
-    return out;
-  };
+    return byKind;
+  });
+  const shown = (kind: StallKind): Map<string, StallHistogram> => shownByKind().get(kind)!;
 
   for (const [kind, name, help] of HISTOGRAMS) {
     families.push({
