@@ -77,8 +77,8 @@ t.test('flags beat variables; delta temporality over http/json adds up to the ke
   });
   const k = runWorkload('anon', '20');
   const pid = String(k.pid);
-  const since = Date.now();
-  await waitFor('two pushes after the workload', () => receiver.pushes.filter((p) => p.at > since).length >= 2, 10000);
+  const after = pushesSince(receiver, Date.now());
+  await waitFor('two pushes after the workload', () => after().length >= 2, 10000);
   const deltas = receiver.pushes.flatMap((p) => pointsOf(p, 'faultline.process.page_faults', { pid }));
   t.equal(total(deltas), k.minflt, `the deltas of pid ${pid} add up to its minflt ${k.minflt}`);
   t.equal(receiver.pushes.at(-1)!.metrics.get('faultline.page_faults')?.temporality, 'AGGREGATION_TEMPORALITY_DELTA');

@@ -52,7 +52,8 @@ export function rulesWithFor(forValue: string, rulesPath = SHIPPED_RULES): strin
 
 /**
  * Starts Prometheus scraping `targets` (exporter URLs, path included) every
- * second, with `rules` (file contents) evaluated every second.
+ * second, with `rules` (file contents) evaluated every second; returns once
+ * every target has been scraped.
  */
 export async function startPrometheus(targets: string[], rules: string[] = []): Promise<Prometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'faultline-prometheus-'));
@@ -121,10 +122,18 @@ export async function startPrometheus(targets: string[], rules: string[] = []): 
     await stop();
     throw err;
   }
-  return {
+  const prometheus: Prometheus = {
     url,
     query: (expr) => api(`/api/v1/query?query=${encodeURIComponent(expr)}`),
     alerts: async () => (await api<{ alerts: Alert[] }>('/api/v1/alerts')).alerts,
     stop,
   };
+  const scraped = async (): Promise<boolean> => (await prometheus.query('up')).result.filter((r) => r.value?.[1] === '1').length === targets.length;
+  try {
+    await waitFor('Prometheus to scrape every target', scraped);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return prometheus;
 }
