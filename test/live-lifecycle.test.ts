@@ -4,16 +4,10 @@
  * stderr, non-zero exit, nothing left attached).
  */
 import t from 'tap';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { CLI, SKIP_NOT_ROOT, scrape, startCli, startExporter } from './helpers/live.js';
-
-const OUR_PROGRAMS = /count_minor_fau|count_major_fau|page_fault_user|mark_victim_|settle_exiting_|refresh_comm/;
-
-function ourProgramsLoaded(): string[] {
-  const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' })) as { name?: string }[];
-  return progs.map((p) => p.name ?? '').filter((n) => OUR_PROGRAMS.test(n));
-}
+import { CLI, SKIP_NOT_ROOT, scrape, startCli, startExporter, waitFor } from './helpers/live.js';
+import { heldBpfObjects, programsFreed, runHoldingPrograms } from './helpers/bpf-objects.js';
 
 function run(args: string[], env: NodeJS.ProcessEnv = process.env): { code: number | null; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env, timeout: 30000 });
@@ -21,9 +15,9 @@ function run(args: string[], env: NodeJS.ProcessEnv = process.env): { code: numb
 }
 
 t.test('metrics pass promtool and OpenMetrics is served on request', { skip: SKIP_NOT_ROOT }, async (t) => {
-  t.same(ourProgramsLoaded(), [], 'no faultline programs loaded before');
   const exporter = await startExporter();
-  t.ok(ourProgramsLoaded().length >= 6, 'programs loaded while serving');
+  const held = heldBpfObjects(exporter.child.pid!).progs;
+  t.ok(held.length >= 6, `programs loaded while serving: ids ${held.join(', ')}`);
   const { text } = await scrape(exporter.url);
   const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
   t.equal(check.status, 0, `promtool check metrics: ${check.stdout}${check.stderr}`);
@@ -49,26 +43,28 @@ t.test('metrics pass promtool and OpenMetrics is served on request', { skip: SKI
   t.match(await (await fetch(`${base}/`)).text(), /href="\/metrics"/);
 
   t.equal(await exporter.stop(), 0, 'exits 0 on SIGTERM');
-  t.same(ourProgramsLoaded(), [], 'bpftool prog show lists none of our programs after SIGTERM');
+  t.same(await programsFreed(held), [], 'the kernel frees every program it held after SIGTERM');
 });
 
 t.test('trace detaches on SIGINT too', { skip: SKIP_NOT_ROOT }, async (t) => {
   const tracer = startCli(['trace', '--pid', String(process.pid)]);
-  while (!tracer.stderr().includes('tracing page faults')) await new Promise((r) => setTimeout(r, 20));
-  t.ok(ourProgramsLoaded().length >= 2);
+  await waitFor('trace to attach', () => tracer.stderr().includes('tracing page faults'));
+  const held = heldBpfObjects(tracer.child.pid!).progs;
+  t.ok(held.length >= 2, `programs loaded while tracing: ids ${held.join(', ')}`);
   tracer.child.kill('SIGINT');
   t.equal(await tracer.exited, 0);
-  t.same(ourProgramsLoaded(), []);
+  t.same(await programsFreed(held), [], 'the kernel frees every program it held after SIGINT');
 });
 
 t.test('check reports every feature, detaches, and exits 0 here', { skip: SKIP_NOT_ROOT }, async (t) => {
-  const r = spawnSync(process.execPath, [CLI, 'check'], { encoding: 'utf8', timeout: 60000 });
-  t.equal(r.status, 0, r.stdout + r.stderr);
+  const r = await runHoldingPrograms(process.execPath, [CLI, 'check']);
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  t.ok(r.held.length > 0, `check held programs ${r.held.join(', ')}`);
   for (const feature of ['privileges', 'libbpf', 'btf', 'tp_btf', 'tracepoint', 'perf events', 'ring buffer', 'cgroups', 'bpf stats', 'kmsg']) {
     t.match(r.stdout, new RegExp(`^(ok|warn) +${feature} `, 'm'), feature);
   }
   t.match(r.stdout, /^faultline can run here$/m);
-  t.same(ourProgramsLoaded(), [], 'nothing left attached');
+  t.same(await programsFreed(r.held), [], 'nothing left attached');
   const nobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, CLI, 'check'], {
     encoding: 'utf8',
     timeout: 60000,
@@ -102,10 +98,10 @@ t.test('bad input: one line, non-zero exit, nothing attached', async (t) => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     t.teardown(() => blocker.close());
     const port = (blocker.address() as { port: number }).port;
-    const r = run(['serve', `--web.listen-address=127.0.0.1:${port}`]);
+    const r = await runHoldingPrograms(process.execPath, [CLI, 'serve', `--web.listen-address=127.0.0.1:${port}`]);
     t.equal(r.code, 1);
     t.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use`));
-    t.same(ourProgramsLoaded(), [], 'nothing left attached');
+    t.same(await programsFreed(r.held), [], 'nothing left attached');
   });
   t.test('not root', { skip: SKIP_NOT_ROOT }, async (t) => {
     const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, CLI, 'serve'], {

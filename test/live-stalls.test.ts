@@ -13,11 +13,13 @@ import { execFileSync, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { SKIP_NOT_ROOT, scrape, startExporter, sum, waitFor } from './helpers/live.js';
 import { createMemoryCgroup } from './helpers/cgroup.js';
+import { heldMapId } from './helpers/bpf-objects.js';
 
 const FILE = `/var/tmp/faultline-test-stalls-${process.pid}`;
 
-function stallEntries(): number {
-  return (JSON.parse(execFileSync('bpftool', ['-j', 'map', 'dump', 'name', 'stalls'], { encoding: 'utf8' })) as unknown[]).length;
+/** Entries in this exporter's own stalls map (by id: another faultline may be running). */
+function stallEntries(mapId: number): number {
+  return (JSON.parse(execFileSync('bpftool', ['-j', 'map', 'dump', 'id', String(mapId)], { encoding: 'utf8' })) as unknown[]).length;
 }
 
 t.test('memcg reclaim and compaction histograms count what the tracepoints saw', { skip: SKIP_NOT_ROOT }, async (t) => {
@@ -84,11 +86,12 @@ t.test('memcg reclaim and compaction histograms count what the tracepoints saw',
   t.ok(seconds <= within * reclaims, 'every reclaim is under the first bound that holds them all');
 
   // Once the cgroup is gone its entries leave the kernel map, and its counts stay in /metrics.
-  const before = stallEntries();
+  const stallsMap = heldMapId(exporter.child.pid!, 'stalls');
+  const before = stallEntries(stallsMap);
   await cgroup.remove();
   await waitFor('the removed cgroup\'s entries to be folded', async () => {
     await scrape(exporter.url);
-    return stallEntries() < before;
+    return stallEntries(stallsMap) < before;
   }, 30000);
   const after = await scrape(exporter.url);
   t.equal(sum(after.samples, 'faultline_memcg_reclaim_duration_seconds_count', labels), reclaims, 'kept after removal');
