@@ -2,22 +2,21 @@
 /*
  * faultline's kernel programs.
  *
- * Counting (hot path): the perf software events minor-faults and major-faults
- * fire from mm_account_fault(), right where the kernel adds one to the task's
- * min_flt or maj_flt, with the faulting address. They count into
- * process_faults by process, region and type. Faults the kernel resolves
- * through get_user_pages (no registers, so no perf event: execve copying its
- * arguments, MAP_POPULATE, MADV_POPULATE_*) still move task->min_flt; each
- * thread's counters are compared with what it was seen doing (thread_seen) so
- * those are added too, as region "other". The per-process sum is therefore
- * the kernel's own getrusage()/proc count. Processes live in process_slots,
- * an array direct-mapped by tgid, and in process_faults when their slot is
- * taken.
+ * Counts (no program per fault): the kernel already counts every fault of a
+ * thread in task->min_flt/maj_flt (what getrusage() and /proc report). The
+ * task iterator read_threads reads them for every live thread when user space
+ * refreshes, and settle_exiting_thread adds each thread's final counts to its
+ * process's record (process_slots, or process_faults when the slot is taken)
+ * as the thread exits. Totals are therefore the kernel's own numbers.
  *
- * Access and raw events: exceptions/page_fault_user (tp_btf, or the classic
- * tracepoint twin with offsets read from tracefs) counts the x86 error code
- * and, for `trace` and the event log, sends the faults that pass the pid,
- * comm and cgroup filters (1 in N) through a ring buffer.
+ * Detail (one program per fault entry, --collector.fault-detail): at fault
+ * entry (exceptions/page_fault_user and page_fault_kernel on x86, or the
+ * software perf event page-faults anywhere) the thread's previous fault is
+ * settled against its counters and the new one's region is decided; the x86
+ * error code gives the access type. Major faults also run count_major_fault,
+ * three instructions, so that the settled fault is typed exactly. Raw events
+ * for `trace` and the event log leave through a ring buffer from the entry
+ * hook, filtered by pid, comm and cgroup (1 in N).
  *
  * OOM kills: oom/mark_victim, one ring-buffer record per kill.
  *
@@ -34,8 +33,9 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Written by user space before load (src/bpf/probe.ts). */
-const volatile __u64 attach_ns = 0;     /* threads that started before this are counted from their current counters */
+const volatile __u64 attach_ns = 0;     /* threads that started before this are counted from their counters when first seen */
 /* Raw fault events: a fault is sent when it passes every filter that is on. */
+const volatile bool fault_detail = true;     /* the entry hooks settle faults into regions (--collector.fault-detail) */
 const volatile bool trace_faults = false;    /* any filter on */
 const volatile bool trace_by_pid = false;    /* the process is in trace_pids */
 const volatile bool trace_by_comm = false;   /* the thread's comm is trace_comm */
@@ -96,13 +96,6 @@ struct {
 } unattributed_faults SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct thread_seen);
-} thread_seen SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, ACCESS_SLOTS);
 	__type(key, __u32);
@@ -153,86 +146,66 @@ static __always_inline void percpu_inc(void *map, __u32 slot, __u64 n)
 		*count += n;
 }
 
-/* ---- counting: perf software events minor-faults / major-faults ---- */
+/* ---- counts: the kernel's own per-thread counters ---- */
 
-struct vma_region_ctx {
-	__u64 start_stack;
-	__u64 vm_start;
-	__u64 vm_end;
-	__u32 region;
-};
+#define PF_EXITING 0x00000004
+#define PF_KTHREAD 0x00200000
+#define RLIMIT_STACK 3
 
-static long vma_region_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
-{
-	struct vma_region_ctx *c = data;
+/* A compiler barrier: the task iterator on another CPU reads a thread's record between two reads of seq. */
+#define barrier() asm volatile("" ::: "memory")
 
-	if (vma->vm_file)
-		c->region = REGION_FILE;
-	else if (vma->vm_start <= c->start_stack && c->start_stack < vma->vm_end)
-		c->region = REGION_STACK;
-	else
-		c->region = REGION_ANON;
-	c->vm_start = vma->vm_start;
-	c->vm_end = vma->vm_end;
-	return 0;
-}
-
-/* mm->mm_lock_seq: a seqcount_t since 6.13, an int in 6.4-6.12 (CONFIG_PER_VMA_LOCK). */
-struct mm_struct___seqcount {
-	struct seqcount mm_lock_seq;
-} __attribute__((preserve_access_index));
-struct mm_struct___int {
-	int mm_lock_seq;
-} __attribute__((preserve_access_index));
-
-static __always_inline __u32 mm_lock_seq(struct mm_struct *mm)
-{
-	struct mm_struct___seqcount *seqcount = (void *)mm;
-	struct mm_struct___int *plain = (void *)mm;
-
-	if (bpf_core_field_exists(seqcount->mm_lock_seq))
-		return seqcount->mm_lock_seq.sequence;
-	if (bpf_core_field_exists(plain->mm_lock_seq))
-		return plain->mm_lock_seq;
-	return 1; /* no sequence: odd, so the cache is never trusted */
-}
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct thread_faults);
+} thread_faults SEC(".maps");
 
 /*
- * The region of addr. The brk heap comes from the mm's bounds; anything else
- * needs the VMA. bpf_find_vma costs ~3 us per call on our machines, so each
- * thread caches the last VMA it faulted in, valid while no mmap write lock
- * (the only way VMAs change) has been taken since: mm_lock_seq is unchanged.
+ * Adds to faults what the thread's counters moved by since it was last
+ * settled: the pending fault in its region if it completed (major if a
+ * major-fault event fired since its entry, minor if min_flt moved), the rest
+ * as "other". A fault still in progress, or one that failed, adds nothing.
  */
-static __always_inline __u32 classify(struct task_struct *task, struct thread_seen *seen, __u64 addr)
+static __always_inline void settle_into(__u64 faults[REGION_COUNT][FAULT_TYPE_COUNT], const struct thread_faults *tf,
+					__u64 min_flt, __u64 maj_flt)
 {
-	struct mm_struct *mm = task->mm;
-	struct vma_region_ctx c = { .region = REGION_OTHER };
-	__u32 seq;
+	__u64 d_min = min_flt - tf->seen_min, d_maj = maj_flt - tf->seen_maj;
+	__u32 region = tf->pending_region;
 
-	if (!mm)
-		return REGION_OTHER;
-	if (addr >= mm->start_brk && addr < ((mm->brk + page_size - 1) & ~((__u64)page_size - 1)))
-		return REGION_HEAP;
-	seq = mm_lock_seq(mm);
-	if (seen && seen->vma_mm == (__u64)mm && seen->vma_lock_seq == seq && (seq & 1) == 0 &&
-	    addr >= seen->vma_start && addr < seen->vma_end)
-		return seen->vma_region;
-	c.start_stack = mm->start_stack;
-	/* Fails (-EBUSY) only when mmap_lock is contended by a writer: region "other". */
-	if (bpf_find_vma(task, addr, vma_region_cb, &c, 0) != 0) {
-		/* At fault entry, a fault that grows the main stack is still below its VMA. */
-		if (addr < c.start_stack && c.start_stack - addr <= task->signal->rlim[3 /* RLIMIT_STACK */].rlim_cur)
-			return REGION_STACK;
-		return REGION_OTHER;
+	if (region >= REGION_COUNT)
+		region = REGION_OTHER;
+	if (min_flt < tf->seen_min)
+		d_min = 0;
+	if (maj_flt < tf->seen_maj)
+		d_maj = 0;
+	if (tf->pending) {
+		if (tf->majors != tf->pending_majors && d_maj > 0) {
+			faults[region][FAULT_MAJOR]++;
+			d_maj--;
+		} else if (d_min > 0) {
+			faults[region][FAULT_MINOR]++;
+			d_min--;
+		}
 	}
-	if (seen) {
-		seen->vma_mm = (__u64)mm;
-		seen->vma_start = c.vm_start;
-		seen->vma_end = c.vm_end;
-		seen->vma_lock_seq = seq;
-		seen->vma_region = c.region;
+	faults[REGION_OTHER][FAULT_MINOR] += d_min;
+	faults[REGION_OTHER][FAULT_MAJOR] += d_maj;
+}
+
+/* The thread's record; a thread older than faultline is counted from its counters when first seen. */
+static __always_inline struct thread_faults *thread_record_of(struct task_struct *task)
+{
+	struct thread_faults *tf = bpf_task_storage_get(&thread_faults, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (tf && tf->seq == 0) {
+		if (task->start_time < attach_ns) {
+			tf->seen_min = task->min_flt;
+			tf->seen_maj = task->maj_flt;
+		}
+		tf->seq = 2;
 	}
-	return c.region;
+	return tf;
 }
 
 /* The task's cgroup v2 id and its memory controller's cgroup id (kernfs ids, i.e. directory inodes). */
@@ -280,94 +253,36 @@ static __always_inline struct process_faults *process_entry(struct task_struct *
 	return bpf_map_lookup_elem(&process_faults, &tgid);
 }
 
-static __always_inline void add_faults(struct process_faults *pf, __u32 region, __u32 type, __u64 n)
-{
-	if (region >= REGION_COUNT || type >= FAULT_TYPE_COUNT || n == 0)
-		return;
-	if (pf)
-		__sync_fetch_and_add(&pf->faults[region][type], n);
-	else
-		percpu_inc(&unattributed_faults, region * FAULT_TYPE_COUNT + type, n);
-}
-
-/*
- * Adds the faults the thread's counters show beyond what was seen of it
- * (get_user_pages faults, which raise no perf event), less `pending` faults
- * of each type that the caller counts itself.
- */
-static __always_inline void settle_thread(struct task_struct *task, struct process_faults *pf,
-					  struct thread_seen *seen, __u64 pending_min, __u64 pending_maj)
-{
-	__u64 min_flt = task->min_flt, maj_flt = task->maj_flt;
-
-	if (min_flt > seen->min_flt + pending_min)
-		add_faults(pf, REGION_OTHER, FAULT_MINOR, min_flt - seen->min_flt - pending_min);
-	if (maj_flt > seen->maj_flt + pending_maj)
-		add_faults(pf, REGION_OTHER, FAULT_MAJOR, maj_flt - seen->maj_flt - pending_maj);
-	seen->min_flt = min_flt;
-	seen->maj_flt = maj_flt;
-}
-
-static __always_inline struct thread_seen *thread_state(struct task_struct *task, __u64 pending_min,
-							__u64 pending_maj)
-{
-	struct thread_seen *seen = bpf_task_storage_get(&thread_seen, task, 0, 0);
-
-	if (seen)
-		return seen;
-	seen = bpf_task_storage_get(&thread_seen, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	/* A thread older than faultline is counted from now on, not from its birth. */
-	if (seen && task->start_time < attach_ns) {
-		seen->min_flt = task->min_flt - pending_min;
-		seen->maj_flt = task->maj_flt - pending_maj;
-	}
-	return seen;
-}
-
-static __always_inline int count_fault(struct bpf_perf_event_data *ctx, __u32 type)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	__u32 tgid = task->tgid;
-	__u64 is_min = type == FAULT_MINOR, is_maj = type == FAULT_MAJOR;
-	struct process_faults *pf = process_entry(task, tgid, true);
-	struct thread_seen *seen = thread_state(task, is_min, is_maj);
-
-	add_faults(pf, classify(task, seen, ctx->addr), type, 1);
-	if (seen)
-		settle_thread(task, pf, seen, is_min, is_maj);
-	return 0; /* no perf sample output */
-}
-
-SEC("perf_event")
-int count_minor_fault(struct bpf_perf_event_data *ctx)
-{
-	return count_fault(ctx, FAULT_MINOR);
-}
-
-SEC("perf_event")
-int count_major_fault(struct bpf_perf_event_data *ctx)
-{
-	return count_fault(ctx, FAULT_MAJOR);
-}
-
-/* Each thread's last get_user_pages faults; the process's exit time when the last thread goes. */
+/* A thread's final counts join its process's record; the last thread stamps the exit. */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(settle_exiting_thread, struct task_struct *task)
 {
-	__u32 tgid = task->tgid;
+	__u64 faults[REGION_COUNT][FAULT_TYPE_COUNT] = {};
+	struct thread_faults *tf = bpf_task_storage_get(&thread_faults, task, 0, 0);
 	struct process_faults *pf;
-	struct thread_seen *seen;
+	__u64 min_flt = task->min_flt, maj_flt = task->maj_flt;
 
-	bool born_after_attach = task->start_time >= attach_ns;
-
-	seen = bpf_task_storage_get(&thread_seen, task, 0, 0);
-	pf = process_entry(task, tgid, seen || (born_after_attach && task->min_flt + task->maj_flt > 0));
-	if (seen) {
-		settle_thread(task, pf, seen, 0, 0);
-	} else if (born_after_attach) {
-		/* Never seen faulting: all it did was get_user_pages faults. */
-		add_faults(pf, REGION_OTHER, FAULT_MINOR, task->min_flt);
-		add_faults(pf, REGION_OTHER, FAULT_MAJOR, task->maj_flt);
+	if (task->flags & PF_KTHREAD)
+		return 0;
+	if (tf) {
+		__builtin_memcpy(faults, tf->faults, sizeof(faults));
+		settle_into(faults, tf, min_flt, maj_flt);
+	} else if (task->start_time >= attach_ns) {
+		/* Never seen at a fault entry (detail off, or only get_user_pages faults): all of it is "other". */
+		faults[REGION_OTHER][FAULT_MINOR] = min_flt;
+		faults[REGION_OTHER][FAULT_MAJOR] = maj_flt;
+	}
+	/* An older thread never seen by the task iterator is counted from now on: nothing. */
+	pf = process_entry(task, task->tgid, true);
+	for (int r = 0; r < REGION_COUNT; r++) {
+		for (int t = 0; t < FAULT_TYPE_COUNT; t++) {
+			if (faults[r][t] == 0)
+				continue;
+			if (pf)
+				__sync_fetch_and_add(&pf->faults[r][t], faults[r][t]);
+			else
+				percpu_inc(&unattributed_faults, r * FAULT_TYPE_COUNT + t, faults[r][t]);
+		}
 	}
 	if (pf && task->signal->live.counter == 0)
 		pf->exit_ns = bpf_ktime_get_ns();
@@ -385,7 +300,193 @@ int BPF_PROG(refresh_comm, struct task_struct *task)
 	return 0;
 }
 
-/* ---- exceptions/page_fault_user: access types and raw events ---- */
+/*
+ * Every live thread's counts since attach, by region: user space reads this
+ * iterator at each refresh, after the process maps (so a thread that exits
+ * in between is counted in neither, never in both). A thread past the start
+ * of its exit, or in the middle of updating its record, is marked
+ * THREAD_INCOMPLETE: its process is taken again at the next refresh.
+ */
+SEC("iter/task")
+int read_threads(struct bpf_iter__task *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct task_struct *task = ctx->task;
+	struct thread_record r = {};
+	struct thread_faults *tf;
+	__u64 seq_before, seq_after;
+
+	if (!task || (task->flags & PF_KTHREAD))
+		return 0;
+	r.pid = task->tgid;
+	r.tid = task->pid;
+	bpf_probe_read_kernel_str(r.comm, sizeof(r.comm), task->group_leader->comm);
+	task_cgroups(task, &r.cgroup_id, &r.memcg_id);
+	if (task->flags & PF_EXITING) {
+		/* Its counts are, or are about to be, in its process's record; exit_state is set after the exit hook ran. */
+		if (task->exit_state == 0)
+			r.flags = THREAD_INCOMPLETE;
+		r.flags |= THREAD_EXITED;
+		bpf_seq_write(seq, &r, sizeof(r));
+		return 0;
+	}
+	tf = bpf_task_storage_get(&thread_faults, task, 0, 0);
+	if (!tf) {
+		if (task->start_time < attach_ns)
+			thread_record_of(task); /* its baseline: counted from now on */
+		else {
+			r.faults[REGION_OTHER][FAULT_MINOR] = task->min_flt;
+			r.faults[REGION_OTHER][FAULT_MAJOR] = task->maj_flt;
+		}
+		bpf_seq_write(seq, &r, sizeof(r));
+		return 0;
+	}
+	seq_before = tf->seq;
+	barrier();
+	__builtin_memcpy(r.faults, tf->faults, sizeof(r.faults));
+	/* tf's fields (majors above all) before the counters: a major counted in majors is in maj_flt too. */
+	settle_into(r.faults, tf, task->min_flt, task->maj_flt);
+	barrier();
+	seq_after = tf->seq;
+	if (seq_before != seq_after || (seq_before & 1))
+		r.flags = THREAD_INCOMPLETE;
+	bpf_seq_write(seq, &r, sizeof(r));
+	return 0;
+}
+
+/* ---- detail: one program at each fault entry ---- */
+
+struct vma_region_ctx {
+	__u64 start_stack;
+	__u64 vm_start;
+	__u64 vm_end;
+	__u32 region;
+};
+
+static long vma_region_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_region_ctx *c = data;
+
+	if (vma->vm_file)
+		c->region = REGION_FILE;
+	else if (vma->vm_start <= c->start_stack && c->start_stack < vma->vm_end)
+		c->region = REGION_STACK;
+	else
+		c->region = REGION_ANON;
+	c->vm_start = vma->vm_start;
+	c->vm_end = vma->vm_end;
+	return 0;
+}
+
+/* mm->mm_lock_seq: a seqcount_t since 6.13, an int in 6.4-6.12 (CONFIG_PER_VMA_LOCK). */
+struct mm_struct___seqcount {
+	struct seqcount mm_lock_seq;
+} __attribute__((preserve_access_index));
+struct mm_struct___int {
+	int mm_lock_seq;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u32 mm_lock_seq(struct mm_struct *mm)
+{
+	struct mm_struct___seqcount *seqcount = (void *)mm;
+	struct mm_struct___int *plain = (void *)mm;
+
+	if (bpf_core_field_exists(seqcount->mm_lock_seq))
+		return seqcount->mm_lock_seq.sequence;
+	if (bpf_core_field_exists(plain->mm_lock_seq))
+		return plain->mm_lock_seq;
+	return 1; /* no sequence: odd, so the cache is never trusted */
+}
+
+/*
+ * The region of addr, at fault entry. The brk heap, the main stack and the
+ * executable's own text, data and bss come from the mm's bounds. The mmap
+ * area needs the VMA: bpf_find_vma costs ~3 us per call on our machines, so
+ * each thread caches the last VMA it faulted in, valid while no mmap write
+ * lock (the only way VMAs change) has been taken since: mm_lock_seq is
+ * unchanged.
+ */
+static __always_inline __u32 classify(struct task_struct *task, struct thread_faults *tf, __u64 addr)
+{
+	struct mm_struct *mm = task->mm;
+	struct vma_region_ctx c = { .region = REGION_OTHER };
+	__u64 page_mask = ~((__u64)page_size - 1);
+	__u64 stack_limit;
+	__u32 seq;
+
+	if (!mm)
+		return REGION_OTHER;
+	if (addr >= mm->start_brk && addr < ((mm->brk + page_size - 1) & page_mask))
+		return REGION_HEAP;
+	c.start_stack = mm->start_stack;
+	stack_limit = task->signal->rlim[RLIMIT_STACK].rlim_cur;
+	/*
+	 * Below the stack's start, within its limit: the main stack, grown or
+	 * about to grow. The top-down layout keeps every mapping at least the
+	 * limit below it (mmap_base); where it does not (legacy layout, a limit
+	 * raised after exec) the VMA decides.
+	 */
+	if (addr < c.start_stack && c.start_stack - addr <= stack_limit && mm->mmap_base < c.start_stack &&
+	    stack_limit < c.start_stack - mm->mmap_base)
+		return REGION_STACK;
+	if (addr >= mm->start_code && addr < ((mm->end_data + page_size - 1) & page_mask))
+		return REGION_FILE; /* the executable's text and data */
+	if (addr >= ((mm->end_data + page_size - 1) & page_mask) && addr < mm->start_brk && mm->start_code <= mm->end_data)
+		return REGION_ANON; /* its bss */
+	seq = mm_lock_seq(mm);
+	if (tf->vma_mm == (__u64)mm && tf->vma_lock_seq == seq && (seq & 1) == 0 && addr >= tf->vma_start &&
+	    addr < tf->vma_end)
+		return tf->vma_region;
+	/* Fails (-EBUSY) only when mmap_lock is contended by a writer: region "other". */
+	if (bpf_find_vma(task, addr, vma_region_cb, &c, 0) != 0) {
+		/* At fault entry, a fault that grows the main stack is still below its VMA. */
+		if (addr < c.start_stack && c.start_stack - addr <= stack_limit)
+			return REGION_STACK;
+		return REGION_OTHER;
+	}
+	tf->vma_mm = (__u64)mm;
+	tf->vma_start = c.vm_start;
+	tf->vma_end = c.vm_end;
+	tf->vma_lock_seq = seq;
+	tf->vma_region = c.region;
+	return c.region;
+}
+
+/* A fault enters: settle the thread's previous one, and decide this one's region. */
+static __always_inline struct thread_faults *enter_fault(struct task_struct *task, __u64 addr)
+{
+	struct thread_faults *tf = thread_record_of(task);
+	__u64 min_flt, maj_flt;
+
+	if (!tf)
+		return 0;
+	min_flt = task->min_flt;
+	maj_flt = task->maj_flt;
+	tf->seq++;
+	barrier();
+	settle_into(tf->faults, tf, min_flt, maj_flt);
+	tf->seen_min = min_flt;
+	tf->seen_maj = maj_flt;
+	tf->pending = 1;
+	tf->pending_majors = tf->majors;
+	tf->pending_region = classify(task, tf, addr);
+	barrier();
+	tf->seq++;
+	return tf;
+}
+
+/* Major faults (waiting on I/O, microseconds at least) also run this: the settled fault is typed exactly. */
+SEC("perf_event")
+int count_major_fault(struct bpf_perf_event_data *ctx)
+{
+	struct thread_faults *tf = bpf_task_storage_get(&thread_faults, bpf_get_current_task_btf(), 0, 0);
+
+	if (tf)
+		tf->majors++;
+	return 0;
+}
+
+/* ---- raw events for trace and the event log ---- */
 
 static __always_inline bool trace_wanted(void)
 {
@@ -426,19 +527,12 @@ static __always_inline bool trace_wanted(void)
 	return true;
 }
 
-/* Counts the access type; true when this fault is to be sent as a raw event. */
-static __always_inline bool count_access(__u64 error_code)
-{
-	__u32 slot = !!(error_code & PF_PROT) | !!(error_code & PF_WRITE) << 1 | !!(error_code & PF_INSTR) << 2;
+/* error_code when the hook has none (the perf event): user space prints the access as unknown. */
+#define ERROR_CODE_UNKNOWN (~0ULL)
 
-	percpu_inc(&fault_access, slot, 1);
-	return trace_faults && trace_wanted();
-}
-
-static __always_inline void trace_fault(__u64 address, __u64 ip, __u64 error_code)
+static __always_inline void trace_fault(struct thread_faults *tf, __u64 address, __u64 ip, __u64 error_code)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct fault_event *e = bpf_ringbuf_reserve(&fault_events, sizeof(*e), 0);
 
 	if (!e) {
@@ -454,17 +548,44 @@ static __always_inline void trace_fault(__u64 address, __u64 ip, __u64 error_cod
 	e->ip = ip;
 	e->error_code = error_code;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	e->region = classify(task, thread_state(task, 0, 0), address);
+	e->region = tf ? tf->pending_region : REGION_OTHER;
 	/* User space drains on a timer: a wake-up per record would cost more than the record. */
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
-/* The common case calls no helper: helper calls cost tens of ns each here. */
+/* ---- the entry hooks: exceptions/page_fault_user and page_fault_kernel (x86), or the perf event page-faults ---- */
+
+/* A user-mode fault: region, access type, and the raw event if asked for. Calls one helper in the common case. */
+static __always_inline void user_fault(__u64 address, __u64 ip, __u64 error_code)
+{
+	struct thread_faults *tf = 0;
+	__u32 slot = !!(error_code & PF_PROT) | !!(error_code & PF_WRITE) << 1 | !!(error_code & PF_INSTR) << 2;
+
+	if (fault_detail)
+		tf = enter_fault(bpf_get_current_task_btf(), address);
+	percpu_inc(&fault_access, slot, 1);
+	if (trace_faults && trace_wanted())
+		trace_fault(tf, address, ip, error_code);
+}
+
+/* A kernel-mode fault on a user address (copy_to_user and friends): it counts in the thread's min_flt/maj_flt too. */
+static __always_inline void kernel_fault(__u64 address)
+{
+	if (fault_detail && (__s64)address >= 0)
+		enter_fault(bpf_get_current_task_btf(), address);
+}
+
 SEC("tp_btf/page_fault_user")
 int BPF_PROG(page_fault_user_btf, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
-	if (count_access(error_code))
-		trace_fault(address, BPF_CORE_READ(regs, ip), error_code);
+	user_fault(address, trace_faults ? BPF_CORE_READ(regs, ip) : 0, error_code);
+	return 0;
+}
+
+SEC("tp_btf/page_fault_kernel")
+int BPF_PROG(page_fault_kernel_btf, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	kernel_fault(address);
 	return 0;
 }
 
@@ -480,10 +601,31 @@ static __always_inline __u64 tp_field(void *ctx, __s32 off, __u32 size)
 SEC("tracepoint/exceptions/page_fault_user")
 int page_fault_user_tp(void *ctx)
 {
-	__u64 error_code = tp_field(ctx, pfu_error_code_off, 8);
+	user_fault(tp_field(ctx, pfu_address_off, 8), tp_field(ctx, pfu_ip_off, 8), tp_field(ctx, pfu_error_code_off, 8));
+	return 0;
+}
 
-	if (count_access(error_code))
-		trace_fault(tp_field(ctx, pfu_address_off, 8), tp_field(ctx, pfu_ip_off, 8), error_code);
+SEC("tracepoint/exceptions/page_fault_kernel")
+int page_fault_kernel_tp(void *ctx)
+{
+	kernel_fault(tp_field(ctx, pfu_address_off, 8)); /* the same event class as page_fault_user */
+	return 0;
+}
+
+/*
+ * Where the exceptions tracepoints do not exist (arm64 and the rest): the software perf
+ * event page-faults fires at the same place, for user- and kernel-mode
+ * faults on user addresses alike, with the address but no error code.
+ */
+SEC("perf_event")
+int fault_entry_perf(struct bpf_perf_event_data *ctx)
+{
+	struct thread_faults *tf = 0;
+
+	if (fault_detail)
+		tf = enter_fault(bpf_get_current_task_btf(), ctx->addr);
+	if (trace_faults && (ctx->regs.cs & 3) && trace_wanted())
+		trace_fault(tf, ctx->addr, PT_REGS_IP(&ctx->regs), ERROR_CODE_UNKNOWN);
 	return 0;
 }
 
@@ -564,7 +706,6 @@ int mark_victim_tp(void *ctx)
 
 /* 4096 cgroups per kind; user space folds the entries of removed cgroups and deletes them. */
 #define STALL_CGROUPS 4096
-#define PF_KTHREAD 0x00200000
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -35,33 +35,63 @@ enum fault_type {
 #define ACCESS_SLOTS 8
 
 /*
- * One process's counts: a slot of process_slots (array, direct-mapped by
- * tgid, owner in `pid`) or an entry of process_faults (hash, for tgids whose
- * slot another process holds). `pid` is last so that clearing a slot with one
- * ascending copy releases it only after its counts are zero.
+ * An exited thread's counts, added to its process's record at the thread's
+ * exit: a slot of process_slots (array, direct-mapped by tgid, owner in `pid`)
+ * or an entry of process_faults (hash, for tgids whose slot another process
+ * holds). Live threads are read by the task iterator (struct thread_record).
+ * `pid` is last so that clearing a slot with one ascending copy releases it
+ * only after its counts are zero.
  */
 struct process_faults {
 	__u64 faults[REGION_COUNT][FAULT_TYPE_COUNT];
 	__u64 exit_ns; /* CLOCK_MONOTONIC of the last thread's exit; 0 while alive */
 	char comm[TASK_COMM_LEN]; /* the group leader's comm, refreshed at exec */
-	__u64 cgroup_id; /* cgroup v2 id (kernfs id = directory inode) at first fault or exec */
+	__u64 cgroup_id; /* cgroup v2 id (kernfs id = directory inode) at the first thread exit or exec */
 	__u64 memcg_id;  /* the memory controller's cgroup id (the v1 memory hierarchy where mounted) */
 	__u64 pid; /* the owning tgid; 0: a free slot (64-bit for a plain BPF cmpxchg) */
 };
 
 /*
- * thread_seen: per-thread task storage. What the thread's fault counters read
- * when last seen, and the last VMA it faulted in (valid while the mm's
- * mm_lock_seq, bumped by every mmap write lock, is unchanged).
+ * thread_faults: per-thread task storage. The kernel's own counters
+ * (task->min_flt/maj_flt) are the totals; this says where they landed.
+ * At each fault entry the previous fault is settled: it counts in the region
+ * decided at its entry if the thread's counters moved since (a fault that
+ * failed, e.g. SIGSEGV, moves none), as major if a major-fault perf event
+ * fired in between, else minor; what else the counters moved by (faults
+ * through get_user_pages, which enter no fault handler) counts as "other".
+ * `seq` is odd while the thread updates the record, so that the task
+ * iterator reading it from another CPU can tell a torn copy.
  */
-struct thread_seen {
-	__u64 min_flt;
-	__u64 maj_flt;
-	__u64 vma_mm;
+struct thread_faults {
+	__u64 seq;
+	__u64 seen_min; /* task->min_flt when last settled */
+	__u64 seen_maj;
+	__u64 faults[REGION_COUNT][FAULT_TYPE_COUNT]; /* settled since the thread's birth, or since attach */
+	__u64 majors; /* major-fault perf events of this thread */
+	__u64 pending_majors; /* `majors` at the pending fault's entry */
+	__u64 vma_mm; /* the last VMA classified, valid while the mm's mm_lock_seq is unchanged */
 	__u64 vma_start;
 	__u64 vma_end;
 	__u32 vma_lock_seq;
 	__u32 vma_region;
+	__u32 pending; /* a fault entered and is not settled yet */
+	__u32 pending_region;
+};
+
+/* thread_record.flags */
+#define THREAD_INCOMPLETE 1 /* between its exit hook and its exit, or read torn: take its process again next time */
+#define THREAD_EXITED 2     /* past the start of its exit: its counts are in (or going to) its process's record */
+
+/* One live thread, as the task iterator (iter/task read_threads) writes it. */
+struct thread_record {
+	__u32 pid; /* tgid */
+	__u32 tid;
+	__u32 flags;
+	__u32 pad;
+	__u64 faults[REGION_COUNT][FAULT_TYPE_COUNT]; /* the thread's counters since attach, by region */
+	char comm[TASK_COMM_LEN]; /* the group leader's */
+	__u64 cgroup_id;
+	__u64 memcg_id;
 };
 
 /* Where a task stalled on memory. Keep in step with STALL_KINDS in contract.ts. */

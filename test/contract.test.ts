@@ -24,6 +24,10 @@ import {
   decodeFaultEvent,
   decodeOomEvent,
   decodeProcessFaults,
+  decodeThreadRecords,
+  THREAD_EXITED,
+  THREAD_INCOMPLETE,
+  THREAD_RECORD_SIZE,
 } from '../src/bpf/contract.js';
 
 const header = fileURLToPath(new URL('../bpf/faultline.h', import.meta.url));
@@ -35,7 +39,15 @@ const program = `
 #define P(name, v) printf("%s %zu\\n", name, (size_t)(v))
 int main(void) {
   P("process_faults", sizeof(struct process_faults));
-  P("thread_seen", sizeof(struct thread_seen));
+  P("thread_faults", sizeof(struct thread_faults));
+  P("thread_record", sizeof(struct thread_record));
+  P("tr.flags", offsetof(struct thread_record, flags));
+  P("tr.faults", offsetof(struct thread_record, faults));
+  P("tr.comm", offsetof(struct thread_record, comm));
+  P("tr.cgroup_id", offsetof(struct thread_record, cgroup_id));
+  P("tr.memcg_id", offsetof(struct thread_record, memcg_id));
+  P("THREAD_INCOMPLETE", THREAD_INCOMPLETE);
+  P("THREAD_EXITED", THREAD_EXITED);
   P("fault_event", sizeof(struct fault_event));
   P("oom_event", sizeof(struct oom_event));
   P("REGION_COUNT", REGION_COUNT);
@@ -79,7 +91,15 @@ t.test('layouts match bpf/faultline.h', async (t) => {
       .map(([k, v]) => [k, Number(v)]),
   );
   t.equal(c.process_faults, MAP_SIZES.process_faults![1]);
-  t.equal(c.thread_seen, MAP_SIZES.thread_seen![1]);
+  t.equal(c.thread_faults, MAP_SIZES.thread_faults![1]);
+  t.equal(c.thread_record, THREAD_RECORD_SIZE);
+  t.equal(c['tr.flags'], 8);
+  t.equal(c['tr.faults'], 16);
+  t.equal(c['tr.comm'], 96);
+  t.equal(c['tr.cgroup_id'], 112);
+  t.equal(c['tr.memcg_id'], 120);
+  t.equal(c.THREAD_INCOMPLETE, THREAD_INCOMPLETE);
+  t.equal(c.THREAD_EXITED, THREAD_EXITED);
   t.equal(c.fault_event, FAULT_EVENT_SIZE);
   t.equal(c.oom_event, OOM_EVENT_SIZE);
   t.equal(c.REGION_COUNT, REGIONS.length);
@@ -172,4 +192,23 @@ t.test('access slots', async (t) => {
   t.same(accessOfSlot(3), { access: 'write', present: true });
   t.same(accessOfSlot(4), { access: 'exec', present: false });
   t.same(accessOfSlot(5), { access: 'exec', present: true });
+});
+
+t.test('thread records decode from the iterator\'s output, a torn tail ignored', async (t) => {
+  const buf = Buffer.alloc(THREAD_RECORD_SIZE * 2 + 40);
+  buf.writeUInt32LE(4242, 0);
+  buf.writeUInt32LE(4243, 4);
+  buf.writeUInt32LE(THREAD_INCOMPLETE, 8);
+  buf.writeBigUInt64LE(7n, 16 + (2 * 2 + 0) * 8); // anon, minor
+  buf.writeBigUInt64LE(3n, 16 + (3 * 2 + 1) * 8); // file, major
+  buf.write('worker', 96);
+  buf.writeBigUInt64LE(11n, 112);
+  buf.writeBigUInt64LE(12n, 120);
+  buf.writeUInt32LE(9, THREAD_RECORD_SIZE);
+  const records = decodeThreadRecords(buf);
+  t.equal(records.length, 2);
+  t.match(records[0], { pid: 4242, tid: 4243, flags: THREAD_INCOMPLETE, comm: 'worker', cgroupId: 11n, memcgId: 12n });
+  t.same(records[0]!.faults, [[0n, 0n], [0n, 0n], [7n, 0n], [0n, 3n], [0n, 0n]]);
+  t.equal(records[1]!.pid, 9);
+  t.equal(decodeThreadRecords(Buffer.alloc(THREAD_RECORD_SIZE - 1)).length, 0);
 });

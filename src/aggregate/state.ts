@@ -24,6 +24,8 @@ import { StallTable } from './stalls.js';
 export interface KernelSource {
   readonly tracepointMode: string;
   readonly processCapacity: number;
+  /** Whether access types are counted (the exceptions tracepoints carry the x86 error code; the perf event does not). */
+  readonly accessTypes: boolean;
   readonly programs: readonly { program: string; attachPoint: string; links: number }[];
   readonly ringCallbackErrors: number;
   readProcesses(): ProcessFaultsRecord[];
@@ -153,6 +155,7 @@ export class FaultlineState {
   }
 
   accessCounts(): AccessCount[] {
+    if (!this.source.accessTypes) return [];
     return this.source.readAccess().map((count, slot) => ({ ...accessOfSlot(slot), count }));
   }
 }

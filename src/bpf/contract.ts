@@ -34,7 +34,7 @@ export const MAP_SIZES: Record<string, readonly [number, number]> = {
   unattributed_faults: [4, 8],
   fault_access: [4, 8],
   lost_records: [4, 8],
-  thread_seen: [4, 48],
+  thread_faults: [4, 160],
   stalls: [STALL_KEY_SIZE, STALL_HIST_SIZE],
   stall_start: [4, 24],
   stall_zero: [4, STALL_HIST_SIZE],
@@ -223,6 +223,46 @@ export function accessOfSlot(slot: number): AccessKind {
   const present = (slot & 1) !== 0;
   if (slot & 4) return { access: 'exec', present };
   return { access: slot & 2 ? 'write' : 'read', present };
+}
+
+export const THREAD_RECORD_SIZE = 128;
+/** struct thread_record flags. */
+export const THREAD_INCOMPLETE = 1;
+export const THREAD_EXITED = 2;
+
+/** A live thread's counts since attach, as the task iterator writes them (struct thread_record). */
+export interface ThreadRecord {
+  readonly pid: number;
+  readonly tid: number;
+  readonly flags: number;
+  readonly faults: RegionTypeCounts;
+  /** The group leader's comm. */
+  readonly comm: string;
+  readonly cgroupId: bigint;
+  readonly memcgId: bigint;
+}
+
+/** The task iterator's output: whole struct thread_records; a torn tail (never written by the kernel) is ignored. */
+export function decodeThreadRecords(buf: Buffer): ThreadRecord[] {
+  const out: ThreadRecord[] = [];
+  for (let off = 0; off + THREAD_RECORD_SIZE <= buf.length; off += THREAD_RECORD_SIZE) {
+    const faults: RegionTypeCounts = [];
+    for (let r = 0; r < REGIONS.length; r++) {
+      const row: bigint[] = [];
+      for (let t = 0; t < FAULT_TYPES.length; t++) row.push(buf.readBigUInt64LE(off + 16 + (r * FAULT_TYPES.length + t) * 8));
+      faults.push(row);
+    }
+    out.push({
+      pid: buf.readUInt32LE(off),
+      tid: buf.readUInt32LE(off + 4),
+      flags: buf.readUInt32LE(off + 8),
+      faults,
+      comm: decodeComm(buf, off + 96),
+      cgroupId: buf.readBigUInt64LE(off + 112),
+      memcgId: buf.readBigUInt64LE(off + 120),
+    });
+  }
+  return out;
 }
 
 /** One process counted in both its slot and the overflow hash (it held each at some time). */

@@ -43,6 +43,10 @@ const fn = {
   prog_fd: libbpf.func('int bpf_program__fd(void *prog)'),
   prog_attach: libbpf.func('void *bpf_program__attach(void *prog)'),
   prog_attach_perf: libbpf.func('void *bpf_program__attach_perf_event(void *prog, int pfd)'),
+  prog_attach_iter: libbpf.func('void *bpf_program__attach_iter(void *prog, void *opts)'),
+  link_fd: libbpf.func('int bpf_link__fd(void *link)'),
+  iter_create: libbpf.func('int bpf_iter_create(int link_fd)'),
+  read: libc.func('long read(int fd, void *buf, size_t count)'),
   link_destroy: libbpf.func('int bpf_link__destroy(void *link)'),
   map_fd: libbpf.func('int bpf_map__fd(void *map)'),
   map_type: libbpf.func('int bpf_map__type(void *map)'),
@@ -155,6 +159,38 @@ export class BpfLink {
     fn.link_destroy(this.ptr);
     this.ptr = null;
   }
+
+  /**
+   * Runs an iterator link once and returns all it wrote (bpf_iter_create,
+   * read to the end). `into` is reused, and grown while the output fills it.
+   */
+  readIter(into: { buffer: Buffer }): Buffer {
+    if (this.ptr === null) throw new FaultlineError('BPF_CLOSED', 'the iterator link is already destroyed');
+    const fd = fn.iter_create(fn.link_fd(this.ptr)) as number;
+    if (fd < 0) throw failure('BPF_ITER', 'cannot start the task iterator', fd, hintFor(fd));
+    let used = 0;
+    let retries = 0;
+    try {
+      for (;;) {
+        if (used === into.buffer.length) {
+          const grown = Buffer.allocUnsafe(into.buffer.length * 2);
+          into.buffer.copy(grown, 0, 0, used);
+          into.buffer = grown;
+        }
+        const n = Number(fn.read(fd, into.buffer.subarray(used), into.buffer.length - used));
+        if (n < 0) {
+          const errno = koffi.errno();
+          // EINTR, EAGAIN: the kernel asks to be called again (the task list changed under the iterator); a bounded number of times.
+          if ((errno === 4 || errno === 11) && ++retries <= 100) continue;
+          throw failure('BPF_ITER', 'cannot read the task iterator', -errno, hintFor(-errno));
+        }
+        if (n === 0) return into.buffer.subarray(0, used);
+        used += n;
+      }
+    } finally {
+      fn.close(fd);
+    }
+  }
 }
 
 export interface ProgramRunStats {
@@ -241,6 +277,16 @@ export class BpfObject {
     if (link === null) {
       const errno = koffi.errno();
       throw failure('BPF_ATTACH', `cannot attach ${program}`, errno, hintFor(errno));
+    }
+    return new BpfLink(link);
+  }
+
+  /** Attaches an iterator program (SEC("iter/...")); read it with BpfLink.readIter. */
+  attachIter(program: string): BpfLink {
+    const link = fn.prog_attach_iter(this.program(program), null) as Pointer | null;
+    if (link === null) {
+      const errno = koffi.errno();
+      throw failure('BPF_ATTACH', `cannot attach the iterator ${program}`, errno, hintFor(errno));
     }
     return new BpfLink(link);
   }
@@ -438,6 +484,7 @@ const PERF_ATTR_SIZE = 128;
 const PERF_FLAG_FD_CLOEXEC = 8;
 const SYS_PERF_EVENT_OPEN: Record<string, number> = { x64: 298, arm64: 241 };
 
+export const PERF_COUNT_SW_PAGE_FAULTS = 2;
 export const PERF_COUNT_SW_PAGE_FAULTS_MIN = 5;
 export const PERF_COUNT_SW_PAGE_FAULTS_MAJ = 6;
 

@@ -19,6 +19,7 @@ import {
   STALL_KINDS,
   decodeProcessFaults,
   decodeStall,
+  decodeThreadRecords,
   encodeStallKey,
   emptyCounts,
   mergeProcessFaults,
@@ -35,13 +36,14 @@ import { FaultlineError } from './errors.js';
 import {
   BpfObject,
   RingBuffer,
+  PERF_COUNT_SW_PAGE_FAULTS,
   PERF_COUNT_SW_PAGE_FAULTS_MAJ,
-  PERF_COUNT_SW_PAGE_FAULTS_MIN,
   openSoftwarePerfEvent,
   type BpfLink,
   type BpfMap,
   type ProgramRunStats,
 } from './libbpf.js';
+import { mergeProcessSnapshot } from './process-snapshot.js';
 import { fieldOffset, type TracepointFormat } from './tracepoint-format.js';
 import { readTracepointFormat, tracepointExists } from './tracefs.js';
 
@@ -50,11 +52,22 @@ export const DEFAULT_OBJECT_PATH = fileURLToPath(new URL('../../build/faultline.
 /** How to attach the tracepoint programs: typed tp_btf, the classic twin, or tp_btf falling back to classic. */
 export type TracepointMode = 'auto' | 'tp_btf' | 'classic';
 
+/**
+ * Where a fault's entry is seen: the x86 exceptions tracepoints (which carry
+ * the error code, so access types), or the software perf event page-faults
+ * (every architecture; no error code). auto: the tracepoints where they exist.
+ */
+export type FaultHook = 'auto' | 'tracepoint' | 'perf-event';
+
 export interface ProbeOptions {
   /** The compiled kernel programs. Default: build/faultline.bpf.o in the package. */
   objectPath?: string;
-  /** Attach the counting programs (perf events minor/major faults). Default: true. */
+  /** Count faults: the task iterator and the thread exit hook (no program per fault). Default: true. */
   countFaults?: boolean;
+  /** With countFaults: the per-fault entry hook that settles faults into regions and counts access types. Default: true. */
+  faultDetail?: boolean;
+  /** Default: 'auto'. */
+  faultHook?: FaultHook;
   /** Which page faults to send to onPageFault as raw events, filtered in the kernel. Default: none. */
   trace?: TraceFilter;
   /** Default: 'auto'. */
@@ -105,11 +118,14 @@ export interface AttachedProgram {
   readonly links: number;
 }
 
-const TP_PROGRAMS = {
-  tp_btf: ['page_fault_user_btf', 'mark_victim_btf'],
-  classic: ['page_fault_user_tp', 'mark_victim_tp'],
+const MARK_VICTIM = { tp_btf: 'mark_victim_btf', classic: 'mark_victim_tp' } as const;
+/** Fault entry programs on the exceptions tracepoints: user-mode faults, then kernel-mode ones on user addresses. */
+const FAULT_ENTRY = {
+  tp_btf: ['page_fault_user_btf', 'page_fault_kernel_btf'],
+  classic: ['page_fault_user_tp', 'page_fault_kernel_tp'],
 } as const;
-const COUNT_PROGRAMS = ['count_minor_fault', 'count_major_fault', 'settle_exiting_thread', 'refresh_comm'] as const;
+const ALL_ENTRY_PROGRAMS = [...FAULT_ENTRY.tp_btf, ...FAULT_ENTRY.classic, 'fault_entry_perf', 'count_major_fault'];
+const COUNT_PROGRAMS = ['settle_exiting_thread', 'refresh_comm', 'read_threads'] as const;
 /** Memory stall programs (begin/end pairs) and their tracepoints; each attaches where its tracepoint exists. */
 const STALL_TRACEPOINTS: Record<string, readonly [string, string]> = {
   direct_reclaim_begin: ['vmscan', 'mm_vmscan_direct_reclaim_begin'],
@@ -122,14 +138,23 @@ const STALL_TRACEPOINTS: Record<string, readonly [string, string]> = {
 const ATTACH_POINTS: Record<string, string> = {
   ...Object.fromEntries(Object.entries(STALL_TRACEPOINTS).map(([prog, [, event]]) => [prog, `tp_btf/${event}`])),
   page_fault_user_btf: 'tp_btf/page_fault_user',
+  page_fault_kernel_btf: 'tp_btf/page_fault_kernel',
   page_fault_user_tp: 'tracepoint/exceptions/page_fault_user',
+  page_fault_kernel_tp: 'tracepoint/exceptions/page_fault_kernel',
+  fault_entry_perf: 'perf_event/software/page-faults',
+  count_major_fault: 'perf_event/software/major-faults',
   mark_victim_btf: 'tp_btf/mark_victim',
   mark_victim_tp: 'tracepoint/oom/mark_victim',
   settle_exiting_thread: 'tp_btf/sched_process_exit',
   refresh_comm: 'tp_btf/sched_process_exec',
-  count_minor_fault: 'perf_event/software/minor-faults',
-  count_major_fault: 'perf_event/software/major-faults',
+  read_threads: 'iter/task',
 };
+
+/** The fault hook to use here: the exceptions tracepoints where the kernel has them. */
+function resolveFaultHook(requested: FaultHook): 'tracepoint' | 'perf-event' {
+  if (requested !== 'auto') return requested;
+  return tracepointExists('exceptions', 'page_fault_user') ? 'tracepoint' : 'perf-event';
+}
 
 function pageSize(): number {
   try {
@@ -145,7 +170,14 @@ function onlineCpus(): number[] {
 
 export class Probe {
   readonly tracepointMode: 'tp_btf' | 'classic';
+  readonly faultHook: 'tracepoint' | 'perf-event';
+  /** Whether the entry hook settles faults into regions (else every fault counts in region "other"). */
+  readonly faultDetail: boolean;
   private readonly object: BpfObject;
+  private threadsLink: BpfLink | null = null;
+  private readonly iterBuffer = { buffer: Buffer.allocUnsafe(1 << 20) };
+  /** The previous merge of maps and iterator: what a process read incompletely keeps. */
+  private snapshot = new Map<number, ProcessFaultsRecord>();
   private readonly links: BpfLink[] = [];
   private readonly attachedPrograms: AttachedProgram[] = [];
   private readonly rings: RingBuffer[] = [];
@@ -153,9 +185,11 @@ export class Probe {
   /** Stall programs whose tracepoint exists here (compaction needs CONFIG_COMPACTION). */
   private readonly stallPrograms: string[] = [];
 
-  private constructor(object: BpfObject, mode: 'tp_btf' | 'classic') {
+  private constructor(object: BpfObject, mode: 'tp_btf' | 'classic', options: ProbeOptions) {
     this.object = object;
     this.tracepointMode = mode;
+    this.faultHook = resolveFaultHook(options.faultHook ?? 'auto');
+    this.faultDetail = (options.countFaults ?? true) && (options.faultDetail ?? true);
   }
 
   /** Opens, configures, loads and attaches; on any failure nothing stays attached. */
@@ -187,7 +221,7 @@ export class Probe {
 
   private static startWith(objectPath: string, mode: 'tp_btf' | 'classic', options: ProbeOptions): Probe {
     const object = BpfObject.open(objectPath);
-    const probe = new Probe(object, mode);
+    const probe = new Probe(object, mode, options);
     try {
       probe.configure(mode, options);
       object.load();
@@ -211,8 +245,9 @@ export class Probe {
         );
       }
     }
-    const unused = mode === 'tp_btf' ? TP_PROGRAMS.classic : TP_PROGRAMS.tp_btf;
-    for (const prog of unused) this.object.setAutoload(prog, false);
+    this.object.setAutoload(MARK_VICTIM[mode === 'tp_btf' ? 'classic' : 'tp_btf'], false);
+    const entry = new Set(this.entryPrograms(mode, options));
+    for (const prog of ALL_ENTRY_PROGRAMS) if (!entry.has(prog)) this.object.setAutoload(prog, false);
     if (!countFaults) for (const prog of COUNT_PROGRAMS) this.object.setAutoload(prog, false);
     for (const [prog, [category, event]] of Object.entries(STALL_TRACEPOINTS)) {
       if (countFaults && tracepointExists(category, event)) this.stallPrograms.push(prog);
@@ -222,9 +257,10 @@ export class Probe {
     const values: Record<string, bigint | number | Buffer> = {
       attach_ns: process.hrtime.bigint(),
       page_size: pageSize(),
+      fault_detail: this.faultDetail ? 1 : 0,
       ...traceRodata(options.trace),
     };
-    if (mode === 'classic') Object.assign(values, classicOffsets());
+    if (mode === 'classic') Object.assign(values, classicOffsets(this.faultHook === 'tracepoint' && entry.size > 0));
     const layout = this.object.rodataLayout();
     this.object.writeRodata((rodata) => {
       for (const [name, value] of Object.entries(values)) {
@@ -248,7 +284,7 @@ export class Probe {
       key.writeUInt32LE(pid);
       traced.update(key, Buffer.from([1]));
     }
-    for (const prog of TP_PROGRAMS[mode]) this.attachOne(prog);
+    this.attachOne(MARK_VICTIM[mode]);
     if (this.stallPrograms.length > 0) {
       // Where stalls of cgroups beyond the map's bound are counted.
       const stalls = this.map('stalls');
@@ -256,16 +292,24 @@ export class Probe {
       for (const prog of this.stallPrograms) this.attachOne(prog);
     }
     if (options.countFaults ?? true) {
+      // Exits first, then one pass of the iterator (every older thread's baseline), then the entry hooks:
+      // no thread is counted twice or from a baseline taken after its first settled fault.
       this.attachOne('settle_exiting_thread');
       this.attachOne('refresh_comm');
-      const cpus = onlineCpus();
-      for (const [prog, config] of [
-        ['count_minor_fault', PERF_COUNT_SW_PAGE_FAULTS_MIN],
-        ['count_major_fault', PERF_COUNT_SW_PAGE_FAULTS_MAJ],
-      ] as const) {
-        for (const cpu of cpus) this.links.push(this.object.attachPerfEvent(prog, openSoftwarePerfEvent(config, cpu)));
-        this.attachedPrograms.push({ program: prog, attachPoint: ATTACH_POINTS[prog]!, links: cpus.length });
+      this.threadsLink = this.object.attachIter('read_threads');
+      this.links.push(this.threadsLink);
+      this.attachedPrograms.push({ program: 'read_threads', attachPoint: ATTACH_POINTS.read_threads!, links: 1 });
+      this.readProcesses();
+    }
+    const cpus = onlineCpus();
+    for (const prog of this.entryPrograms(mode, options)) {
+      const perfConfig = prog === 'count_major_fault' ? PERF_COUNT_SW_PAGE_FAULTS_MAJ : prog === 'fault_entry_perf' ? PERF_COUNT_SW_PAGE_FAULTS : null;
+      if (perfConfig === null) {
+        this.attachOne(prog);
+        continue;
       }
+      for (const cpu of cpus) this.links.push(this.object.attachPerfEvent(prog, openSoftwarePerfEvent(perfConfig, cpu)));
+      this.attachedPrograms.push({ program: prog, attachPoint: ATTACH_POINTS[prog]!, links: cpus.length });
     }
     const onOom = options.onOomKill;
     this.rings.push(
@@ -283,6 +327,25 @@ export class Probe {
         }),
       );
     }
+  }
+
+  /** The programs that run per fault: the entry hook (detail, or raw events) and the major-fault typing. */
+  private entryPrograms(mode: 'tp_btf' | 'classic', options: ProbeOptions): string[] {
+    const raw = tracesFaults(options.trace);
+    const out: string[] = [];
+    if (this.faultDetail) out.push('count_major_fault');
+    if (this.faultHook === 'perf-event') {
+      if (this.faultDetail || raw) out.push('fault_entry_perf');
+    } else {
+      if (this.faultDetail || raw) out.push(FAULT_ENTRY[mode][0]);
+      if (this.faultDetail) out.push(FAULT_ENTRY[mode][1]);
+    }
+    return out;
+  }
+
+  /** Whether access types are counted: only the exceptions tracepoints carry the error code. */
+  get accessTypes(): boolean {
+    return this.attachedPrograms.some((p) => p.program.startsWith('page_fault_user'));
   }
 
   private attachOne(program: string): void {
@@ -316,7 +379,11 @@ export class Probe {
     return this.rings.reduce((n, r) => n + r.callbackErrors, 0);
   }
 
-  /** Every process's counts: one batch read of process_slots and one of process_faults, merged by pid. */
+  /**
+   * Every process's counts since attach: exited threads' from one batch read
+   * of process_slots and one of process_faults, then live threads' from the
+   * task iterator, merged (see process-snapshot.ts).
+   */
   readProcesses(): ProcessFaultsRecord[] {
     const byPid = new Map<number, ProcessFaultsRecord>();
     for (const name of ['process_slots', 'process_faults']) {
@@ -329,7 +396,9 @@ export class Probe {
         byPid.set(record.pid, seen ? mergeProcessFaults(seen, record) : record);
       }
     }
-    return [...byPid.values()];
+    const threads = this.threadsLink ? decodeThreadRecords(this.threadsLink.readIter(this.iterBuffer)) : [];
+    this.snapshot = mergeProcessSnapshot([...byPid.values()], threads, this.snapshot);
+    return [...this.snapshot.values()];
   }
 
   /** Frees processes whose final counts user space has taken: their slot (if theirs) and hash entry. */
@@ -339,6 +408,7 @@ export class Probe {
     const key = Buffer.alloc(4);
     const cleared = Buffer.alloc(PROCESS_FAULTS_SIZE);
     for (const pid of pids) {
+      this.snapshot.delete(pid);
       key.writeUInt32LE(pid);
       hash.delete(key);
       key.writeUInt32LE(pid & (slots.shape.maxEntries - 1));
@@ -409,6 +479,7 @@ export class Probe {
 
   /** Detaches everything, drains what is left, frees rings and callbacks, closes the object. */
   close(): void {
+    this.threadsLink = null;
     for (const link of this.links.splice(0)) link.destroy();
     this.attachedPrograms.length = 0;
     try {
@@ -422,8 +493,7 @@ export class Probe {
 }
 
 /** .rodata values for the classic tracepoint twins, read from this kernel's format files. */
-function classicOffsets(): Record<string, number> {
-  const pfu: TracepointFormat = readTracepointFormat('exceptions', 'page_fault_user');
+function classicOffsets(faultEntry: boolean): Record<string, number> {
   const mv: TracepointFormat = readTracepointFormat('oom', 'mark_victim');
   const need = (format: TracepointFormat, field: string, size?: number): number => {
     const off = fieldOffset(format, field, size);
@@ -432,10 +502,9 @@ function classicOffsets(): Record<string, number> {
     }
     return off;
   };
+  const pfu: TracepointFormat | null = faultEntry ? readTracepointFormat('exceptions', 'page_fault_user') : null;
   return {
-    pfu_address_off: need(pfu, 'address', 8),
-    pfu_ip_off: fieldOffset(pfu, 'ip', 8),
-    pfu_error_code_off: need(pfu, 'error_code', 8),
+    ...(pfu ? { pfu_address_off: need(pfu, 'address', 8), pfu_ip_off: fieldOffset(pfu, 'ip', 8), pfu_error_code_off: need(pfu, 'error_code', 8) } : {}),
     mv_pid_off: need(mv, 'pid', 4),
     mv_comm_off: fieldOffset(mv, 'comm'),
     mv_total_vm_off: fieldOffset(mv, 'total_vm', 8),

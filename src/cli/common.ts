@@ -1,9 +1,10 @@
 /** Flags and steps shared by the commands that load the kernel programs. */
 import { libbpfLog } from '../bpf/libbpf.js';
-import { DEFAULT_OBJECT_PATH, type TracepointMode } from '../bpf/probe.js';
+import { DEFAULT_OBJECT_PATH, type FaultHook, type TracepointMode } from '../bpf/probe.js';
 import { oneOf, type FlagSpecs, type ParsedFlags } from './flags.js';
 
 export const TRACEPOINT_MODES: readonly TracepointMode[] = ['auto', 'tp_btf', 'classic'];
+export const FAULT_HOOKS: readonly FaultHook[] = ['auto', 'tracepoint', 'perf-event'];
 const LOG_LEVELS = ['info', 'debug'] as const;
 
 export const BPF_FLAGS: FlagSpecs = {
@@ -14,6 +15,12 @@ export const BPF_FLAGS: FlagSpecs = {
     help: 'auto (tp_btf, else the classic tracepoint twins), tp_btf or classic',
     default: 'auto',
   },
+  'bpf.fault-hook': {
+    type: 'string',
+    value: 'HOOK',
+    help: 'Where fault entries are seen: auto (the x86 exceptions tracepoints where they exist, else the perf event), tracepoint or perf-event (every architecture; no access types)',
+    default: 'auto',
+  },
   'log.level': { type: 'string', value: 'LEVEL', help: 'info, or debug to print libbpf messages', default: 'info' },
   help: { type: 'boolean', short: 'h', help: 'Show this help' },
 };
@@ -21,6 +28,7 @@ export const BPF_FLAGS: FlagSpecs = {
 export interface BpfFlags {
   readonly objectPath: string;
   readonly tracepoints: TracepointMode;
+  readonly faultHook: FaultHook;
 }
 
 export function bpfFlags(flags: ParsedFlags): BpfFlags {
@@ -29,6 +37,7 @@ export function bpfFlags(flags: ParsedFlags): BpfFlags {
   return {
     objectPath: String(flags['bpf.object']),
     tracepoints: oneOf('bpf.tracepoints', flags['bpf.tracepoints'], TRACEPOINT_MODES),
+    faultHook: oneOf('bpf.fault-hook', flags['bpf.fault-hook'], FAULT_HOOKS),
   };
 }
 

@@ -63,6 +63,23 @@ export function positiveInt(flag: string, value: FlagValue, what = 'a whole numb
   return Number(text);
 }
 
+/** A whole number >= 0 (0 is allowed, e.g. --processes.max=0: no per-process series). */
+export function wholeNumber(flag: string, value: FlagValue): number {
+  const text = String(value);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new FaultlineError('BAD_FLAG', `--${flag} ${JSON.stringify(text)} is not a whole number >= 0`);
+  }
+  return Number(text);
+}
+
+/** A collector's switch, node_exporter style: on by default, --no-collector.NAME turns it off; both at once is an error. */
+export function collectorOn(flags: ParsedFlags, name: string): boolean {
+  const on = flags[`collector.${name}`] === true;
+  const off = flags[`no-collector.${name}`] === true;
+  if (on && off) throw new FaultlineError('BAD_FLAG', `--collector.${name} and --no-collector.${name} contradict each other`);
+  return !off;
+}
+
 const DURATION_UNITS: Record<string, number> = { ms: 1e-3, s: 1, m: 60, h: 3600 };
 
 /** Parses a Prometheus-style duration (`500ms`, `60s`, `5m`, `1h`) into seconds. */

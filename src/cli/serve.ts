@@ -12,7 +12,7 @@ import { OtlpConfigError, resolveOtlpConfig, type OtlpConfig } from '../expose/o
 import { BPF_FLAGS, bpfFlags, onShutdown } from './common.js';
 import { EventLog } from '../deliver/event-log.js';
 import { formatJson, oomKillExtras, pageFaultExtras } from '../deliver/trace-format.js';
-import { byteSize, durationSeconds, flagHelp, oneOf, parseFlags, positiveInt, type FlagSpecs } from './flags.js';
+import { byteSize, collectorOn, durationSeconds, flagHelp, oneOf, parseFlags, positiveInt, wholeNumber, type FlagSpecs } from './flags.js';
 import { requireBpfCapabilities } from './preflight.js';
 
 export const DEFAULT_PORT = 10190;
@@ -50,6 +50,12 @@ const FLAGS: FlagSpecs = {
   'otlp.temporality': { type: 'string', value: 'NAME', help: 'cumulative, delta or lowmemory; default $OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, else cumulative' },
   'otlp.resource-attribute': { type: 'string', value: 'KEY=VALUE', multiple: true, help: 'A resource attribute (repeatable); added to $OTEL_RESOURCE_ATTRIBUTES' },
   'otlp.service-name': { type: 'string', value: 'NAME', help: 'service.name; default $OTEL_SERVICE_NAME, else faultline' },
+  'collector.fault-detail': {
+    type: 'boolean',
+    help: 'On by default: one program per fault entry settles each fault into its region (heap, stack, anon, file) and counts access types. ' +
+      'Off (--no-collector.fault-detail): no program runs per fault; the counts stay exact, all in region "other"',
+  },
+  'no-collector.fault-detail': { type: 'boolean', help: 'Turn the fault-detail collector off' },
   'maps.refresh-interval': { type: 'string', value: 'DURATION', help: 'Also read the kernel maps this often between scrapes, to fold exited processes', default: '10s' },
   ...BPF_FLAGS,
 };
@@ -86,8 +92,9 @@ export async function serve(argv: string[]): Promise<void> {
   if (!telemetryPath.startsWith('/') || telemetryPath === '/') {
     throw new FaultlineError('BAD_FLAG', `--web.telemetry-path ${JSON.stringify(telemetryPath)} must start with / and not be /`);
   }
+  const faultDetail = collectorOn(flags, 'fault-detail');
   const options = {
-    maxProcesses: positiveInt('processes.max', flags['processes.max']),
+    maxProcesses: wholeNumber('processes.max', flags['processes.max']),
     maxGroups: positiveInt('groups.max', flags['groups.max']),
     cgroupHierarchy: oneOf('cgroups.hierarchy', flags['cgroups.hierarchy'], ['memory', 'unified'] as const),
     exitGraceNs: BigInt(Math.round(durationSeconds('processes.exit-grace', flags['processes.exit-grace']) * 1e9)),
@@ -156,7 +163,9 @@ export async function serve(argv: string[]): Promise<void> {
   const probe = Probe.start({
     objectPath: bpf.objectPath,
     tracepoints: bpf.tracepoints,
+    faultHook: bpf.faultHook,
     countFaults: true,
+    faultDetail,
     trace: {
       pids: loggedPids,
       ...(loggedComm !== undefined ? { comm: loggedComm } : {}),
@@ -238,7 +247,10 @@ export async function serve(argv: string[]): Promise<void> {
   const programs = probe.programs.map((p) => p.attachPoint).join(', ');
   const bound = server.address();
   const port = typeof bound === 'object' && bound ? bound.port : address.port;
-  process.stderr.write(`faultline: serving http://${address.host}:${port}${telemetryPath} (${probe.tracepointMode}; attached ${programs})\n`);
+  process.stderr.write(
+    `faultline: serving http://${address.host}:${port}${telemetryPath} (${probe.tracepointMode}, fault hook ${probe.faultHook}` +
+      `${probe.faultDetail ? '' : ', fault-detail off'}; attached ${programs})\n`,
+  );
   const listening = server;
   onShutdown(async () => {
     clearInterval(housekeeping);

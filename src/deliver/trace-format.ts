@@ -42,8 +42,15 @@ export function formatJson(event: KernelEvent, extra?: Readonly<Record<string, s
   return `${out}}`;
 }
 
+/** error_code of a fault seen by the perf-event hook, which has none (ERROR_CODE_UNKNOWN in the kernel programs). */
+export const ERROR_CODE_UNKNOWN = 0xffffffffffffffffn;
+
 /** The event log's extra fields of a page fault; `cgroup` is its path as /metrics names it. */
 export function pageFaultExtras(event: PageFaultEvent, cgroup = ''): Record<string, string | number | boolean> {
+  // The perf-event fault hook has no error code: access and present are unknown there.
+  if (event.errorCode === ERROR_CODE_UNKNOWN) {
+    return { tid: event.tid, cpu: event.cpu, ip: hex(event.ip), region: event.region, access: 'unknown', cgroup };
+  }
   const code = Number(event.errorCode);
   const access = code & 0x10 ? 'exec' : code & 0x2 ? 'write' : 'read';
   return {

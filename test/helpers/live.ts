@@ -15,7 +15,7 @@ export const WORKLOAD = `${ROOT}build/test/workload`;
 export function buildWorkload(): string {
   if (!existsSync(WORKLOAD) || statSync(WORKLOAD).mtimeMs < statSync(WORKLOAD_SRC).mtimeMs) {
     mkdirSync(`${ROOT}build/test`, { recursive: true });
-    execFileSync('cc', ['-O1', '-Wall', '-o', WORKLOAD, WORKLOAD_SRC]);
+    execFileSync('cc', ['-O1', '-Wall', '-pthread', '-o', WORKLOAD, WORKLOAD_SRC]);
   }
   return WORKLOAD;
 }
