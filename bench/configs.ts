@@ -1,7 +1,8 @@
 /** What the storm runs under: nothing, a floor, faultline, or bpftrace. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { BpfObject, type BpfLink } from '../src/bpf/libbpf.js';
+import { parseCpuList } from '../src/bpf/cpu-list.js';
+import { BpfObject, PERF_COUNT_SW_PAGE_FAULTS, openSoftwarePerfEvent, type BpfLink } from '../src/bpf/libbpf.js';
 
 export interface Sampled {
   readonly cpuSeconds: number;
@@ -77,8 +78,8 @@ async function until(what: string, ready: () => boolean, exited: Promise<void>, 
   }
 }
 
-async function startFaultline(paths: Paths): Promise<Spawned> {
-  const s = spawnCounting(process.execPath, [paths.cli, 'serve', '--web.listen-address=127.0.0.1:0']);
+async function startFaultline(paths: Paths, flags: string[] = []): Promise<Spawned> {
+  const s = spawnCounting(process.execPath, [paths.cli, 'serve', '--web.listen-address=127.0.0.1:0', ...flags]);
   await until('faultline serve', () => s.stderr().includes('serving http'), s.exited);
   return s;
 }
@@ -92,6 +93,16 @@ async function stopChild(s: Spawned, signal: NodeJS.Signals): Promise<void> {
   }, 15000);
   await s.exited;
   clearTimeout(timer);
+}
+
+function faultline(paths: Paths, name: string, flags: string[] = []): BenchConfig {
+  return {
+    name,
+    async start() {
+      const serve = await startFaultline(paths, flags);
+      return { sample: () => sampleProcess(serve.child.pid!), stop: async () => (await stopChild(serve, 'SIGTERM'), {}) };
+    },
+  };
 }
 
 function bpftrace(name: string, program: string): BenchConfig {
@@ -131,12 +142,26 @@ export function benchConfigs(paths: Paths): BenchConfig[] {
       },
     },
     {
-      name: 'faultline',
+      name: 'empty perf event page-faults (floor)',
       async start() {
-        const serve = await startFaultline(paths);
-        return { sample: () => sampleProcess(serve.child.pid!), stop: async () => (await stopChild(serve, 'SIGTERM'), {}) };
+        const object = BpfObject.open(paths.emptyObject);
+        object.setAutoload('empty_page_fault_user', false);
+        object.load();
+        const links = parseCpuList(readFileSync('/sys/devices/system/cpu/online', 'utf8')).map((cpu) =>
+          object.attachPerfEvent('empty_perf_event', openSoftwarePerfEvent(PERF_COUNT_SW_PAGE_FAULTS, cpu)),
+        );
+        return {
+          async stop() {
+            for (const link of links) link.destroy();
+            object.close();
+            return {};
+          },
+        };
       },
     },
+    faultline(paths, 'faultline'),
+    faultline(paths, 'faultline counts only (--no-collector.fault-detail)', ['--no-collector.fault-detail']),
+    faultline(paths, 'faultline perf-event hook', ['--bpf.fault-hook=perf-event']),
     {
       name: 'faultline + trace --pid',
       async start(stormPid) {

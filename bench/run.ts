@@ -4,7 +4,7 @@
  * and writes every measurement as JSON (--output). A benchmark, not a test.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -14,12 +14,16 @@ import { median, parseBpftoolProgs, percentile, runTimeDelta, type ProgStats } f
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const PATHS = { cli: `${ROOT}dist/cli/main.js`, emptyObject: `${ROOT}build/empty.bpf.o` };
 const STORM = `${ROOT}build/storm`;
+const STARTUPS = `${ROOT}build/startups`;
+/** A short-lived interpreter that maps its libraries at every start: Debian's python3, else perl. */
+const STARTUP_COMMAND = existsSync('/usr/bin/python3') ? ['/usr/bin/python3', '-c', 'pass'] : ['perl', '-e', '1'];
 
 const { values: flags } = parseArgs({
   options: {
     repeats: { type: 'string', default: '5' },
     'storm-mib': { type: 'string', default: '128' },
     'storm-rounds': { type: 'string', default: '2' },
+    startups: { type: 'string', default: '200' },
     output: { type: 'string', default: 'bench-results.json' },
     only: { type: 'string' },
     'scrape-only': { type: 'boolean' },
@@ -27,20 +31,32 @@ const { values: flags } = parseArgs({
   },
 });
 if (flags.help) {
-  process.stdout.write(`Usage: npm run bench -- [--repeats N] [--storm-mib MIB] [--storm-rounds N] [--output FILE] [--only SUBSTRING] [--scrape-only]
+  process.stdout.write(`Usage: npm run bench -- [--repeats N] [--storm-mib MIB] [--storm-rounds N] [--startups N] [--output FILE] [--only SUBSTRING] [--scrape-only]
 
 Runs the fault storm (map MIB anonymous, touch every page, unmap; ROUNDS times)
-in 1 and 2 threads under each configuration, interleaved, N times; then the
-scrape benchmark. Needs root. Results: a table on stdout, JSON in FILE.
+in 1 and 2 threads, and N start-ups of a short-lived interpreter one after
+another, under each configuration, interleaved, N times; then the scrape
+benchmark. Needs root. Results: a table on stdout, JSON in FILE.
 `);
   process.exit(0);
 }
 const repeats = Number(flags.repeats);
 const stormArgs = [String(flags['storm-mib']), String(flags['storm-rounds'])];
 
+/** What runs under each configuration; `ratio` compares it with the untraced run of the same repeat. */
+interface Workload {
+  readonly name: string;
+  readonly argv: string[];
+}
+const WORKLOADS: Workload[] = [
+  { name: 'storm 1T', argv: [STORM, ...stormArgs, '1', 'wait'] },
+  { name: 'storm 2T', argv: [STORM, ...stormArgs, '2', 'wait'] },
+  { name: 'start-ups', argv: [STARTUPS, String(flags.startups), 'wait', '--', ...STARTUP_COMMAND] },
+];
+
 interface StormRun {
   config: string;
-  threads: number;
+  workload: string;
   repeat: number;
   faults: number;
   seconds: number;
@@ -66,8 +82,8 @@ function shuffle<T>(items: T[]): T[] {
   return a;
 }
 
-async function runStorm(config: BenchConfig, threads: number, repeat: number): Promise<StormRun> {
-  const storm = spawn(STORM, [...stormArgs, String(threads), 'wait'], { stdio: ['pipe', 'pipe', 'inherit'] });
+async function runStorm(config: BenchConfig, workload: Workload, repeat: number): Promise<StormRun> {
+  const storm = spawn(workload.argv[0]!, workload.argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   storm.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const done = new Promise<void>((resolve) => storm.on('exit', () => resolve()));
@@ -84,7 +100,7 @@ async function runStorm(config: BenchConfig, threads: number, repeat: number): P
   const byProgram = Object.fromEntries(Object.entries(delta.byProgram).map(([k, v]) => [k, v / result.faults]));
   return {
     config: config.name,
-    threads,
+    workload: workload.name,
     repeat,
     faults: result.faults,
     seconds: result.seconds,
@@ -151,7 +167,7 @@ const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toFixed(d
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('npm run bench needs root (BPF, perf events, bpf_stats)');
-  const busy = [...progStats().values()].filter((p) => /page_fault|count_m|mark_victim/.test(p.name)).map((p) => p.name);
+  const busy = [...progStats().values()].filter((p) => /page_fault|count_m|mark_victim|fault_entry|settle_exit/.test(p.name)).map((p) => p.name);
   if (busy.length > 0) {
     throw new Error(`BPF programs on the same hooks are already loaded (${busy.join(', ')}): stop them first, they would be measured too`);
   }
@@ -160,13 +176,13 @@ async function main(): Promise<void> {
   const configs = flags['scrape-only'] ? [] : benchConfigs(PATHS).filter((c) => !flags.only || c.name.includes(flags.only));
   const runs: StormRun[] = [];
   try {
-    for (const threads of [1, 2]) {
+    for (const workload of WORKLOADS) {
       for (let repeat = 0; repeat < repeats; repeat++) {
         for (const config of shuffle(configs)) {
-          const run = await runStorm(config, threads, repeat);
+          const run = await runStorm(config, workload, repeat);
           runs.push(run);
           process.stderr.write(
-            `bench: ${threads}T #${repeat + 1} ${config.name}: ${fmt(run.faultsPerSecond)} faults/s, ${fmt(run.bpfNsPerFault)} BPF ns/fault\n`,
+            `bench: ${workload.name} #${repeat + 1} ${config.name}: ${fmt(run.seconds, 3)} s, ${fmt(run.faultsPerSecond)} faults/s, ${fmt(run.bpfNsPerFault)} BPF ns/fault\n`,
           );
         }
       }
@@ -178,34 +194,39 @@ async function main(): Promise<void> {
 
   const lines: string[] = [];
   lines.push(`faultline bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}`);
-  lines.push(`storm: ${stormArgs[0]} MiB x ${stormArgs[1]} rounds per thread, ${repeats} interleaved repeats; medians; ratio = throughput / untraced in the same repeat`);
+  const untracedFault = median(runs.filter((r) => r.workload === 'storm 1T' && r.config === 'untraced').map((r) => 1e9 / r.faultsPerSecond));
+  lines.push(`storm: ${stormArgs[0]} MiB x ${stormArgs[1]} rounds per thread (an untraced fault: ${fmt(untracedFault)} ns); start-ups: ${flags.startups} x \`${STARTUP_COMMAND.join(' ')}\``);
+  lines.push(`${repeats} interleaved repeats; medians; vs untraced = untraced time / this time, the same workload in the same repeat`);
   lines.push('');
-  lines.push('| threads | configuration | faults/s | vs untraced | BPF ns/fault | records/s | lost | exporter CPU s | exporter RSS MiB |');
+  lines.push('| workload | configuration | faults/s | vs untraced | BPF ns/fault | records/s | lost | exporter CPU s | exporter RSS MiB |');
   lines.push('|---|---|---|---|---|---|---|---|---|');
-  for (const threads of [1, 2]) {
+  for (const workload of WORKLOADS) {
     for (const config of configs) {
-      const mine = runs.filter((r) => r.threads === threads && r.config === config.name);
+      const mine = runs.filter((r) => r.workload === workload.name && r.config === config.name);
       const ratios = mine.map((r) => {
-        const base = runs.find((u) => u.threads === threads && u.repeat === r.repeat && u.config === 'untraced');
+        const base = runs.find((u) => u.workload === workload.name && u.repeat === r.repeat && u.config === 'untraced');
+        // Time per fault: a start-up loop's fault count varies a little from run to run.
         return base ? r.faultsPerSecond / base.faultsPerSecond : NaN;
       });
       const opt = (key: 'records' | 'lost' | 'exporterCpuSeconds' | 'exporterRssBytes'): number[] =>
         mine.map((r) => r[key]).filter((v): v is number => v !== undefined);
       const recordRates = mine.filter((r) => r.records !== undefined).map((r) => r.records! / r.seconds);
       lines.push(
-        `| ${threads} | ${config.name} | ${fmt(median(mine.map((r) => r.faultsPerSecond)))} | ${fmt(median(ratios), 2)} | ` +
+        `| ${workload.name} | ${config.name} | ${fmt(median(mine.map((r) => r.faultsPerSecond)))} | ${fmt(median(ratios), 2)} | ` +
           `${config.name === 'untraced' ? '—' : fmt(median(mine.map((r) => r.bpfNsPerFault)))} | ${fmt(median(recordRates))} | ` +
           `${opt('lost').length ? fmt(Math.max(...opt('lost'))) : '—'} | ${fmt(median(opt('exporterCpuSeconds')), 2)} | ` +
           `${fmt(median(opt('exporterRssBytes')) / 2 ** 20, 1)} |`,
       );
     }
   }
-  const faultline = runs.filter((r) => r.config === 'faultline');
-  const programs = [...new Set(faultline.flatMap((r) => Object.keys(r.bpfNsByProgram)))];
   lines.push('');
-  lines.push(`faultline per program, ns per storm fault (median): ${programs
-    .map((p) => `${p} ${fmt(median(faultline.map((r) => r.bpfNsByProgram[p] ?? 0)))}`)
-    .join(', ')}`);
+  for (const workload of WORKLOADS) {
+    const faultline = runs.filter((r) => r.config === 'faultline' && r.workload === workload.name);
+    const programs = [...new Set(faultline.flatMap((r) => Object.keys(r.bpfNsByProgram)))];
+    lines.push(`faultline per program, ns per ${workload.name} fault (median): ${programs
+      .map((p) => `${p} ${fmt(median(faultline.map((r) => r.bpfNsByProgram[p] ?? 0)), 1)}`)
+      .join(', ')}`);
+  }
   if (scrape) {
     lines.push('');
     lines.push(`exporter idle: ${fmt(scrape.idle.cpuSeconds, 2)} CPU s over ${scrape.idle.seconds} s, RSS ${fmt(scrape.idle.rssBytes / 2 ** 20, 1)} MiB`);

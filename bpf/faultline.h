@@ -149,7 +149,9 @@ struct fault_event {
 	char comm[TASK_COMM_LEN]; /* the faulting thread's comm */
 	__u32 region; /* enum fault_region, decided at fault entry */
 	__u32 pad;
-	/* No cgroup here: user space names it from the process's record, cheaper than per event. */
+	/* The thread's cgroups, so that a short-lived process's events are named without a map read. */
+	__u64 cgroup_id;
+	__u64 memcg_id;
 };
 
 /* An OOM kill, as seen at oom/mark_victim. Sizes in bytes. */

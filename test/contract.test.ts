@@ -62,6 +62,7 @@ int main(void) {
   P("fe.address", offsetof(struct fault_event, address));
   P("fe.comm", offsetof(struct fault_event, comm));
   P("fe.region", offsetof(struct fault_event, region));
+  P("fe.cgroup_id", offsetof(struct fault_event, cgroup_id));
   P("oe.timestamp_ns", offsetof(struct oom_event, timestamp_ns));
   P("oe.pgtables_bytes", offsetof(struct oom_event, pgtables_bytes));
   P("oe.comm", offsetof(struct oom_event, comm));
@@ -115,6 +116,7 @@ t.test('layouts match bpf/faultline.h', async (t) => {
   t.equal(c['fe.address'], 24);
   t.equal(c['fe.comm'], 48);
   t.equal(c['fe.region'], 64);
+  t.equal(c['fe.cgroup_id'], 72);
   t.equal(c['oe.timestamp_ns'], 24);
   t.equal(c['oe.pgtables_bytes'], 64);
   t.equal(c['oe.comm'], 72);
@@ -150,13 +152,15 @@ t.test('decoders', async (t) => {
   t.equal(merged.exitNs, 99n);
   t.equal(merged.comm, 'demo');
 
-  const fe = Buffer.alloc(72);
+  const fe = Buffer.alloc(FAULT_EVENT_SIZE);
   fe.writeUInt32LE(1, 64); // stack
+  fe.writeBigUInt64LE(77n, 72);
+  fe.writeBigUInt64LE(78n, 80);
   fe.writeUInt32LE(1, 0);
   fe.writeUInt32LE(5200, 4);
   fe.writeBigUInt64LE(0x7f3a4c000000n, 24);
   fe.write('pagefault_demo', 48);
-  t.match(decodeFaultEvent(fe), { kind: 'page_fault', pid: 5200, address: 0x7f3a4c000000n, comm: 'pagefault_demo', region: 'stack' });
+  t.match(decodeFaultEvent(fe), { kind: 'page_fault', pid: 5200, address: 0x7f3a4c000000n, comm: 'pagefault_demo', region: 'stack', cgroupId: 77n, memcgId: 78n });
   t.equal(decodeFaultEvent(Buffer.alloc(64)), null, 'wrong kind');
   t.equal(decodeFaultEvent(Buffer.alloc(8)), null, 'short record');
 

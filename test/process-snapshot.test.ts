@@ -47,6 +47,8 @@ t.test('an incomplete read keeps the previous view; without one the process wait
   // The last thread exited between the map read and the iterator: neither read has it.
   const gone = mergeProcessSnapshot([exited(10, counts([ANON, MINOR, 2n]))], [], prev);
   t.same(gone.get(10)!.faults, counts([ANON, MINOR, 9n]));
+  const zombie = mergeProcessSnapshot([], [thread(10, 10, emptyCounts(), THREAD_EXITED)], prev);
+  t.same(zombie.get(10)!.faults, counts([ANON, MINOR, 9n]), 'exited after the map read, listed as exited by the iterator');
   const done = mergeProcessSnapshot([exited(10, counts([ANON, MINOR, 12n]), 5n)], [], prev);
   t.same(done.get(10)!.faults, counts([ANON, MINOR, 12n]), 'its final record, once stamped');
 });

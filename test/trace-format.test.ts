@@ -13,6 +13,8 @@ const fault: PageFaultEvent = {
   errorCode: 6n,
   comm: 'pagefault_demo',
   region: 'anon',
+  cgroupId: 0n,
+  memcgId: 0n,
 };
 const kill: OomKillEvent = {
   kind: 'oom_kill',

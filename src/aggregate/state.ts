@@ -63,7 +63,6 @@ export class FaultlineState {
   lastRefreshSeconds = 0;
   /** How many times refresh() ran: scrape-time readers memoize on it. */
   refreshes = 0;
-  private lastRefreshAt = 0n;
   /** How long the previous scrape took to read the maps and render (this scrape cannot time itself). */
   lastScrapeSeconds = 0;
   /** True while faultline holds BPF run-time statistics on (--bpf.stats); the sysctl does not show it. */
@@ -96,7 +95,6 @@ export class FaultlineState {
   /** Reads the counting maps once and folds processes whose grace period ended. */
   refresh(): void {
     const started = process.hrtime.bigint();
-    this.lastRefreshAt = started;
     this.refreshes++;
     const snapshot = this.source.readProcesses();
     const forget = this.processes.update(snapshot, this.now(), this.isAlive);
@@ -121,19 +119,6 @@ export class FaultlineState {
   /** Pod, namespace and container names, or empty strings when unknown or not enabled. */
   podNames(podUid: string, containerId: string): PodNames {
     return this.pods?.lookup(podUid, containerId) ?? { pod: '', namespace: '', container: '' };
-  }
-
-  /**
-   * The cgroup path of a live process, from its kernel record (refreshing the
-   * maps at most every 50 ms for a process not seen yet), or "".
-   */
-  cgroupOfProcess(pid: number): string {
-    let ids = this.processes.cgroupIdsOf(pid);
-    if (!ids && process.hrtime.bigint() - this.lastRefreshAt > 50_000_000n) {
-      this.refresh();
-      ids = this.processes.cgroupIdsOf(pid);
-    }
-    return ids ? this.cgroups.pathOf(ids) : '';
   }
 
   /** The label of a cgroup key: its path, or `id:N` when no path is known. */

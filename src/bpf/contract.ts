@@ -40,7 +40,7 @@ export const MAP_SIZES: Record<string, readonly [number, number]> = {
   stall_zero: [4, STALL_HIST_SIZE],
 };
 
-export const FAULT_EVENT_SIZE = 72;
+export const FAULT_EVENT_SIZE = 88;
 export const OOM_EVENT_SIZE = 120;
 const EVENT_PAGE_FAULT = 1;
 const EVENT_OOM_KILL = 2;
@@ -71,6 +71,9 @@ export interface PageFaultEvent {
   readonly comm: string;
   /** Decided at fault entry (a stack-growing fault is still below the stack VMA then). */
   readonly region: FaultRegion;
+  /** The faulting thread's cgroup v2 id and memory cgroup id. */
+  readonly cgroupId: bigint;
+  readonly memcgId: bigint;
 }
 
 export interface OomKillEvent {
@@ -188,6 +191,8 @@ export function decodeFaultEvent(buf: Buffer): PageFaultEvent | null {
     errorCode: buf.readBigUInt64LE(40),
     comm: decodeComm(buf, 48),
     region: REGIONS[buf.readUInt32LE(64)] ?? 'other',
+    cgroupId: buf.readBigUInt64LE(72),
+    memcgId: buf.readBigUInt64LE(80),
   };
 }
 

@@ -91,8 +91,9 @@ export function mergeProcessSnapshot(
     const alive = live.get(pid);
     const prev = previous.get(pid);
     let merged: ProcessFaultsRecord | undefined;
-    if (alive?.incomplete || (!alive && exited && exited.exitNs === 0n && prev)) {
-      // A thread was mid-exit or mid-update, or the last one exited between the reads: next time.
+    const exitedBetween = alive ? alive.counting === 0 && !exited : exited !== undefined && exited.exitNs === 0n;
+    if (alive?.incomplete || (exitedBetween && prev)) {
+      // A thread was mid-exit or mid-update, or the last one exited between the two reads: next time.
       merged = prev;
     } else if (alive && (alive.counting > 0 || exited)) {
       const faults = exited ? exited.faults.map((row, r) => row.map((n, t) => n + alive.faults[r]![t]!)) : alive.faults;

@@ -178,7 +178,7 @@ export async function serve(argv: string[]): Promise<void> {
       const recorded = state.oomKills.recent().at(-1)!;
       eventLog?.write(formatJson(kill, oomKillExtras(kill, { ...recorded.labels, ...recorded.names })));
     },
-    onPageFault: (fault) => eventLog?.write(formatJson(fault, pageFaultExtras(fault, state?.cgroupOfProcess(fault.pid)))),
+    onPageFault: (fault) => eventLog?.write(formatJson(fault, pageFaultExtras(fault, state?.cgroups.pathOf(fault)))),
   });
   state = new FaultlineState(probe, options);
   state.bpfStatsHeld = bpfStats !== null;
