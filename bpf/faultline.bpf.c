@@ -411,7 +411,7 @@ static __always_inline __u32 classify(struct task_struct *task, struct thread_fa
 	struct mm_struct *mm = task->mm;
 	struct vma_region_ctx c = { .region = REGION_OTHER };
 	__u64 page_mask = ~((__u64)page_size - 1);
-	__u64 stack_limit;
+	__u64 stack_limit, data_end;
 	__u32 seq;
 
 	if (!mm)
@@ -429,9 +429,10 @@ static __always_inline __u32 classify(struct task_struct *task, struct thread_fa
 	if (addr < c.start_stack && c.start_stack - addr <= stack_limit && mm->mmap_base < c.start_stack &&
 	    stack_limit < c.start_stack - mm->mmap_base)
 		return REGION_STACK;
-	if (addr >= mm->start_code && addr < ((mm->end_data + page_size - 1) & page_mask))
+	data_end = (mm->end_data + page_size - 1) & page_mask;
+	if (addr >= mm->start_code && addr < data_end)
 		return REGION_FILE; /* the executable's text and data */
-	if (addr >= ((mm->end_data + page_size - 1) & page_mask) && addr < mm->start_brk && mm->start_code <= mm->end_data)
+	if (addr >= data_end && addr < mm->start_brk && mm->start_code <= mm->end_data)
 		return REGION_ANON; /* its bss */
 	seq = mm_lock_seq(mm);
 	if (tf->vma_mm == (__u64)mm && tf->vma_lock_seq == seq && (seq & 1) == 0 && addr >= tf->vma_start &&
@@ -618,6 +619,15 @@ int page_fault_kernel_tp(void *ctx)
  * event page-faults fires at the same place, for user- and kernel-mode
  * faults on user addresses alike, with the address but no error code.
  */
+/* Whether the perf event's registers are user mode's (raw events are user-mode faults, as on x86's page_fault_user). */
+#if defined(__TARGET_ARCH_x86)
+#define regs_user_mode(regs) (((regs)->cs & 3) == 3)
+#elif defined(__TARGET_ARCH_arm64)
+#define regs_user_mode(regs) (((regs)->pstate & 0xf) == 0) /* EL0 */
+#else
+#define regs_user_mode(regs) true
+#endif
+
 SEC("perf_event")
 int fault_entry_perf(struct bpf_perf_event_data *ctx)
 {
@@ -625,7 +635,7 @@ int fault_entry_perf(struct bpf_perf_event_data *ctx)
 
 	if (fault_detail)
 		tf = enter_fault(bpf_get_current_task_btf(), ctx->addr);
-	if (trace_faults && (ctx->regs.cs & 3) && trace_wanted())
+	if (trace_faults && regs_user_mode(&ctx->regs) && trace_wanted())
 		trace_fault(tf, ctx->addr, PT_REGS_IP(&ctx->regs), ERROR_CODE_UNKNOWN);
 	return 0;
 }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { durationSeconds, oneOf, parseFlags, positiveInt } from '../src/cli/flags.js';
+import { collectorOn, durationSeconds, oneOf, parseFlags, positiveInt, wholeNumber } from '../src/cli/flags.js';
 import { hasBpfCapabilities, parseCapEff } from '../src/cli/preflight.js';
 import { parseListenAddress } from '../src/expose/http.js';
 
@@ -14,12 +14,22 @@ t.test('flags', async (t) => {
 t.test('values', async (t) => {
   t.equal(positiveInt('pid', '42'), 42);
   for (const bad of ['0', '-1', 'abc', '1.5', '99999999999999999999']) t.throws(() => positiveInt('pid', bad), { code: 'BAD_FLAG' }, bad);
+  t.equal(wholeNumber('processes.max', '0'), 0, '0 is a whole number: no per-process series');
+  t.equal(wholeNumber('processes.max', '100'), 100);
+  for (const bad of ['-1', 'abc', '1.5', '', '99999999999999999999']) t.throws(() => wholeNumber('processes.max', bad), { code: 'BAD_FLAG', message: /not a whole number >= 0/ }, bad);
   t.equal(durationSeconds('d', '60s'), 60);
   t.equal(durationSeconds('d', '2m'), 120);
   t.equal(durationSeconds('d', '500ms'), 0.5);
   t.throws(() => durationSeconds('d', '10'), /not a duration/);
   t.equal(oneOf('format', 'json', ['text', 'json']), 'json');
   t.throws(() => oneOf('format', 'xml', ['text', 'json']), /must be one of: text, json/);
+});
+
+t.test('collectors: on by default, --no-collector.NAME turns one off', async (t) => {
+  t.equal(collectorOn({}, 'fault-detail'), true);
+  t.equal(collectorOn({ 'collector.fault-detail': true }, 'fault-detail'), true);
+  t.equal(collectorOn({ 'no-collector.fault-detail': true }, 'fault-detail'), false);
+  t.throws(() => collectorOn({ 'collector.fault-detail': true, 'no-collector.fault-detail': true }, 'fault-detail'), { code: 'BAD_FLAG', message: /contradict/ });
 });
 
 t.test('listen addresses', async (t) => {

@@ -173,6 +173,8 @@ export class Probe {
   readonly faultHook: 'tracepoint' | 'perf-event';
   /** Whether the entry hook settles faults into regions (else every fault counts in region "other"). */
   readonly faultDetail: boolean;
+  /** The programs that run per fault: the entry hook (detail, or raw events) and the major-fault typing. */
+  private readonly entryPrograms: readonly string[];
   private readonly object: BpfObject;
   private threadsLink: BpfLink | null = null;
   private readonly iterBuffer = { buffer: Buffer.allocUnsafe(1 << 20) };
@@ -190,6 +192,13 @@ export class Probe {
     this.tracepointMode = mode;
     this.faultHook = resolveFaultHook(options.faultHook ?? 'auto');
     this.faultDetail = (options.countFaults ?? true) && (options.faultDetail ?? true);
+    const wanted = this.faultDetail || tracesFaults(options.trace);
+    const entry: string[] = [];
+    if (this.faultDetail) entry.push('count_major_fault');
+    if (wanted && this.faultHook === 'perf-event') entry.push('fault_entry_perf');
+    if (wanted && this.faultHook === 'tracepoint') entry.push(FAULT_ENTRY[mode][0]);
+    if (this.faultDetail && this.faultHook === 'tracepoint') entry.push(FAULT_ENTRY[mode][1]);
+    this.entryPrograms = entry;
   }
 
   /** Opens, configures, loads and attaches; on any failure nothing stays attached. */
@@ -246,8 +255,7 @@ export class Probe {
       }
     }
     this.object.setAutoload(MARK_VICTIM[mode === 'tp_btf' ? 'classic' : 'tp_btf'], false);
-    const entry = new Set(this.entryPrograms(mode, options));
-    for (const prog of ALL_ENTRY_PROGRAMS) if (!entry.has(prog)) this.object.setAutoload(prog, false);
+    for (const prog of ALL_ENTRY_PROGRAMS) if (!this.entryPrograms.includes(prog)) this.object.setAutoload(prog, false);
     if (!countFaults) for (const prog of COUNT_PROGRAMS) this.object.setAutoload(prog, false);
     for (const [prog, [category, event]] of Object.entries(STALL_TRACEPOINTS)) {
       if (countFaults && tracepointExists(category, event)) this.stallPrograms.push(prog);
@@ -260,7 +268,7 @@ export class Probe {
       fault_detail: this.faultDetail ? 1 : 0,
       ...traceRodata(options.trace),
     };
-    if (mode === 'classic') Object.assign(values, classicOffsets(this.faultHook === 'tracepoint' && entry.size > 0));
+    if (mode === 'classic') Object.assign(values, classicOffsets(this.entryPrograms.includes(FAULT_ENTRY.classic[0])));
     const layout = this.object.rodataLayout();
     this.object.writeRodata((rodata) => {
       for (const [name, value] of Object.entries(values)) {
@@ -302,7 +310,7 @@ export class Probe {
       this.readProcesses();
     }
     const cpus = onlineCpus();
-    for (const prog of this.entryPrograms(mode, options)) {
+    for (const prog of this.entryPrograms) {
       const perfConfig = prog === 'count_major_fault' ? PERF_COUNT_SW_PAGE_FAULTS_MAJ : prog === 'fault_entry_perf' ? PERF_COUNT_SW_PAGE_FAULTS : null;
       if (perfConfig === null) {
         this.attachOne(prog);
@@ -327,20 +335,6 @@ export class Probe {
         }),
       );
     }
-  }
-
-  /** The programs that run per fault: the entry hook (detail, or raw events) and the major-fault typing. */
-  private entryPrograms(mode: 'tp_btf' | 'classic', options: ProbeOptions): string[] {
-    const raw = tracesFaults(options.trace);
-    const out: string[] = [];
-    if (this.faultDetail) out.push('count_major_fault');
-    if (this.faultHook === 'perf-event') {
-      if (this.faultDetail || raw) out.push('fault_entry_perf');
-    } else {
-      if (this.faultDetail || raw) out.push(FAULT_ENTRY[mode][0]);
-      if (this.faultDetail) out.push(FAULT_ENTRY[mode][1]);
-    }
-    return out;
   }
 
   /** Whether access types are counted: only the exceptions tracepoints carry the error code. */
