@@ -196,7 +196,7 @@ async function main(): Promise<void> {
   lines.push(`faultline bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}`);
   const untracedFault = median(runs.filter((r) => r.workload === 'storm 1T' && r.config === 'untraced').map((r) => 1e9 / r.faultsPerSecond));
   lines.push(`storm: ${stormArgs[0]} MiB x ${stormArgs[1]} rounds per thread (an untraced fault: ${fmt(untracedFault)} ns); start-ups: ${flags.startups} x \`${STARTUP_COMMAND.join(' ')}\``);
-  lines.push(`${repeats} interleaved repeats; medians; vs untraced = untraced time / this time, the same workload in the same repeat`);
+  lines.push(`${repeats} interleaved repeats; medians; vs untraced = faults/s over the untraced run's, the same workload in the same repeat`);
   lines.push('');
   lines.push('| workload | configuration | faults/s | vs untraced | BPF ns/fault | records/s | lost | exporter CPU s | exporter RSS MiB |');
   lines.push('|---|---|---|---|---|---|---|---|---|');
@@ -205,7 +205,7 @@ async function main(): Promise<void> {
       const mine = runs.filter((r) => r.workload === workload.name && r.config === config.name);
       const ratios = mine.map((r) => {
         const base = runs.find((u) => u.workload === workload.name && u.repeat === r.repeat && u.config === 'untraced');
-        // Time per fault: a start-up loop's fault count varies a little from run to run.
+        // Per fault, not per loop: a start-up loop's fault count varies a little from run to run.
         return base ? r.faultsPerSecond / base.faultsPerSecond : NaN;
       });
       const opt = (key: 'records' | 'lost' | 'exporterCpuSeconds' | 'exporterRssBytes'): number[] =>
