@@ -130,6 +130,19 @@ struct {
 	__type(value, __u64);
 } trace_sampled SEC(".maps");
 
+/*
+ * The overhead governor's switch (--bpf.cpu-budget): slot 0 is 1 while the
+ * per-fault detail is paused. The programs that serve only detail are also
+ * detached then; an entry hook that stays for raw events skips the detail.
+ * An array lookup is inlined by the verifier: no helper call per fault.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} detail_paused SEC(".maps");
+
 /* Records a ring buffer could not reserve, by enum ringbuf_id. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -356,6 +369,18 @@ int read_threads(struct bpf_iter__task *ctx)
 
 /* ---- detail: one program at each fault entry ---- */
 
+/* Whether this fault entry settles faults into regions: on (--collector.fault-detail) and not paused by the governor. */
+static __always_inline bool detail_on(void)
+{
+	__u32 zero = 0;
+	__u32 *paused;
+
+	if (!fault_detail)
+		return false;
+	paused = bpf_map_lookup_elem(&detail_paused, &zero);
+	return !paused || !*paused;
+}
+
 struct vma_region_ctx {
 	__u64 start_stack;
 	__u64 vm_start;
@@ -563,9 +588,10 @@ static __always_inline void user_fault(__u64 address, __u64 ip, __u64 error_code
 	struct thread_faults *tf = 0;
 	__u32 slot = !!(error_code & PF_PROT) | !!(error_code & PF_WRITE) << 1 | !!(error_code & PF_INSTR) << 2;
 
-	if (fault_detail)
+	if (detail_on()) {
 		tf = enter_fault(bpf_get_current_task_btf(), address);
-	percpu_inc(&fault_access, slot, 1);
+		percpu_inc(&fault_access, slot, 1);
+	}
 	if (trace_faults && trace_wanted())
 		trace_fault(tf, address, ip, error_code);
 }
@@ -573,7 +599,7 @@ static __always_inline void user_fault(__u64 address, __u64 ip, __u64 error_code
 /* A kernel-mode fault on a user address (copy_to_user and friends): it counts in the thread's min_flt/maj_flt too. */
 static __always_inline void kernel_fault(__u64 address)
 {
-	if (fault_detail && (__s64)address >= 0)
+	if ((__s64)address >= 0 && detail_on())
 		enter_fault(bpf_get_current_task_btf(), address);
 }
 
@@ -633,7 +659,7 @@ int fault_entry_perf(struct bpf_perf_event_data *ctx)
 {
 	struct thread_faults *tf = 0;
 
-	if (fault_detail)
+	if (detail_on())
 		tf = enter_fault(bpf_get_current_task_btf(), ctx->addr);
 	if (trace_faults && regs_user_mode(&ctx->regs) && trace_wanted())
 		trace_fault(tf, ctx->addr, PT_REGS_IP(&ctx->regs), ERROR_CODE_UNKNOWN);

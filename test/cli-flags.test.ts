@@ -1,5 +1,5 @@
 import t from 'tap';
-import { collectorOn, durationSeconds, oneOf, parseFlags, positiveInt, wholeNumber } from '../src/cli/flags.js';
+import { collectorOn, durationSeconds, fraction, oneOf, parseFlags, positiveInt, wholeNumber } from '../src/cli/flags.js';
 import { hasBpfCapabilities, parseCapEff } from '../src/cli/preflight.js';
 import { parseListenAddress } from '../src/expose/http.js';
 
@@ -17,6 +17,12 @@ t.test('values', async (t) => {
   t.equal(wholeNumber('processes.max', '0'), 0, '0 is a whole number: no per-process series');
   t.equal(wholeNumber('processes.max', '100'), 100);
   for (const bad of ['-1', 'abc', '1.5', '', '99999999999999999999']) t.throws(() => wholeNumber('processes.max', bad), { code: 'BAD_FLAG', message: /not a whole number >= 0/ }, bad);
+  t.equal(fraction('bpf.cpu-budget', '0.1', 2), 0.1);
+  t.equal(fraction('bpf.cpu-budget', '0', 2), 0, '0: no governor');
+  t.equal(fraction('bpf.cpu-budget', '2', 2), 2, 'at most every CPU');
+  for (const bad of ['-0.1', 'abc', '', '2.5', '1e-3', '.5', 'NaN', 'Infinity', '1'.repeat(400)]) {
+    t.throws(() => fraction('bpf.cpu-budget', bad, 2), { code: 'BAD_FLAG', message: /not a number from 0 to 2/ }, bad);
+  }
   t.equal(durationSeconds('d', '60s'), 60);
   t.equal(durationSeconds('d', '2m'), 120);
   t.equal(durationSeconds('d', '500ms'), 0.5);

@@ -15,6 +15,7 @@ import {
 } from '../bpf/contract.js';
 import { CgroupNames, type CgroupHierarchy } from './cgroups.js';
 import { workloadOf } from './container-of.js';
+import type { DetailGovernor } from './detail-governor.js';
 import type { KubePods, PodNames } from './kube-pods.js';
 import { OomKills, type OomKillsOptions } from './oom-kills.js';
 import { ProcessTable, addCounts, sumCounts, type ProcessTableOptions } from './process-table.js';
@@ -37,6 +38,10 @@ export interface KernelSource {
   forgetStalls(records: Iterable<StallRecord>): void;
   runStats(): { program: string; stats: { runTimeNs: bigint; runCount: bigint } }[];
 }
+
+/** The parts of serve that cost something, each switched by --[no-]collector.NAME (node_exporter style). */
+export const COLLECTORS = ['fault-detail', 'processes', 'oom', 'stalls', 'headroom'] as const;
+export type CollectorName = (typeof COLLECTORS)[number];
 
 export interface FaultlineStateOptions extends ProcessTableOptions, OomKillsOptions {
   /** Which cgroup hierarchy names cgroups. Default 'memory'. */
@@ -75,6 +80,10 @@ export class FaultlineState {
   otlp: { success: number; failure: number } | null = null;
   /** This node's pods from the Kubernetes API (serve --kubernetes.enabled), or null. */
   pods: KubePods | null = null;
+  /** Which collectors run. */
+  collectors: Readonly<Record<CollectorName, boolean>> = Object.fromEntries(COLLECTORS.map((c) => [c, true])) as Record<CollectorName, boolean>;
+  /** The overhead governor (--bpf.cpu-budget), or null when it is off. */
+  governor: DetailGovernor | null = null;
 
   constructor(
     source: KernelSource,

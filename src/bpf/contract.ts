@@ -34,6 +34,7 @@ export const MAP_SIZES: Record<string, readonly [number, number]> = {
   unattributed_faults: [4, 8],
   fault_access: [4, 8],
   lost_records: [4, 8],
+  detail_paused: [4, 4],
   thread_faults: [4, 160],
   stalls: [STALL_KEY_SIZE, STALL_HIST_SIZE],
   stall_start: [4, 24],

@@ -68,6 +68,10 @@ export interface ProbeOptions {
   faultDetail?: boolean;
   /** Default: 'auto'. */
   faultHook?: FaultHook;
+  /** OOM kills at oom/mark_victim, sent to onOomKill (--collector.oom). Default: true. */
+  oom?: boolean;
+  /** With countFaults: reclaim and compaction stalls by cgroup (--collector.stalls). Default: true. */
+  stalls?: boolean;
   /** Which page faults to send to onPageFault as raw events, filtered in the kernel. Default: none. */
   trace?: TraceFilter;
   /** Default: 'auto'. */
@@ -175,6 +179,13 @@ export class Probe {
   readonly faultDetail: boolean;
   /** The programs that run per fault: the entry hook (detail, or raw events) and the major-fault typing. */
   private readonly entryPrograms: readonly string[];
+  /** Of those, the ones that serve only the detail: detached while it is paused (setDetailPaused). */
+  private readonly detailOnlyPrograms: readonly string[];
+  /** Whether access types are counted: only the exceptions tracepoints carry the error code. */
+  readonly accessTypes: boolean;
+  private detailPaused = false;
+  private readonly oom: boolean;
+  private readonly entryLinks = new Map<string, BpfLink[]>();
   private readonly object: BpfObject;
   private threadsLink: BpfLink | null = null;
   private readonly iterBuffer = { buffer: Buffer.allocUnsafe(1 << 20) };
@@ -199,6 +210,10 @@ export class Probe {
     if (wanted && this.faultHook === 'tracepoint') entry.push(FAULT_ENTRY[mode][0]);
     if (this.faultDetail && this.faultHook === 'tracepoint') entry.push(FAULT_ENTRY[mode][1]);
     this.entryPrograms = entry;
+    // The user-mode entry hook stays while raw events are asked for; it skips the detail while paused.
+    this.detailOnlyPrograms = this.faultDetail ? entry.filter((p) => !(tracesFaults(options.trace) && (p === 'fault_entry_perf' || p === FAULT_ENTRY[mode][0]))) : [];
+    this.accessTypes = this.faultDetail && this.faultHook === 'tracepoint';
+    this.oom = options.oom ?? true;
   }
 
   /** Opens, configures, loads and attaches; on any failure nothing stays attached. */
@@ -255,10 +270,11 @@ export class Probe {
       }
     }
     this.object.setAutoload(MARK_VICTIM[mode === 'tp_btf' ? 'classic' : 'tp_btf'], false);
+    if (!this.oom) this.object.setAutoload(MARK_VICTIM[mode], false);
     for (const prog of ALL_ENTRY_PROGRAMS) if (!this.entryPrograms.includes(prog)) this.object.setAutoload(prog, false);
     if (!countFaults) for (const prog of COUNT_PROGRAMS) this.object.setAutoload(prog, false);
     for (const [prog, [category, event]] of Object.entries(STALL_TRACEPOINTS)) {
-      if (countFaults && tracepointExists(category, event)) this.stallPrograms.push(prog);
+      if (countFaults && (options.stalls ?? true) && tracepointExists(category, event)) this.stallPrograms.push(prog);
       else this.object.setAutoload(prog, false);
     }
 
@@ -292,7 +308,7 @@ export class Probe {
       key.writeUInt32LE(pid);
       traced.update(key, Buffer.from([1]));
     }
-    this.attachOne(MARK_VICTIM[mode]);
+    if (this.oom) this.attachOne(MARK_VICTIM[mode]);
     if (this.stallPrograms.length > 0) {
       // Where stalls of cgroups beyond the map's bound are counted.
       const stalls = this.map('stalls');
@@ -309,23 +325,16 @@ export class Probe {
       this.attachedPrograms.push({ program: 'read_threads', attachPoint: ATTACH_POINTS.read_threads!, links: 1 });
       this.readProcesses();
     }
-    const cpus = onlineCpus();
-    for (const prog of this.entryPrograms) {
-      const perfConfig = prog === 'count_major_fault' ? PERF_COUNT_SW_PAGE_FAULTS_MAJ : prog === 'fault_entry_perf' ? PERF_COUNT_SW_PAGE_FAULTS : null;
-      if (perfConfig === null) {
-        this.attachOne(prog);
-        continue;
-      }
-      for (const cpu of cpus) this.links.push(this.object.attachPerfEvent(prog, openSoftwarePerfEvent(perfConfig, cpu)));
-      this.attachedPrograms.push({ program: prog, attachPoint: ATTACH_POINTS[prog]!, links: cpus.length });
-    }
+    for (const prog of this.entryPrograms) this.attachEntry(prog);
     const onOom = options.onOomKill;
-    this.rings.push(
-      new RingBuffer(this.map('oom_events'), (record) => {
-        const event = decodeOomEvent(record);
-        if (event && onOom) onOom(event);
-      }),
-    );
+    if (this.oom) {
+      this.rings.push(
+        new RingBuffer(this.map('oom_events'), (record) => {
+          const event = decodeOomEvent(record);
+          if (event && onOom) onOom(event);
+        }),
+      );
+    }
     const onFault = options.onPageFault;
     if (tracesFaults(options.trace) && onFault) {
       this.rings.push(
@@ -337,14 +346,67 @@ export class Probe {
     }
   }
 
-  /** Whether access types are counted: only the exceptions tracepoints carry the error code. */
-  get accessTypes(): boolean {
-    return this.attachedPrograms.some((p) => p.program.startsWith('page_fault_user'));
-  }
-
   private attachOne(program: string): void {
     this.links.push(this.object.attach(program));
     this.attachedPrograms.push({ program, attachPoint: ATTACH_POINTS[program]!, links: 1 });
+  }
+
+  /** A per-fault program: a tracepoint link, or one perf event link per online CPU. */
+  private attachEntry(program: string): void {
+    const perfConfig = program === 'count_major_fault' ? PERF_COUNT_SW_PAGE_FAULTS_MAJ : program === 'fault_entry_perf' ? PERF_COUNT_SW_PAGE_FAULTS : null;
+    const links: BpfLink[] = [];
+    try {
+      if (perfConfig === null) links.push(this.object.attach(program));
+      else for (const cpu of onlineCpus()) links.push(this.object.attachPerfEvent(program, openSoftwarePerfEvent(perfConfig, cpu)));
+    } catch (err) {
+      for (const link of links) link.destroy();
+      throw err;
+    }
+    this.entryLinks.set(program, links);
+    this.attachedPrograms.push({ program, attachPoint: ATTACH_POINTS[program]!, links: links.length });
+  }
+
+  private detachEntry(program: string): void {
+    for (const link of this.entryLinks.get(program) ?? []) link.destroy();
+    this.entryLinks.delete(program);
+    const i = this.attachedPrograms.findIndex((p) => p.program === program);
+    if (i >= 0) this.attachedPrograms.splice(i, 1);
+  }
+
+  /** Names of the programs that serve only the per-fault detail (what the overhead governor sheds). */
+  get detailPrograms(): readonly string[] {
+    return this.detailOnlyPrograms;
+  }
+
+  get paused(): boolean {
+    return this.detailPaused;
+  }
+
+  /**
+   * Pauses or resumes the per-fault detail at run time (the overhead
+   * governor): the switch the entry hooks read, and the links of the
+   * programs that serve only detail. The counts stay exact either way; while
+   * paused, faults settle into region "other". Attaching again can fail
+   * (the kernel refuses): then the detail stays paused and the error is thrown.
+   */
+  setDetailPaused(paused: boolean): void {
+    if (!this.faultDetail || paused === this.detailPaused) return;
+    const key = Buffer.alloc(4);
+    const flag = this.map('detail_paused');
+    if (paused) {
+      flag.update(key, Buffer.from([1, 0, 0, 0]));
+      for (const prog of this.detailOnlyPrograms) this.detachEntry(prog);
+      this.detailPaused = true;
+      return;
+    }
+    try {
+      for (const prog of this.detailOnlyPrograms) if (!this.entryLinks.has(prog)) this.attachEntry(prog);
+    } catch (err) {
+      for (const prog of this.detailOnlyPrograms) this.detachEntry(prog);
+      throw err;
+    }
+    flag.update(key, Buffer.alloc(4));
+    this.detailPaused = false;
   }
 
   private map(name: string): BpfMap {
@@ -462,9 +524,10 @@ export class Probe {
     return Object.fromEntries(RINGBUFS.map((name, i) => [name, sums[i]!])) as Record<RingbufName, bigint>;
   }
 
+  /** Run time and count of every program in use, attached now or detached by the governor (the counters carry on). */
   runStats(): { program: string; stats: ProgramRunStats }[] {
     const out: { program: string; stats: ProgramRunStats }[] = [];
-    for (const { program } of this.attachedPrograms) {
+    for (const program of new Set([...this.attachedPrograms.map((p) => p.program), ...this.detailOnlyPrograms])) {
       const stats = this.object.runStats(program);
       if (stats) out.push({ program, stats });
     }
@@ -475,6 +538,8 @@ export class Probe {
   close(): void {
     this.threadsLink = null;
     for (const link of this.links.splice(0)) link.destroy();
+    for (const links of this.entryLinks.values()) for (const link of links) link.destroy();
+    this.entryLinks.clear();
     this.attachedPrograms.length = 0;
     try {
       this.drain();

@@ -72,6 +72,16 @@ export function wholeNumber(flag: string, value: FlagValue): number {
   return Number(text);
 }
 
+/** A decimal number from 0 to max (e.g. --bpf.cpu-budget=0.1, a fraction of one CPU, at most every CPU). */
+export function fraction(flag: string, value: FlagValue, max: number): number {
+  const text = String(value);
+  const n = Number(text);
+  if (!/^\d+(?:\.\d+)?$/.test(text) || !Number.isFinite(n) || n > max) {
+    throw new FaultlineError('BAD_FLAG', `--${flag} ${JSON.stringify(text)} is not a number from 0 to ${max}`);
+  }
+  return n;
+}
+
 /** A collector's switch, node_exporter style: on by default, --no-collector.NAME turns it off; both at once is an error. */
 export function collectorOn(flags: ParsedFlags, name: string): boolean {
   const on = flags[`collector.${name}`] === true;

@@ -12,7 +12,10 @@ import { OtlpConfigError, resolveOtlpConfig, type OtlpConfig } from '../expose/o
 import { BPF_FLAGS, bpfFlags, onShutdown } from './common.js';
 import { EventLog } from '../deliver/event-log.js';
 import { formatJson, oomKillExtras, pageFaultExtras } from '../deliver/trace-format.js';
-import { byteSize, collectorOn, durationSeconds, flagHelp, oneOf, parseFlags, positiveInt, wholeNumber, type FlagSpecs } from './flags.js';
+import { availableParallelism } from 'node:os';
+import { COLLECTORS, type CollectorName } from '../aggregate/state.js';
+import { byteSize, collectorOn, durationSeconds, flagHelp, fraction, oneOf, parseFlags, positiveInt, wholeNumber, type FlagSpecs } from './flags.js';
+import { startGovernor } from './governor.js';
 import { requireBpfCapabilities } from './preflight.js';
 
 export const DEFAULT_PORT = 10190;
@@ -50,15 +53,36 @@ const FLAGS: FlagSpecs = {
   'otlp.temporality': { type: 'string', value: 'NAME', help: 'cumulative, delta or lowmemory; default $OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, else cumulative' },
   'otlp.resource-attribute': { type: 'string', value: 'KEY=VALUE', multiple: true, help: 'A resource attribute (repeatable); added to $OTEL_RESOURCE_ATTRIBUTES' },
   'otlp.service-name': { type: 'string', value: 'NAME', help: 'service.name; default $OTEL_SERVICE_NAME, else faultline' },
-  'collector.fault-detail': {
-    type: 'boolean',
-    help: 'On by default: one program per fault entry settles each fault into its region (heap, stack, anon, file) and counts access types. ' +
-      'Off (--no-collector.fault-detail): no program runs per fault; the counts stay exact, all in region "other"',
+  ...collectorFlags({
+    'fault-detail':
+      'one program per fault entry settles each fault into its region (heap, stack, anon, file) and counts access types. ' +
+      'Off: no program runs per fault; the counts stay exact, all in region "other"',
+    processes: 'per-process series (faultline_process_page_faults_total); off is --processes.max=0. Comm, cgroup and host counts stay',
+    oom: 'OOM kills (oom/mark_victim, and /dev/kmsg for the constraint): faultline_oom_kills_total and the victims\' details',
+    stalls: 'reclaim and compaction stall histograms by cgroup (six vmscan/compaction tracepoints)',
+    headroom: 'each busy cgroup\'s memory usage, limit, events and pressure, and the host\'s pressure (cgroup files read at each scrape)',
+  }),
+  'bpf.cpu-budget': {
+    type: 'string',
+    value: 'CPUS',
+    help:
+      'The overhead governor: when faultline\'s BPF programs use more than this fraction of one CPU (from the kernel\'s BPF run-time statistics, ' +
+      'held on while faultline runs), the per-fault detail pauses until the host\'s fault rate would keep it under half the budget; the counts stay exact. 0: no governor',
+    default: '0.1',
   },
-  'no-collector.fault-detail': { type: 'boolean', help: 'Turn the fault-detail collector off' },
   'maps.refresh-interval': { type: 'string', value: 'DURATION', help: 'Also read the kernel maps this often between scrapes, to fold exited processes', default: '10s' },
   ...BPF_FLAGS,
 };
+
+/** --collector.NAME and --no-collector.NAME for each collector, on by default. */
+function collectorFlags(help: Record<CollectorName, string>): FlagSpecs {
+  const out: FlagSpecs = {};
+  for (const name of COLLECTORS) {
+    out[`collector.${name}`] = { type: 'boolean', help: `On by default: ${help[name]}` };
+    out[`no-collector.${name}`] = { type: 'boolean', help: `Turn the ${name} collector off` };
+  }
+  return out;
+}
 
 export const SERVE_HELP = `Usage: faultline [serve] [flags]
 
@@ -92,9 +116,11 @@ export async function serve(argv: string[]): Promise<void> {
   if (!telemetryPath.startsWith('/') || telemetryPath === '/') {
     throw new FaultlineError('BAD_FLAG', `--web.telemetry-path ${JSON.stringify(telemetryPath)} must start with / and not be /`);
   }
-  const faultDetail = collectorOn(flags, 'fault-detail');
+  const collectors = Object.fromEntries(COLLECTORS.map((c) => [c, collectorOn(flags, c)])) as Record<CollectorName, boolean>;
+  const faultDetail = collectors['fault-detail'];
+  const cpuBudget = fraction('bpf.cpu-budget', flags['bpf.cpu-budget'], availableParallelism());
   const options = {
-    maxProcesses: wholeNumber('processes.max', flags['processes.max']),
+    maxProcesses: collectors.processes ? wholeNumber('processes.max', flags['processes.max']) : 0,
     maxGroups: positiveInt('groups.max', flags['groups.max']),
     cgroupHierarchy: oneOf('cgroups.hierarchy', flags['cgroups.hierarchy'], ['memory', 'unified'] as const),
     exitGraceNs: BigInt(Math.round(durationSeconds('processes.exit-grace', flags['processes.exit-grace']) * 1e9)),
@@ -148,7 +174,9 @@ export async function serve(argv: string[]): Promise<void> {
   }
   requireBpfCapabilities();
 
-  const bpfStats = flags['bpf.stats'] ? enableBpfStats() : null;
+  // The governor measures the programs' own run time: the statistics stay on while faultline runs.
+  const governs = faultDetail && cpuBudget > 0;
+  const bpfStats = flags['bpf.stats'] || governs ? enableBpfStats() : null;
   let state: FaultlineState | null = null;
   let eventLog: EventLog | null = null;
   if (eventLogPath !== null) {
@@ -158,14 +186,16 @@ export async function serve(argv: string[]): Promise<void> {
       throw new FaultlineError('EVENT_LOG', `cannot open the event log ${eventLogPath}: ${(err as Error).message}`);
     }
   }
-  const kmsg = new KmsgOomReports();
-  if (kmsg.unavailable) process.stderr.write(`faultline: cannot read the kernel log (${kmsg.unavailable}): OOM kills will have constraint="unknown"\n`);
+  const kmsg = collectors.oom ? new KmsgOomReports() : null;
+  if (kmsg?.unavailable) process.stderr.write(`faultline: cannot read the kernel log (${kmsg.unavailable}): OOM kills will have constraint="unknown"\n`);
   const probe = Probe.start({
     objectPath: bpf.objectPath,
     tracepoints: bpf.tracepoints,
     faultHook: bpf.faultHook,
     countFaults: true,
     faultDetail,
+    oom: collectors.oom,
+    stalls: collectors.stalls,
     trace: {
       pids: loggedPids,
       ...(loggedComm !== undefined ? { comm: loggedComm } : {}),
@@ -174,7 +204,7 @@ export async function serve(argv: string[]): Promise<void> {
     },
     onOomKill: (kill) => {
       if (!state) return;
-      state.recordOomKill(kill, kmsg.take(kill.pid)?.constraint);
+      state.recordOomKill(kill, kmsg?.take(kill.pid)?.constraint);
       const recorded = state.oomKills.recent().at(-1)!;
       eventLog?.write(formatJson(kill, oomKillExtras(kill, { ...recorded.labels, ...recorded.names })));
     },
@@ -182,6 +212,9 @@ export async function serve(argv: string[]): Promise<void> {
   });
   state = new FaultlineState(probe, options);
   state.bpfStatsHeld = bpfStats !== null;
+  state.collectors = collectors;
+  const governor = governs ? startGovernor(probe, cpuBudget, (line) => process.stderr.write(`faultline: ${line}\n`)) : null;
+  state.governor = governor?.governor ?? null;
   state.eventLog = eventLog?.stats ?? null;
   state.eventLogSampleEvery = logsFaults ? sampleEvery : 0;
   if (flags['kubernetes.enabled']) {
@@ -191,6 +224,7 @@ export async function serve(argv: string[]): Promise<void> {
         ...(flags['kubernetes.kubeconfig'] ? { kubeconfig: String(flags['kubernetes.kubeconfig']) } : {}),
       });
     } catch (err) {
+      governor?.stop();
       probe.close();
       throw err;
     }
@@ -214,6 +248,7 @@ export async function serve(argv: string[]): Promise<void> {
   try {
     server = await listen(app, address);
   } catch (err) {
+    governor?.stop();
     probe.close();
     throw err;
   }
@@ -249,12 +284,13 @@ export async function serve(argv: string[]): Promise<void> {
   const port = typeof bound === 'object' && bound ? bound.port : address.port;
   process.stderr.write(
     `faultline: serving http://${address.host}:${port}${telemetryPath} (${probe.tracepointMode}, fault hook ${probe.faultHook}` +
-      `${probe.faultDetail ? '' : ', fault-detail off'}; attached ${programs})\n`,
+      `${probe.faultDetail ? (governor ? `, fault detail governed by --bpf.cpu-budget=${cpuBudget}` : '') : ', fault-detail off'}; attached ${programs})\n`,
   );
   const listening = server;
   onShutdown(async () => {
     clearInterval(housekeeping);
     clearInterval(drainTimer);
+    governor?.stop();
     // A last export, bounded: a receiver that is down must not hold shutdown open.
     if (otlp) await Promise.race([otlp.shutdown().catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);
     const closed = new Promise<void>((resolve) => listening.close(() => resolve()));
@@ -263,7 +299,7 @@ export async function serve(argv: string[]): Promise<void> {
     await closed;
     const lost = probe.readLostRecords();
     probe.close(); // drains what is left
-    kmsg.close();
+    kmsg?.close();
     bpfStats?.close();
     await liveState.pods?.stop();
     if (eventLog) {

@@ -21,7 +21,14 @@ export interface Exposition {
 /** Every faultline family, computed from the state when read: /metrics renders them, OTLP pushes them. */
 export function createFamilies(state: FaultlineState): Family[] {
   const cgroups = cgroupMemoryRows(state);
-  return [...faultFamilies(state), ...headroomFamilies(state, cgroups), ...stallFamilies(state, cgroups), ...oomFamilies(state), ...selfFamilies(state)];
+  const on = state.collectors;
+  return [
+    ...faultFamilies(state),
+    ...(on.headroom ? headroomFamilies(state, cgroups) : []),
+    ...(on.stalls ? stallFamilies(state, cgroups) : []),
+    ...(on.oom ? oomFamilies(state) : []),
+    ...selfFamilies(state),
+  ];
 }
 
 export function createExposition(state: FaultlineState, families: Family[] = createFamilies(state)): Exposition {

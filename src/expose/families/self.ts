@@ -1,6 +1,6 @@
 /** faultline's own health: programs, BPF run time, maps, ring buffers, the event log, scrapes, build. */
 import { readFileSync } from 'node:fs';
-import { packageVersion, type FaultlineState } from '../../aggregate/state.js';
+import { COLLECTORS, packageVersion, type FaultlineState } from '../../aggregate/state.js';
 import { RINGBUFS } from '../../bpf/contract.js';
 import { libbpfVersion } from '../../bpf/libbpf.js';
 import type { Family } from '../exposition.js';
@@ -128,6 +128,38 @@ export function selfFamilies(state: FaultlineState): Family[] {
     }
     yield [{}, on];
   });
+  gauge('faultline_collector_enabled', 'Whether each collector runs (--[no-]collector.NAME); 1 on, 0 off.', ['collector'], function* () {
+    for (const collector of COLLECTORS) yield [{ collector }, state.collectors[collector] ? 1 : 0];
+  });
+  gauge(
+    'faultline_fault_detail_state',
+    'The per-fault detail (regions and access types), one series per state, 1 for the current one: on; over_budget (paused by the ' +
+      'overhead governor: faults count in region "other" and no access type until it is back); disabled (--no-collector.fault-detail).',
+    ['state'],
+    function* () {
+      const now = !state.collectors['fault-detail'] ? 'disabled' : (state.governor?.state ?? 'on');
+      for (const s of ['on', 'over_budget', 'disabled']) yield [{ state: s }, s === now ? 1 : 0];
+    },
+  );
+  counter(
+    'faultline_fault_detail_paused_seconds_total',
+    'Time the overhead governor has kept the per-fault detail off (over --bpf.cpu-budget); absent when the governor is off.',
+    [],
+    function* () {
+      if (state.governor) yield [{}, Number(state.governor.offNs) / 1e9];
+    },
+  );
+  gauge('faultline_bpf_cpu_budget', 'The overhead governor\'s budget for faultline\'s BPF programs, as a fraction of one CPU (--bpf.cpu-budget); absent when off.', [], function* () {
+    if (state.governor) yield [{}, state.governor.budget];
+  });
+  gauge(
+    'faultline_bpf_cpu_usage',
+    'The CPU share (fraction of one CPU) faultline\'s BPF programs used over the governor\'s last one-second tick, from the kernel\'s BPF run-time statistics; absent when the governor is off.',
+    [],
+    function* () {
+      if (state.governor) yield [{}, state.governor.usage];
+    },
+  );
   gauge('faultline_scrape_duration_seconds', 'How long the previous scrape of this endpoint took, from reading the kernel maps to the rendered page.', [], function* () {
     yield [{}, state.lastScrapeSeconds];
   });
