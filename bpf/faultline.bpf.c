@@ -168,12 +168,47 @@ static __always_inline void percpu_inc(void *map, __u32 slot, __u64 n)
 /* A compiler barrier: the task iterator on another CPU reads a thread's record between two reads of seq. */
 #define barrier() asm volatile("" ::: "memory")
 
+/*
+ * Each thread's record: a slot of thread_slots, direct-mapped by tid (an
+ * array lookup, inlined by the verifier: no helper call at a fault entry),
+ * or, when another live thread holds that slot, the thread's task storage
+ * (a helper call and a lock, ~50 ns). A slot is claimed at the thread's
+ * first fault entry (or first sight by the task iterator) and released at
+ * its exit. User space sizes the map (--bpf.thread-slots, a power of two;
+ * 16384 by default, 2.6 MiB): threads beyond it use task storage.
+ */
+const volatile __u32 thread_slot_mask = 16383;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct thread_slot);
+} thread_slots SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct thread_faults);
 } thread_faults SEC(".maps");
+
+static __always_inline struct thread_slot *thread_slot_of(__u32 tid)
+{
+	__u32 key = tid & thread_slot_mask;
+
+	return bpf_map_lookup_elem(&thread_slots, &key);
+}
+
+/* The thread's record if it has one: its slot, else its task storage. */
+static __always_inline struct thread_faults *thread_lookup(struct task_struct *task)
+{
+	struct thread_slot *s = thread_slot_of(task->pid);
+
+	if (s && s->tid == task->pid)
+		return &s->tf;
+	return bpf_task_storage_get(&thread_faults, task, 0, 0);
+}
 
 /*
  * Adds to faults what the thread's counters moved by since it was last
@@ -206,11 +241,29 @@ static __always_inline void settle_into(__u64 faults[REGION_COUNT][FAULT_TYPE_CO
 	faults[REGION_OTHER][FAULT_MAJOR] += d_maj;
 }
 
-/* The thread's record; a thread older than faultline is counted from its counters when first seen. */
+/* A new record for the thread: a free slot (claimed with one compare-and-swap), else task storage. Not initialized. */
+static __always_inline struct thread_faults *new_thread_record(struct task_struct *task, struct thread_slot *s)
+{
+	__u32 tid = task->pid;
+
+	if (s && s->tid == 0 && __sync_val_compare_and_swap(&s->tid, 0, tid) == 0)
+		return &s->tf;
+	return bpf_task_storage_get(&thread_faults, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+}
+
+/* The thread's record, created at first sight; a thread older than faultline is counted from its counters from then on. */
 static __always_inline struct thread_faults *thread_record_of(struct task_struct *task)
 {
-	struct thread_faults *tf = bpf_task_storage_get(&thread_faults, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	struct thread_slot *s = thread_slot_of(task->pid);
+	struct thread_faults *tf;
 
+	if (s && s->tid == task->pid) {
+		tf = &s->tf;
+	} else {
+		tf = bpf_task_storage_get(&thread_faults, task, 0, 0);
+		if (!tf)
+			tf = new_thread_record(task, s);
+	}
 	if (tf && tf->seq == 0) {
 		if (task->start_time < attach_ns) {
 			tf->seen_min = task->min_flt;
@@ -266,12 +319,56 @@ static __always_inline struct process_faults *process_entry(struct task_struct *
 	return bpf_map_lookup_elem(&process_faults, &tgid);
 }
 
+/* Frees the thread's slot, if it holds one: zeroed, then released (the CAS orders the two on every architecture). */
+static __always_inline void release_thread_slot(__u32 tid)
+{
+	struct thread_slot *s = thread_slot_of(tid);
+
+	if (!s || s->tid != tid)
+		return;
+	__builtin_memset(&s->tf, 0, sizeof(s->tf));
+	__sync_val_compare_and_swap(&s->tid, tid, 0);
+}
+
+/*
+ * A thread that execs from a multi-threaded process takes over its group
+ * leader's tid (de_thread, before this hook): its record moves from the
+ * slot of its old tid to the slot of the new one (the leader's exit freed
+ * it), or to its task storage. A record made under the new tid in between
+ * (a fault while exec copied the arguments, counted from a zero baseline)
+ * is overwritten: the faults since the old record's last settle count in
+ * "other" at the next one.
+ */
+static __always_inline void move_thread_record(struct task_struct *task, __u32 old_tid)
+{
+	struct thread_slot *old = thread_slot_of(old_tid), *s;
+	struct thread_faults *tf;
+	__u64 seq;
+
+	if (!old || old->tid != old_tid || task->pid == old_tid)
+		return; /* no slot: its task storage moves with it */
+	s = thread_slot_of(task->pid);
+	if (s && s->tid == task->pid)
+		tf = &s->tf;
+	else
+		tf = new_thread_record(task, s); /* task storage: the one made in between, if any */
+	if (tf) {
+		seq = old->tf.seq;
+		tf->seq = seq | 1; /* odd while it is copied: a task iterator reading it now takes its process again */
+		barrier();
+		__builtin_memcpy(&tf->seen_min, &old->tf.seen_min, sizeof(*tf) - sizeof(tf->seq));
+		barrier();
+		tf->seq = (seq | 1) + 1;
+	}
+	release_thread_slot(old_tid);
+}
+
 /* A thread's final counts join its process's record; the last thread stamps the exit. */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(settle_exiting_thread, struct task_struct *task)
 {
 	__u64 faults[REGION_COUNT][FAULT_TYPE_COUNT] = {};
-	struct thread_faults *tf = bpf_task_storage_get(&thread_faults, task, 0, 0);
+	struct thread_faults *tf = thread_lookup(task);
 	struct process_faults *pf;
 	__u64 min_flt = task->min_flt, maj_flt = task->maj_flt;
 
@@ -299,17 +396,19 @@ int BPF_PROG(settle_exiting_thread, struct task_struct *task)
 	}
 	if (pf && task->signal->live.counter == 0)
 		pf->exit_ns = bpf_ktime_get_ns();
+	release_thread_slot(task->pid);
 	return 0;
 }
 
 SEC("tp_btf/sched_process_exec")
-int BPF_PROG(refresh_comm, struct task_struct *task)
+int BPF_PROG(refresh_comm, struct task_struct *task, pid_t old_pid)
 {
 	struct process_faults *pf = process_entry(task, task->tgid, false);
 
 	/* A new program: its comm, and the cgroups it runs in now (runtimes place, then exec). */
 	if (pf)
 		init_process(pf, task);
+	move_thread_record(task, old_pid);
 	return 0;
 }
 
@@ -343,7 +442,7 @@ int read_threads(struct bpf_iter__task *ctx)
 		bpf_seq_write(seq, &r, sizeof(r));
 		return 0;
 	}
-	tf = bpf_task_storage_get(&thread_faults, task, 0, 0);
+	tf = thread_lookup(task);
 	if (!tf) {
 		if (task->start_time < attach_ns)
 			thread_record_of(task); /* its baseline: counted from now on */
@@ -361,7 +460,7 @@ int read_threads(struct bpf_iter__task *ctx)
 	settle_into(r.faults, tf, task->min_flt, task->maj_flt);
 	barrier();
 	seq_after = tf->seq;
-	if (seq_before != seq_after || (seq_before & 1))
+	if (seq_before != seq_after || (seq_before & 1) || seq_before == 0) /* 0: claimed, not yet initialized */
 		r.flags = THREAD_INCOMPLETE;
 	bpf_seq_write(seq, &r, sizeof(r));
 	return 0;
@@ -388,19 +487,142 @@ struct vma_region_ctx {
 	__u32 region;
 };
 
+static __always_inline __u32 vma_region(__u64 vm_start, __u64 vm_end, bool file, __u64 start_stack)
+{
+	if (file)
+		return REGION_FILE;
+	if (vm_start <= start_stack && start_stack < vm_end)
+		return REGION_STACK;
+	return REGION_ANON;
+}
+
 static long vma_region_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
 {
 	struct vma_region_ctx *c = data;
 
-	if (vma->vm_file)
-		c->region = REGION_FILE;
-	else if (vma->vm_start <= c->start_stack && c->start_stack < vma->vm_end)
-		c->region = REGION_STACK;
-	else
-		c->region = REGION_ANON;
+	c->region = vma_region(vma->vm_start, vma->vm_end, vma->vm_file, c->start_stack);
 	c->vm_start = vma->vm_start;
 	c->vm_end = vma->vm_end;
 	return 0;
+}
+
+/*
+ * The VMA lookup without a lock, for the mmap area (Linux >= 6.1): a walk of
+ * the mm's maple tree. bpf_find_vma takes mmap_lock, and with interrupts off
+ * (as at fault entry) it releases it through an irq_work, a self-IPI: ~3 us
+ * per call on our VMs, as much as the fault itself. The tree's nodes and the
+ * VMAs are freed after an RCU grace period and BPF programs run inside an
+ * RCU read section, so every read below is of live or not-yet-freed memory;
+ * a walk that races with a change can end on a stale or wrong entry, so the
+ * VMA found must hold addr and belong to mm, or the walk counts as failed.
+ * Node encoding: include/linux/maple_tree.h and lib/maple_tree.c (the type
+ * in bits 3-6, the node's address above bit 8; the root also has bit 1).
+ */
+#define MAPLE_NODE_MASK 255ULL
+#define MAPLE_LEAF_64 1
+#define MAPLE_RANGE_64 2
+#define MAPLE_ARANGE_64 3
+#define MAPLE_RANGE64_PIVOTS 15
+#define MAPLE_ARANGE64_PIVOTS 9
+#define MAPLE_MAX_DEPTH 8
+
+enum walk_result {
+	WALK_FOUND = 0, /* c holds the VMA's range and region */
+	WALK_GAP = 1,   /* no VMA holds addr */
+	WALK_FAILED = 2,
+};
+
+struct mm_struct___maple {
+	struct maple_tree mm_mt;
+} __attribute__((preserve_access_index));
+
+/* A maple node, read whole (one probe read per level): 32 words. */
+#define MAPLE_NODE_WORDS 32
+
+/* Word index of a field in a maple node (the layouts are CO-RE-relocated; words, as every field is 8-byte aligned). */
+#define NODE_WORD(type, field) (bpf_core_field_offset(type, field) / 8)
+
+static __always_inline enum walk_result maple_walk(struct mm_struct *mm, __u64 addr, struct vma_region_ctx *c)
+{
+	struct mm_struct___maple *m = (void *)mm;
+	__u64 entry = (__u64)BPF_CORE_READ(m, mm_mt.ma_root);
+	__u64 max = ~0ULL, node[MAPLE_NODE_WORDS];
+	struct vm_area_struct *vma;
+	__u32 type, end, npivots, pivot0, slot0, meta, offset, i;
+
+	for (int depth = 0; depth < MAPLE_MAX_DEPTH; depth++) {
+		/* The root is marked as a node (0b10 in its low bits); below it, slots hold nodes by address and type. */
+		if ((depth == 0 && (entry & 3) != 2) || entry <= 4096)
+			return WALK_FAILED; /* not a node: a one-entry tree, or a torn read */
+		type = (entry >> 3) & 15;
+		if (bpf_probe_read_kernel(node, sizeof(node), (void *)(entry & ~MAPLE_NODE_MASK)))
+			return WALK_FAILED;
+		if (type == MAPLE_ARANGE_64) {
+			npivots = MAPLE_ARANGE64_PIVOTS;
+			pivot0 = NODE_WORD(struct maple_arange_64, pivot);
+			slot0 = NODE_WORD(struct maple_arange_64, slot);
+			meta = NODE_WORD(struct maple_arange_64, meta);
+		} else if (type == MAPLE_RANGE_64 || type == MAPLE_LEAF_64) {
+			npivots = MAPLE_RANGE64_PIVOTS;
+			pivot0 = NODE_WORD(struct maple_range_64, pivot);
+			slot0 = NODE_WORD(struct maple_range_64, slot);
+			meta = NODE_WORD(struct maple_range_64, meta);
+		} else {
+			return WALK_FAILED;
+		}
+		if (pivot0 + MAPLE_RANGE64_PIVOTS > MAPLE_NODE_WORDS || meta >= MAPLE_NODE_WORDS)
+			return WALK_FAILED;
+		/* ma_data_end(): arange nodes, and range nodes whose last pivot is 0, keep their end in the metadata (its first byte). */
+		end = node[meta] & 0xff;
+		if (type != MAPLE_ARANGE_64 && node[pivot0 + MAPLE_RANGE64_PIVOTS - 1] != 0)
+			end = node[pivot0 + MAPLE_RANGE64_PIVOTS - 1] == max ? MAPLE_RANGE64_PIVOTS - 1 : MAPLE_RANGE64_PIVOTS;
+		if (end > npivots)
+			return WALK_FAILED;
+		/* The first pivot at or above addr; past the last, the end slot (up to the node's max). */
+		offset = end;
+		for (i = 0; i < MAPLE_RANGE64_PIVOTS; i++) {
+			if (i >= end)
+				break;
+			if (node[pivot0 + i] >= addr) {
+				offset = i;
+				max = node[pivot0 + i];
+				break;
+			}
+		}
+		if (slot0 + offset >= MAPLE_NODE_WORDS)
+			return WALK_FAILED;
+		entry = node[(slot0 + offset) & (MAPLE_NODE_WORDS - 1)];
+		if (type != MAPLE_LEAF_64)
+			continue;
+		if (entry == 0)
+			return WALK_GAP;
+		vma = (void *)entry;
+		c->vm_start = BPF_CORE_READ(vma, vm_start);
+		c->vm_end = BPF_CORE_READ(vma, vm_end);
+		if (BPF_CORE_READ(vma, vm_mm) != mm || addr < c->vm_start || addr >= c->vm_end)
+			return WALK_FAILED;
+		c->region = vma_region(c->vm_start, c->vm_end, BPF_CORE_READ(vma, vm_file), c->start_stack);
+		return WALK_FOUND;
+	}
+	return WALK_FAILED;
+}
+
+/* The VMA holding addr: the maple walk, else (before 6.1, or a walk that raced) bpf_find_vma (Linux >= 5.17). */
+static __always_inline enum walk_result find_vma_region(struct task_struct *task, struct mm_struct *mm, __u64 addr,
+							 struct vma_region_ctx *c)
+{
+	struct mm_struct___maple *m = (void *)mm;
+	enum walk_result r = WALK_FAILED;
+
+	if (bpf_core_field_exists(m->mm_mt) && bpf_core_type_exists(struct maple_range_64)) {
+		r = maple_walk(mm, addr, c);
+		if (r != WALK_FAILED)
+			return r;
+	}
+	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_find_vma))
+		return WALK_FAILED;
+	/* Fails (-EBUSY) when mmap_lock is contended by a writer, or -ENOENT in a gap. */
+	return bpf_find_vma(task, addr, vma_region_cb, c, 0) == 0 ? WALK_FOUND : WALK_GAP;
 }
 
 /* mm->mm_lock_seq: a seqcount_t since 6.13, an int in 6.4-6.12 (CONFIG_PER_VMA_LOCK). */
@@ -426,10 +648,9 @@ static __always_inline __u32 mm_lock_seq(struct mm_struct *mm)
 /*
  * The region of addr, at fault entry. The brk heap, the main stack and the
  * executable's own text, data and bss come from the mm's bounds. The mmap
- * area needs the VMA: bpf_find_vma costs ~3 us per call on our machines, so
- * each thread caches the last VMA it faulted in, valid while no mmap write
- * lock (the only way VMAs change) has been taken since: mm_lock_seq is
- * unchanged.
+ * area needs the VMA: each thread caches the last VMA it faulted in, valid
+ * while no mmap write lock (the only way VMAs change) has been taken since
+ * (mm_lock_seq unchanged); on a miss, the maple walk above finds it.
  */
 static __always_inline __u32 classify(struct task_struct *task, struct thread_faults *tf, __u64 addr)
 {
@@ -463,11 +684,15 @@ static __always_inline __u32 classify(struct task_struct *task, struct thread_fa
 	if (tf->vma_mm == (__u64)mm && tf->vma_lock_seq == seq && (seq & 1) == 0 && addr >= tf->vma_start &&
 	    addr < tf->vma_end)
 		return tf->vma_region;
-	/* Fails (-EBUSY) only when mmap_lock is contended by a writer: region "other". */
-	if (bpf_find_vma(task, addr, vma_region_cb, &c, 0) != 0) {
+	switch (find_vma_region(task, mm, addr, &c)) {
+	case WALK_FOUND:
+		break;
+	case WALK_GAP:
 		/* At fault entry, a fault that grows the main stack is still below its VMA. */
 		if (addr < c.start_stack && c.start_stack - addr <= stack_limit)
 			return REGION_STACK;
+		return REGION_OTHER;
+	default:
 		return REGION_OTHER;
 	}
 	tf->vma_mm = (__u64)mm;
@@ -505,7 +730,7 @@ static __always_inline struct thread_faults *enter_fault(struct task_struct *tas
 SEC("perf_event")
 int count_major_fault(struct bpf_perf_event_data *ctx)
 {
-	struct thread_faults *tf = bpf_task_storage_get(&thread_faults, bpf_get_current_task_btf(), 0, 0);
+	struct thread_faults *tf = thread_lookup(bpf_get_current_task_btf());
 
 	if (tf)
 		tf->majors++;

@@ -78,6 +78,12 @@ struct thread_faults {
 	__u32 pending_region;
 };
 
+/* A slot of thread_slots: the record of the thread that holds it. */
+struct thread_slot {
+	struct thread_faults tf;
+	__u64 tid; /* the holder; 0: free (64-bit for a plain BPF cmpxchg) */
+};
+
 /* thread_record.flags */
 #define THREAD_INCOMPLETE 1 /* between its exit hook and its exit, or read torn: take its process again next time */
 #define THREAD_EXITED 2     /* past the start of its exit: its counts are in (or going to) its process's record */

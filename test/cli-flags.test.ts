@@ -1,5 +1,5 @@
 import t from 'tap';
-import { collectorOn, durationSeconds, fraction, oneOf, parseFlags, positiveInt, wholeNumber } from '../src/cli/flags.js';
+import { collectorOn, durationSeconds, fraction, oneOf, powerOfTwo, parseFlags, positiveInt, wholeNumber } from '../src/cli/flags.js';
 import { hasBpfCapabilities, parseCapEff } from '../src/cli/preflight.js';
 import { parseListenAddress } from '../src/expose/http.js';
 
@@ -22,6 +22,11 @@ t.test('values', async (t) => {
   t.equal(fraction('bpf.cpu-budget', '2', 2), 2, 'at most every CPU');
   for (const bad of ['-0.1', 'abc', '', '2.5', '1e-3', '.5', 'NaN', 'Infinity', '1'.repeat(400)]) {
     t.throws(() => fraction('bpf.cpu-budget', bad, 2), { code: 'BAD_FLAG', message: /not a number from 0 to 2/ }, bad);
+  }
+  t.equal(powerOfTwo('bpf.thread-slots', '1', 1 << 22), 1);
+  t.equal(powerOfTwo('bpf.thread-slots', '16384', 1 << 22), 16384);
+  for (const bad of ['0', '3', '-4', '16384.0', '8388608', 'x', '']) {
+    t.throws(() => powerOfTwo('bpf.thread-slots', bad, 1 << 22), { code: 'BAD_FLAG', message: /not a power of two from 1 to 4194304/ }, bad);
   }
   t.equal(durationSeconds('d', '60s'), 60);
   t.equal(durationSeconds('d', '2m'), 120);

@@ -40,6 +40,7 @@ const program = `
 int main(void) {
   P("process_faults", sizeof(struct process_faults));
   P("thread_faults", sizeof(struct thread_faults));
+  P("thread_slot", sizeof(struct thread_slot));
   P("thread_record", sizeof(struct thread_record));
   P("tr.flags", offsetof(struct thread_record, flags));
   P("tr.faults", offsetof(struct thread_record, faults));
@@ -93,6 +94,7 @@ t.test('layouts match bpf/faultline.h', async (t) => {
   );
   t.equal(c.process_faults, MAP_SIZES.process_faults![1]);
   t.equal(c.thread_faults, MAP_SIZES.thread_faults![1]);
+  t.equal(c.thread_slot, MAP_SIZES.thread_slots![1]);
   t.equal(c.thread_record, THREAD_RECORD_SIZE);
   t.equal(c['tr.flags'], 8);
   t.equal(c['tr.faults'], 16);

@@ -19,6 +19,8 @@ const MODES: { name: string; flags: string[]; detail: boolean; access: boolean }
   { name: 'tracepoint fault hook (default)', flags: [], detail: true, access: true },
   { name: 'perf-event fault hook', flags: ['--bpf.fault-hook=perf-event'], detail: true, access: false },
   { name: 'counts only (--no-collector.fault-detail)', flags: ['--no-collector.fault-detail'], detail: false, access: false },
+  // One thread slot: every thread but the one holding it keeps its record in task storage.
+  { name: 'one thread slot (--bpf.thread-slots=1)', flags: ['--bpf.thread-slots=1'], detail: true, access: true },
 ];
 
 for (const mode of MODES) t.test(`page faults, exact against the kernel: ${mode.name}`, { skip: SKIP_NOT_ROOT }, async (t) => {
@@ -78,6 +80,16 @@ for (const mode of MODES) t.test(`page faults, exact against the kernel: ${mode.
     t.ok(sum(samples, FAMILY, { pid, region: 'other' }) >= 5120, 'the populated pages');
     if (mode.detail) t.ok(sum(samples, FAMILY, { pid, region: 'anon' }) < 100, 'the touch loop itself barely faults');
     t.equal(sum(samples, FAMILY, { pid }), k.minflt + k.majflt);
+  });
+
+  t.test('a second thread execs (it takes the main thread\'s tid): exact', async (t) => {
+    const k = runWorkload('thread-exec', '16');
+    const { samples } = await scrape(metrics);
+    const pid = String(k.pid);
+    t.equal(k.status, 0);
+    t.ok(k.minflt >= 3 * 4096, `the kernel counted ${k.minflt} minor faults (3 x 16 MiB)`);
+    t.equal(sum(samples, FAMILY, { pid }), k.minflt + k.majflt, 'the threads before the exec and the program after it, once each');
+    if (mode.detail) t.ok(inRegion(samples, pid, 'anon') >= 3 * 4096, 'their pages are anon');
   });
 
   t.test('4 threads, then a copy-on-write child: both processes exact', async (t) => {

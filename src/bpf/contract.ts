@@ -36,6 +36,7 @@ export const MAP_SIZES: Record<string, readonly [number, number]> = {
   lost_records: [4, 8],
   detail_paused: [4, 4],
   thread_faults: [4, 160],
+  thread_slots: [4, 168],
   stalls: [STALL_KEY_SIZE, STALL_HIST_SIZE],
   stall_start: [4, 24],
   stall_zero: [4, STALL_HIST_SIZE],

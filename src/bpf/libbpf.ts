@@ -40,6 +40,7 @@ const fn = {
   find_prog: libbpf.func('void *bpf_object__find_program_by_name(void *obj, const char *name)'),
   find_map: libbpf.func('void *bpf_object__find_map_by_name(void *obj, const char *name)'),
   prog_set_autoload: libbpf.func('int bpf_program__set_autoload(void *prog, bool autoload)'),
+  map_set_max_entries: libbpf.func('int bpf_map__set_max_entries(void *map, uint32_t max_entries)'),
   prog_fd: libbpf.func('int bpf_program__fd(void *prog)'),
   prog_attach: libbpf.func('void *bpf_program__attach(void *prog)'),
   prog_attach_perf: libbpf.func('void *bpf_program__attach_perf_event(void *prog, int pfd)'),
@@ -237,6 +238,12 @@ export class BpfObject {
   setAutoload(program: string, autoload: boolean): void {
     const rc = fn.prog_set_autoload(this.program(program), autoload) as number;
     if (rc < 0) throw failure('BPF_CONFIGURE', `cannot set autoload of ${program}`, rc, hintFor(rc));
+  }
+
+  /** Sizes a map before load. */
+  setMaxEntries(map: string, entries: number): void {
+    const rc = fn.map_set_max_entries(this.mapPointer(map), entries) as number;
+    if (rc < 0) throw failure('BPF_CONFIGURE', `cannot size map ${map} to ${entries} entries`, rc, hintFor(rc));
   }
 
   /** Offsets of .rodata's variables, by name, from the object's BTF. */

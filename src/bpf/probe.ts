@@ -47,6 +47,8 @@ import { mergeProcessSnapshot } from './process-snapshot.js';
 import { fieldOffset, type TracepointFormat } from './tracepoint-format.js';
 import { readTracepointFormat, tracepointExists } from './tracefs.js';
 
+export const DEFAULT_THREAD_SLOTS = 16384;
+
 export const DEFAULT_OBJECT_PATH = fileURLToPath(new URL('../../build/faultline.bpf.o', import.meta.url));
 
 /** How to attach the tracepoint programs: typed tp_btf, the classic twin, or tp_btf falling back to classic. */
@@ -70,6 +72,8 @@ export interface ProbeOptions {
   faultHook?: FaultHook;
   /** OOM kills at oom/mark_victim, sent to onOomKill (--collector.oom). Default: true. */
   oom?: boolean;
+  /** Threads whose records live in the thread_slots array (a power of two; the rest in task storage). Default: 16384. */
+  threadSlots?: number;
   /** With countFaults: reclaim and compaction stalls by cgroup (--collector.stalls). Default: true. */
   stalls?: boolean;
   /** Which page faults to send to onPageFault as raw events, filtered in the kernel. Default: none. */
@@ -278,8 +282,14 @@ export class Probe {
       else this.object.setAutoload(prog, false);
     }
 
+    const threadSlots = options.threadSlots ?? DEFAULT_THREAD_SLOTS;
+    if (!Number.isInteger(threadSlots) || threadSlots < 1 || threadSlots > 1 << 22 || (threadSlots & (threadSlots - 1)) !== 0) {
+      throw new FaultlineError('BAD_FLAG', `thread slots: ${threadSlots} is not a power of two from 1 to 4194304`);
+    }
+    this.object.setMaxEntries('thread_slots', threadSlots);
     const values: Record<string, bigint | number | Buffer> = {
       attach_ns: process.hrtime.bigint(),
+      thread_slot_mask: threadSlots - 1,
       page_size: pageSize(),
       fault_detail: this.faultDetail ? 1 : 0,
       ...traceRodata(options.trace),

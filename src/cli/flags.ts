@@ -63,6 +63,16 @@ export function positiveInt(flag: string, value: FlagValue, what = 'a whole numb
   return Number(text);
 }
 
+/** A power of two from 1 to max (e.g. --bpf.thread-slots). */
+export function powerOfTwo(flag: string, value: FlagValue, max: number): number {
+  const text = String(value);
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > max || (n & (n - 1)) !== 0) {
+    throw new FaultlineError('BAD_FLAG', `--${flag} ${JSON.stringify(text)} is not a power of two from 1 to ${max}`);
+  }
+  return n;
+}
+
 /** A whole number >= 0 (0 is allowed, e.g. --processes.max=0: no per-process series). */
 export function wholeNumber(flag: string, value: FlagValue): number {
   const text = String(value);
