@@ -872,7 +872,8 @@ int page_fault_kernel_tp(void *ctx)
  */
 /* Whether the perf event's registers are user mode's (raw events are user-mode faults, as on x86's page_fault_user). */
 #if defined(__TARGET_ARCH_x86)
-#define regs_user_mode(regs) (((regs)->cs & 3) == 3)
+/* The perf context allows only 8-byte reads of its registers: cs is one word of the user-space pt_regs. */
+#define regs_user_mode(regs) ((*(volatile __u64 *)&(regs)->cs & 3) == 3)
 #elif defined(__TARGET_ARCH_arm64)
 #define regs_user_mode(regs) (((regs)->pstate & 0xf) == 0) /* EL0 */
 #else

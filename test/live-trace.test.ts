@@ -1,13 +1,15 @@
 /*
  * Live: `trace --pid` on the 100 MiB workload, the lab's first exercise. The
  * number of [PAGE_FAULT] lines equals bpftrace's count of the same tracepoint
- * for that pid, and the anonymous addresses step by one page.
+ * for that pid, and the anonymous addresses step by one page; on either fault
+ * hook.
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { SKIP_NOT_ROOT, buildWorkload, startCli, waitFor } from './helpers/live.js';
 
-t.test('trace --pid prints every user page fault of the process', { skip: SKIP_NOT_ROOT }, async (t) => {
+// The perf event page-faults (the hook on architectures without the exceptions tracepoints) must see the same user-mode faults.
+for (const hook of ['tracepoint', 'perf-event']) t.test(`trace --pid prints every user page fault of the process (--bpf.fault-hook=${hook})`, { skip: SKIP_NOT_ROOT }, async (t) => {
   const workload = buildWorkload();
   // The shell waits for a line on stdin, then becomes the workload (same pid).
   const target = spawn('sh', ['-c', `read go && exec ${workload} anon 100`], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -16,7 +18,7 @@ t.test('trace --pid prints every user page fault of the process', { skip: SKIP_N
   const targetExit = new Promise<number | null>((resolve) => target.on('exit', (code) => resolve(code)));
   const pid = target.pid!;
 
-  const tracer = startCli(['trace', '--pid', String(pid)]);
+  const tracer = startCli(['trace', '--pid', String(pid), `--bpf.fault-hook=${hook}`]);
   const bpftrace = spawn('bpftrace', ['-e', `BEGIN { printf("bpftrace-ready\\n"); } tracepoint:exceptions:page_fault_user /pid == ${pid}/ { @faults = count(); }`], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });

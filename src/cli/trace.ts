@@ -59,6 +59,7 @@ export async function trace(argv: string[]): Promise<void> {
   const probe = Probe.start({
     objectPath: bpf.objectPath,
     tracepoints: bpf.tracepoints,
+    faultHook: bpf.faultHook,
     countFaults: false,
     trace: { pids: pid > 0 ? [pid] : [] },
     onPageFault: emit,
@@ -70,7 +71,7 @@ export async function trace(argv: string[]): Promise<void> {
   }, drainMs);
   process.stderr.write(
     pid > 0
-      ? `faultline: tracing page faults of pid ${pid} and all OOM kills (${probe.tracepointMode}); Ctrl-C to stop\n`
+      ? `faultline: tracing page faults of pid ${pid} and all OOM kills (${probe.tracepointMode}, fault hook ${probe.faultHook}); Ctrl-C to stop\n`
       : 'faultline: no --pid given: streaming OOM kills only (page faults of every process would flood the terminal; add --pid PID)\n',
   );
   onShutdown(async () => {
