@@ -160,8 +160,10 @@ export function benchConfigs(paths: Paths): BenchConfig[] {
       },
     },
     faultline(paths, 'faultline'),
+    faultline(paths, 'faultline detail always on (--bpf.cpu-budget=0)', ['--bpf.cpu-budget=0']),
+    faultline(paths, 'faultline governor over budget (--bpf.cpu-budget=0.01)', ['--bpf.cpu-budget=0.01']),
     faultline(paths, 'faultline counts only (--no-collector.fault-detail)', ['--no-collector.fault-detail']),
-    faultline(paths, 'faultline perf-event hook', ['--bpf.fault-hook=perf-event']),
+    faultline(paths, 'faultline perf-event hook', ['--bpf.fault-hook=perf-event', '--bpf.cpu-budget=0']),
     {
       name: 'faultline + trace --pid',
       async start(stormPid) {

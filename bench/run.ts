@@ -22,7 +22,7 @@ const { values: flags } = parseArgs({
   options: {
     repeats: { type: 'string', default: '5' },
     'storm-mib': { type: 'string', default: '128' },
-    'storm-rounds': { type: 'string', default: '2' },
+    'storm-rounds': { type: 'string', default: '32' },
     startups: { type: 'string', default: '200' },
     output: { type: 'string', default: 'bench-results.json' },
     only: { type: 'string' },

@@ -640,9 +640,10 @@ static __always_inline __u32 mm_lock_seq(struct mm_struct *mm)
 
 	if (bpf_core_field_exists(seqcount->mm_lock_seq))
 		return seqcount->mm_lock_seq.sequence;
+	/* 6.4-6.12: a count of write unlocks, with no odd phase: made even so the cache trusts it. */
 	if (bpf_core_field_exists(plain->mm_lock_seq))
-		return plain->mm_lock_seq;
-	return 1; /* no sequence: odd, so the cache is never trusted */
+		return (__u32)plain->mm_lock_seq << 1;
+	return 1; /* no sequence (before 6.4): odd, so the cache is never trusted */
 }
 
 /*

@@ -1,5 +1,5 @@
 /**
- * The overhead governor at run time: once a second it reads faultline's
+ * The overhead governor at run time: every tick it reads faultline's
  * programs' run time (BPF stats, held on for faultline's lifetime) and the
  * host's fault counter, lets DetailGovernor decide, pauses or resumes the
  * per-fault detail, and says so on stderr.
@@ -8,7 +8,10 @@ import { readFileSync } from 'node:fs';
 import { DetailGovernor, parseVmstatFaults, type GovernorSample } from '../aggregate/detail-governor.js';
 import type { Probe } from '../bpf/probe.js';
 
-export const GOVERNOR_TICK_MS = 1000;
+/** Twice a second: over the budget for a second (two ticks) turns the detail off; five seconds (ten) under half of it bring it back. */
+export const GOVERNOR_TICK_MS = 500;
+const OVER_TICKS = 2;
+const UNDER_TICKS = 10;
 
 function sample(probe: Probe): GovernorSample {
   const detail = new Set(probe.detailPrograms);
@@ -31,7 +34,7 @@ const cpu = (share: number): string => `${share.toPrecision(2)} CPU`;
 
 /** Starts the governor's tick; the returned governor is what the metrics read. */
 export function startGovernor(probe: Probe, budget: number, log: (line: string) => void): { governor: DetailGovernor; stop(): void } {
-  const governor = new DetailGovernor({ budget });
+  const governor = new DetailGovernor({ budget, overTicks: OVER_TICKS, underTicks: UNDER_TICKS });
   governor.step(sample(probe));
   const timer = setInterval(() => {
     const change = governor.step(sample(probe));

@@ -154,7 +154,7 @@ export function selfFamilies(state: FaultlineState): Family[] {
   });
   gauge(
     'faultline_bpf_cpu_usage',
-    'The CPU share (fraction of one CPU) faultline\'s BPF programs used over the governor\'s last one-second tick, from the kernel\'s BPF run-time statistics; absent when the governor is off.',
+    'The CPU share (fraction of one CPU) faultline\'s BPF programs used over the governor\'s last half-second tick, from the kernel\'s BPF run-time statistics; absent when the governor is off.',
     [],
     function* () {
       if (state.governor) yield [{}, state.governor.usage];
