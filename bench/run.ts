@@ -172,6 +172,9 @@ async function main(): Promise<void> {
     throw new Error(`BPF programs on the same hooks are already loaded (${busy.join(', ')}): stop them first, they would be measured too`);
   }
   const statsWas = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim();
+  // Restored however the run ends (a signal ends it through process.exit).
+  const restoreStats = (): void => writeFileSync('/proc/sys/kernel/bpf_stats_enabled', statsWas);
+  process.on('exit', restoreStats);
   writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '1');
   const configs = flags['scrape-only'] ? [] : benchConfigs(PATHS).filter((c) => !flags.only || c.name.includes(flags.only));
   const runs: StormRun[] = [];
@@ -188,7 +191,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    writeFileSync('/proc/sys/kernel/bpf_stats_enabled', statsWas);
+    restoreStats();
   }
   const scrape = flags.only ? null : await scrapeBench([1000, 10000]);
 

@@ -200,12 +200,22 @@ static __always_inline struct thread_slot *thread_slot_of(__u32 tid)
 	return bpf_map_lookup_elem(&thread_slots, &key);
 }
 
+/*
+ * Who holds a slot: the tid, and the start time above it, so that a slot
+ * never released (a thread that exited while the iterator claimed it for
+ * it) is not taken for the next thread with the same tid.
+ */
+static __always_inline __u64 slot_owner(struct task_struct *task)
+{
+	return (__u64)(__u32)task->start_time << 32 | (__u32)task->pid;
+}
+
 /* The thread's record if it has one: its slot, else its task storage. */
 static __always_inline struct thread_faults *thread_lookup(struct task_struct *task)
 {
 	struct thread_slot *s = thread_slot_of(task->pid);
 
-	if (s && s->tid == task->pid)
+	if (s && s->owner == slot_owner(task))
 		return &s->tf;
 	return bpf_task_storage_get(&thread_faults, task, 0, 0);
 }
@@ -241,13 +251,25 @@ static __always_inline void settle_into(__u64 faults[REGION_COUNT][FAULT_TYPE_CO
 	faults[REGION_OTHER][FAULT_MAJOR] += d_maj;
 }
 
-/* A new record for the thread: a free slot (claimed with one compare-and-swap), else task storage. Not initialized. */
+/*
+ * A new record for the thread: its slot if free (claimed with one
+ * compare-and-swap) or left behind by a dead thread with the same tid (only
+ * one live thread has a tid: taken over and zeroed), else task storage.
+ * Not initialized.
+ */
 static __always_inline struct thread_faults *new_thread_record(struct task_struct *task, struct thread_slot *s)
 {
-	__u32 tid = task->pid;
+	__u64 held;
 
-	if (s && s->tid == 0 && __sync_val_compare_and_swap(&s->tid, 0, tid) == 0)
-		return &s->tf;
+	if (s) {
+		held = s->owner;
+		if ((held == 0 || (__u32)held == (__u32)task->pid) &&
+		    __sync_val_compare_and_swap(&s->owner, held, slot_owner(task)) == held) {
+			if (held != 0)
+				__builtin_memset(&s->tf, 0, sizeof(s->tf));
+			return &s->tf;
+		}
+	}
 	return bpf_task_storage_get(&thread_faults, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 }
 
@@ -257,7 +279,7 @@ static __always_inline struct thread_faults *thread_record_of(struct task_struct
 	struct thread_slot *s = thread_slot_of(task->pid);
 	struct thread_faults *tf;
 
-	if (s && s->tid == task->pid) {
+	if (s && s->owner == slot_owner(task)) {
 		tf = &s->tf;
 	} else {
 		tf = bpf_task_storage_get(&thread_faults, task, 0, 0);
@@ -319,15 +341,13 @@ static __always_inline struct process_faults *process_entry(struct task_struct *
 	return bpf_map_lookup_elem(&process_faults, &tgid);
 }
 
-/* Frees the thread's slot, if it holds one: zeroed, then released (the CAS orders the two on every architecture). */
-static __always_inline void release_thread_slot(__u32 tid)
+/* Frees a slot its owner held: zeroed, then released (the CAS orders the two on every architecture). */
+static __always_inline void release_thread_slot(struct thread_slot *s, __u64 owner)
 {
-	struct thread_slot *s = thread_slot_of(tid);
-
-	if (!s || s->tid != tid)
+	if (!s || s->owner != owner)
 		return;
 	__builtin_memset(&s->tf, 0, sizeof(s->tf));
-	__sync_val_compare_and_swap(&s->tid, tid, 0);
+	__sync_val_compare_and_swap(&s->owner, owner, 0);
 }
 
 /*
@@ -343,12 +363,16 @@ static __always_inline void move_thread_record(struct task_struct *task, __u32 o
 {
 	struct thread_slot *old = thread_slot_of(old_tid), *s;
 	struct thread_faults *tf;
-	__u64 seq;
+	__u64 seq, held;
 
-	if (!old || old->tid != old_tid || task->pid == old_tid)
+	/* Its old slot: old_tid's (the start time changed too: de_thread gave it the leader's). */
+	if (!old || task->pid == old_tid)
+		return;
+	held = old->owner;
+	if (held == 0 || (__u32)held != old_tid)
 		return; /* no slot: its task storage moves with it */
 	s = thread_slot_of(task->pid);
-	if (s && s->tid == task->pid)
+	if (s && s->owner == slot_owner(task))
 		tf = &s->tf;
 	else
 		tf = new_thread_record(task, s); /* task storage: the one made in between, if any */
@@ -360,7 +384,7 @@ static __always_inline void move_thread_record(struct task_struct *task, __u32 o
 		barrier();
 		tf->seq = (seq | 1) + 1;
 	}
-	release_thread_slot(old_tid);
+	release_thread_slot(old, held);
 }
 
 /* A thread's final counts join its process's record; the last thread stamps the exit. */
@@ -396,7 +420,7 @@ int BPF_PROG(settle_exiting_thread, struct task_struct *task)
 	}
 	if (pf && task->signal->live.counter == 0)
 		pf->exit_ns = bpf_ktime_get_ns();
-	release_thread_slot(task->pid);
+	release_thread_slot(thread_slot_of(task->pid), slot_owner(task));
 	return 0;
 }
 

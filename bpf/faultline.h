@@ -81,7 +81,8 @@ struct thread_faults {
 /* A slot of thread_slots: the record of the thread that holds it. */
 struct thread_slot {
 	struct thread_faults tf;
-	__u64 tid; /* the holder; 0: free (64-bit for a plain BPF cmpxchg) */
+	/* The holder: its tid, and the low 32 bits of its start time (ns) above it; 0: free. */
+	__u64 owner;
 };
 
 /* thread_record.flags */
