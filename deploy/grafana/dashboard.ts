@@ -204,16 +204,27 @@ const ROWS: [string, PanelSpec[]][] = [
       },
       {
         title: 'BPF time per page fault',
-        description: 'Nanoseconds of BPF program time per page fault (the counting programs over every fault), per node. Moves only while BPF stats are on (--bpf.stats or kernel.bpf_stats_enabled=1).',
+        description: 'Nanoseconds of BPF program time per page fault (the per-fault detail programs over every fault), per node. Moves only while BPF stats are on (the overhead governor, --bpf.stats or kernel.bpf_stats_enabled=1).',
         targets: [
           {
             expr:
-              `sum by (instance) (rate(faultline_bpf_program_run_seconds_total{${S},program=~"count_.*|page_fault_user.*"}[${RI}])) * 1e9` +
+              `sum by (instance) (rate(faultline_bpf_program_run_seconds_total{${S},program=~"page_fault_.*|fault_entry_perf|count_major_fault"}[${RI}])) * 1e9` +
               ` / sum by (instance) (rate(faultline_page_faults_total{${S}}[${RI}]))`,
             legendFormat: '{{instance}}',
           },
         ],
         unit: 'ns',
+      },
+      {
+        title: 'BPF CPU and the overhead governor',
+        description:
+          'The share of one CPU faultline\'s BPF programs used (the governor\'s last half-second tick) against --bpf.cpu-budget; "detail paused" is 1 while the governor keeps the per-fault detail off (new faults count in region "other").',
+        targets: [
+          { expr: `faultline_bpf_cpu_usage{${S}}`, legendFormat: '{{instance}} used' },
+          { expr: `faultline_bpf_cpu_budget{${S}}`, legendFormat: '{{instance}} budget' },
+          { expr: `faultline_fault_detail_state{${S},state="over_budget"}`, legendFormat: '{{instance}} detail paused' },
+        ],
+        unit: 'short',
       },
       {
         title: 'Scrape duration',
