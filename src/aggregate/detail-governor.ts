@@ -19,7 +19,7 @@ export interface GovernorSample {
   readonly nowNs: bigint;
   /** Run time of all of faultline's programs, cumulative, ns. */
   readonly runNs: bigint;
-  /** Of that, the detail programs' (cumulative, ns). */
+  /** Of that, the per-fault programs' (cumulative, ns). */
   readonly detailRunNs: bigint;
   /** The host's page faults, cumulative (/proc/vmstat pgfault). */
   readonly hostFaults: bigint;

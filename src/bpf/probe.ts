@@ -383,9 +383,9 @@ export class Probe {
     if (i >= 0) this.attachedPrograms.splice(i, 1);
   }
 
-  /** Names of the programs that serve only the per-fault detail (what the overhead governor sheds). */
-  get detailPrograms(): readonly string[] {
-    return this.detailOnlyPrograms;
+  /** Names of the programs that run per fault (the detail's cost; the overhead governor sheds those that serve only it). */
+  get perFaultPrograms(): readonly string[] {
+    return this.entryPrograms;
   }
 
   get paused(): boolean {
@@ -537,7 +537,7 @@ export class Probe {
   /** Run time and count of every program in use, attached now or detached by the governor (the counters carry on). */
   runStats(): { program: string; stats: ProgramRunStats }[] {
     const out: { program: string; stats: ProgramRunStats }[] = [];
-    for (const program of new Set([...this.attachedPrograms.map((p) => p.program), ...this.detailOnlyPrograms])) {
+    for (const program of new Set([...this.attachedPrograms.map((p) => p.program), ...this.entryPrograms])) {
       const stats = this.object.runStats(program);
       if (stats) out.push({ program, stats });
     }

@@ -14,7 +14,8 @@ const OVER_TICKS = 2;
 const UNDER_TICKS = 10;
 
 function sample(probe: Probe): GovernorSample {
-  const detail = new Set(probe.detailPrograms);
+  // Every per-fault program: one that also serves raw events counts too (conservative when tracing).
+  const detail = new Set(probe.perFaultPrograms);
   let runNs = 0n;
   let detailRunNs = 0n;
   for (const { program, stats } of probe.runStats()) {
