@@ -1,5 +1,5 @@
 import t from 'tap';
-import { collectorOn, durationSeconds, fraction, oneOf, powerOfTwo, parseFlags, positiveInt, wholeNumber } from '../src/cli/flags.js';
+import { byteSize, collectorOn, durationSeconds, fraction, oneOf, pidMax, powerOfTwo, processId, parseFlags, positiveInt, wholeNumber } from '../src/cli/flags.js';
 import { hasBpfCapabilities, parseCapEff } from '../src/cli/preflight.js';
 import { parseListenAddress } from '../src/expose/http.js';
 
@@ -9,14 +9,39 @@ t.test('flags', async (t) => {
   t.same(parseFlags('serve', specs, []), { 'web.listen-address': ':1', help: undefined });
   t.throws(() => parseFlags('serve', specs, ['--nope']), { code: 'BAD_FLAG', message: /Unknown option '--nope'.*faultline serve --help/ });
   t.throws(() => parseFlags('serve', specs, ['extra']), { code: 'BAD_FLAG' });
+  t.throws(() => parseFlags('serve', specs, ['--web.listen-address=:1', '--web.listen-address=:2']), {
+    code: 'BAD_FLAG',
+    message: '--web.listen-address is given more than once; give it once',
+  });
+  const many = { pid: { type: 'string', help: 'p', multiple: true } } as const;
+  t.same(parseFlags('serve', many, ['--pid=1', '--pid=2']).pid, ['1', '2'], 'a repeatable flag repeats');
+});
+
+t.test('ranges', async (t) => {
+  t.equal(durationSeconds('maps.refresh-interval', '1s', 1), 1);
+  for (const bad of ['0s', '0.1ms', '999ms']) t.throws(() => durationSeconds('maps.refresh-interval', bad, 1), { message: /must be from 1s to 2147483647ms/ }, bad);
+  for (const bad of ['1000h', '24856h', '2147484s']) t.throws(() => durationSeconds('otlp.interval', bad, 1), { message: /must be from 1s to 2147483647ms/ }, bad);
+  t.equal(durationSeconds('processes.exit-grace', '0s', 0), 0, 'a floor of 0 where none makes sense');
+  t.equal(durationSeconds('d', '2147483647ms'), 2147483.647);
+  t.throws(() => durationSeconds('d', '1'.repeat(40) + 's'), { message: /not a duration/ }, 'a huge number is not a duration');
+  t.throws(() => positiveInt('event-log.sample', '2147483648'), { message: /from 1 to 2147483647/ });
+  t.throws(() => positiveInt('event-log.max-files', '99999999999', 'a whole number', 1000), { message: /from 1 to 1000/ });
+  t.equal(pidMax(() => '4194304\n'), 4194304);
+  t.equal(pidMax(() => '32768'), 32768);
+  t.equal(pidMax(() => 'junk'), 4194304, 'unreadable or odd: the kernel\'s ceiling');
+  t.equal(pidMax(() => '99999999999'), 4194304);
+  t.equal(processId('pid', '32767', 32767), 32767);
+  for (const bad of ['0', '32768', '4294967297', '-1', '1e3']) t.throws(() => processId('pid', bad, 32767), { message: /is not a process id from 1 to 32767/ }, bad);
+  t.equal(byteSize('event-log.max-size', '1MiB'), 1048576);
+  t.throws(() => byteSize('event-log.max-size', '2000GiB'), { message: /more than 1099511627776 bytes/ });
 });
 
 t.test('values', async (t) => {
   t.equal(positiveInt('pid', '42'), 42);
-  for (const bad of ['0', '-1', 'abc', '1.5', '99999999999999999999']) t.throws(() => positiveInt('pid', bad), { code: 'BAD_FLAG' }, bad);
+  for (const bad of ['0', '-1', 'abc', '1.5', '99999999999999999999', '2147483648']) t.throws(() => positiveInt('pid', bad), { code: 'BAD_FLAG' }, bad);
   t.equal(wholeNumber('processes.max', '0'), 0, '0 is a whole number: no per-process series');
   t.equal(wholeNumber('processes.max', '100'), 100);
-  for (const bad of ['-1', 'abc', '1.5', '', '99999999999999999999']) t.throws(() => wholeNumber('processes.max', bad), { code: 'BAD_FLAG', message: /not a whole number >= 0/ }, bad);
+  for (const bad of ['-1', 'abc', '1.5', '', '99999999999999999999']) t.throws(() => wholeNumber('processes.max', bad), { code: 'BAD_FLAG', message: /not a whole number from 0 to 2147483647/ }, bad);
   t.equal(fraction('bpf.cpu-budget', '0.1', 2), 0.1);
   t.equal(fraction('bpf.cpu-budget', '0', 2), 0, '0: no governor');
   t.equal(fraction('bpf.cpu-budget', '2', 2), 2, 'at most every CPU');

@@ -37,14 +37,17 @@ t.test('a storm over --bpf.cpu-budget pauses the detail; the counts stay exact; 
     await ended;
   });
 
-  const paused = await waitFor(
-    'the governor to pause the detail',
-    async () => {
-      const { samples } = await scrape(exporter.url);
-      return detailState(samples) === 'over_budget' && samples;
-    },
-    60000,
-  );
+  /** The first scrape that shows the detail in this state (bounded: a minute). */
+  const whenDetail = (state: string): Promise<Sample[]> =>
+    waitFor(
+      `the detail to be ${state}`,
+      async () => {
+        const { samples } = await scrape(exporter.url);
+        return detailState(samples) === state && samples;
+      },
+      60000,
+    );
+  const paused = await whenDetail('over_budget');
   t.ok(sum(paused, 'faultline_bpf_cpu_usage') > 0.01, `it measured ${sum(paused, 'faultline_bpf_cpu_usage').toFixed(4)} CPU, over the budget`);
   t.notOk(attached(paused, 'page_fault_user_btf'), 'the per-fault entry hook is detached');
   t.notOk(attached(paused, 'count_major_fault'), 'and the major-fault typing');
@@ -62,14 +65,7 @@ t.test('a storm over --bpf.cpu-budget pauses the detail; the counts stay exact; 
   t.ok(sum(after, FAMILY, { pid, region: 'other' }) > 0, 'the faults during the pause count in region "other"');
   t.ok(sum(after, 'faultline_fault_detail_paused_seconds_total') > 0, 'the paused time is counted');
 
-  const resumed = await waitFor(
-    'the detail to come back',
-    async () => {
-      const { samples } = await scrape(exporter.url);
-      return detailState(samples) === 'on' && samples;
-    },
-    60000,
-  );
+  const resumed = await whenDetail('on');
   t.ok(attached(resumed, 'page_fault_user_btf') && attached(resumed, 'count_major_fault'), 'its programs are attached again');
   t.match(exporter.stderr(), /fault detail back on: [\d.e-]+ CPU predicted at [\d,]+ faults\/s on the host, under --bpf\.cpu-budget=0\.01/);
   const k = runWorkload('anon', '20');

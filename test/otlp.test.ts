@@ -68,7 +68,12 @@ t.test('a flag wins over its variable', async (t) => {
 t.test('errors say what is wrong', async (t) => {
   t.throws(() => resolveOtlpConfig({ endpoint: 'collector:4318' }, {}), new OtlpConfigError('--otlp.endpoint "collector:4318" is not an http:// or https:// URL'));
   t.throws(() => resolveOtlpConfig({ protocol: 'udp' }, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a' }), /OTLP protocol "udp" is not one of http\/protobuf, http\/json, grpc/);
-  t.throws(() => resolveOtlpConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a', OTEL_METRIC_EXPORT_INTERVAL: 'soon' }), /OTEL_METRIC_EXPORT_INTERVAL="soon" is not a positive number of milliseconds/);
+  t.throws(() => resolveOtlpConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a', OTEL_METRIC_EXPORT_INTERVAL: 'soon' }), /OTEL_METRIC_EXPORT_INTERVAL="soon" is not a number of milliseconds from 1000 to 2147483647/);
+  for (const bad of ['1e12', '0.001', '0', '-5', 'Infinity']) {
+    t.throws(() => resolveOtlpConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a', OTEL_METRIC_EXPORT_INTERVAL: bad }), /from 1000 to 2147483647/, bad);
+  }
+  t.throws(() => resolveOtlpConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a', OTEL_EXPORTER_OTLP_TIMEOUT: '1' }), /OTEL_EXPORTER_OTLP_TIMEOUT="1" is not a number of milliseconds from 100/);
+  t.equal(resolveOtlpConfig({}, { OTEL_SDK_DISABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' }), null, 'disabled: nothing else is read');
   t.throws(() => parseKeyValueList('novalue', 'OTEL_RESOURCE_ATTRIBUTES'), /"novalue" is not key=value/);
   t.throws(() => resolveOtlpConfig({ temporality: 'sometimes' }, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a' }), /temporality "sometimes"/);
 });

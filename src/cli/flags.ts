@@ -2,6 +2,7 @@
  * Flags, declared once with type, default and help; parsed with node:util
  * parseArgs and validated here, at the boundary.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { FaultlineError } from '../bpf/errors.js';
 
@@ -23,15 +24,23 @@ export function parseFlags(command: string, specs: FlagSpecs, argv: string[]): P
   for (const [name, spec] of Object.entries(specs)) {
     options[name] = { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}) };
   }
+  let parsed;
   try {
-    const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
-    const out: ParsedFlags = {};
-    for (const [name, spec] of Object.entries(specs)) out[name] = (values[name] as string | boolean | string[] | undefined) ?? spec.default;
-    return out;
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false, tokens: true });
   } catch (err) {
     const message = (err as Error).message.replace(/\. To specify a positional.*$/s, '');
     throw new FaultlineError('BAD_FLAG', `${message}; see \`faultline ${command} --help\``);
   }
+  // A single-value flag given twice would silently keep the last one.
+  const seen = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option' || specs[token.name]?.multiple) continue;
+    if (seen.has(token.name)) throw new FaultlineError('BAD_FLAG', `--${token.name} is given more than once; give it once`);
+    seen.add(token.name);
+  }
+  const out: ParsedFlags = {};
+  for (const [name, spec] of Object.entries(specs)) out[name] = (parsed.values[name] as string | boolean | string[] | undefined) ?? spec.default;
+  return out;
 }
 
 export function flagHelp(specs: FlagSpecs): string {
@@ -49,18 +58,49 @@ type FlagValue = string | boolean | string[] | undefined;
 const BYTE_UNITS: Record<string, number> = { '': 1, B: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, KB: 1e3, MB: 1e6, GB: 1e9 };
 
 /** Parses a size such as `100MiB`, `1GiB`, `500KB` or `4096`, in bytes. */
-export function byteSize(flag: string, value: FlagValue): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(|B|KiB|MiB|GiB|KB|MB|GB)$/.exec(String(value));
+export function byteSize(flag: string, value: FlagValue, max = 2 ** 40): number {
+  const m = /^(\d{1,16}(?:\.\d{1,9})?)\s*(|B|KiB|MiB|GiB|KB|MB|GB)$/.exec(String(value));
   if (!m) throw new FaultlineError('BAD_FLAG', `--${flag} ${JSON.stringify(String(value))} is not a size such as 100MiB, 1GiB or 4096`);
-  return Math.round(Number(m[1]) * BYTE_UNITS[m[2]!]!);
+  const bytes = Math.round(Number(m[1]) * BYTE_UNITS[m[2]!]!);
+  if (bytes > max) throw new FaultlineError('BAD_FLAG', `--${flag} ${JSON.stringify(String(value))} is more than ${max} bytes`);
+  return bytes;
 }
 
-export function positiveInt(flag: string, value: FlagValue, what = 'a whole number > 0'): number {
+/** The largest value a Node timer (and a 32-bit kernel field) takes: 2^31 - 1. */
+export const INT32_MAX = 2 ** 31 - 1;
+
+/** A whole number from 1 to max (default 2^31 - 1). */
+export function positiveInt(flag: string, value: FlagValue, what = 'a whole number', max = INT32_MAX): number {
   const text = String(value);
-  if (!/^\d+$/.test(text) || Number(text) <= 0 || !Number.isSafeInteger(Number(text))) {
-    throw new FaultlineError('BAD_FLAG', `--${flag} ${JSON.stringify(text)} is not ${what}`);
+  if (!/^\d{1,16}$/.test(text) || Number(text) < 1 || Number(text) > max) {
+    throw new FaultlineError('BAD_FLAG', `--${flag} ${JSON.stringify(text)} is not ${what} from 1 to ${max}`);
   }
   return Number(text);
+}
+
+/** A whole number from 0 to max (0 is allowed, e.g. --processes.max=0: no per-process series). */
+export function wholeNumber(flag: string, value: FlagValue, max = INT32_MAX): number {
+  const text = String(value);
+  if (!/^\d{1,16}$/.test(text) || Number(text) > max) {
+    throw new FaultlineError('BAD_FLAG', `--${flag} ${JSON.stringify(text)} is not a whole number from 0 to ${max}`);
+  }
+  return Number(text);
+}
+
+/** The kernel's pid_max (pids are below it), or 2^22, its ceiling, when unreadable. */
+export function pidMax(read: () => string = () => readFileSync('/proc/sys/kernel/pid_max', 'utf8')): number {
+  try {
+    const n = Number(read().trim());
+    if (Number.isSafeInteger(n) && n > 1 && n <= 4194304) return n;
+  } catch {
+    // not readable: the ceiling
+  }
+  return 4194304;
+}
+
+/** A process id: 1 to pid_max - 1. */
+export function processId(flag: string, value: FlagValue, max = pidMax() - 1): number {
+  return positiveInt(flag, value, 'a process id', max);
 }
 
 /** A power of two from 1 to max (e.g. --bpf.thread-slots). */
@@ -71,15 +111,6 @@ export function powerOfTwo(flag: string, value: FlagValue, max: number): number 
     throw new FaultlineError('BAD_FLAG', `--${flag} ${JSON.stringify(text)} is not a power of two from 1 to ${max}`);
   }
   return n;
-}
-
-/** A whole number >= 0 (0 is allowed, e.g. --processes.max=0: no per-process series). */
-export function wholeNumber(flag: string, value: FlagValue): number {
-  const text = String(value);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
-    throw new FaultlineError('BAD_FLAG', `--${flag} ${JSON.stringify(text)} is not a whole number >= 0`);
-  }
-  return Number(text);
 }
 
 /** A decimal number from 0 to max (e.g. --bpf.cpu-budget=0.1, a fraction of one CPU, at most every CPU). */
@@ -102,11 +133,24 @@ export function collectorOn(flags: ParsedFlags, name: string): boolean {
 
 const DURATION_UNITS: Record<string, number> = { ms: 1e-3, s: 1, m: 60, h: 3600 };
 
-/** Parses a Prometheus-style duration (`500ms`, `60s`, `5m`, `1h`) into seconds. */
-export function durationSeconds(flag: string, value: FlagValue): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(String(value));
+/** The longest duration a flag takes: what a Node timer can wait (2^31 - 1 ms, ~24.8 days). */
+export const MAX_DURATION_SECONDS = INT32_MAX / 1000;
+
+const formatSeconds = (s: number): string => (s < 1 ? `${Math.round(s * 1000)}ms` : `${s}s`);
+
+/**
+ * Parses a Prometheus-style duration (`500ms`, `60s`, `5m`, `1h`) into
+ * seconds, from min (a floor where a shorter one would spin the exporter;
+ * 0 where "none" makes sense) to 2^31 - 1 ms.
+ */
+export function durationSeconds(flag: string, value: FlagValue, min = 0.001): number {
+  const m = /^(\d{1,12}(?:\.\d{1,9})?)(ms|s|m|h)$/.exec(String(value));
   if (!m) throw new FaultlineError('BAD_FLAG', `--${flag} ${JSON.stringify(String(value))} is not a duration such as 30s, 5m or 1h`);
-  return Number(m[1]) * DURATION_UNITS[m[2]!]!;
+  const seconds = Number(m[1]) * DURATION_UNITS[m[2]!]!;
+  if (seconds < min || seconds > MAX_DURATION_SECONDS) {
+    throw new FaultlineError('BAD_FLAG', `--${flag} ${JSON.stringify(String(value))} must be from ${formatSeconds(min)} to ${INT32_MAX}ms (~24.8 days)`);
+  }
+  return seconds;
 }
 
 export function oneOf<T extends string>(flag: string, value: FlagValue, allowed: readonly T[]): T {

@@ -14,11 +14,20 @@ import { EventLog } from '../deliver/event-log.js';
 import { formatJson, oomKillExtras, pageFaultExtras } from '../deliver/trace-format.js';
 import { availableParallelism } from 'node:os';
 import { COLLECTORS, type CollectorName } from '../aggregate/state.js';
-import { byteSize, collectorOn, durationSeconds, flagHelp, fraction, oneOf, parseFlags, positiveInt, powerOfTwo, wholeNumber, type FlagSpecs } from './flags.js';
+import { byteSize, collectorOn, durationSeconds, flagHelp, fraction, oneOf, parseFlags, positiveInt, powerOfTwo, processId, wholeNumber, type FlagSpecs } from './flags.js';
 import { startGovernor } from './governor.js';
 import { requireBpfCapabilities } from './preflight.js';
 
 export const DEFAULT_PORT = 10190;
+
+/** The most processes or groups a flag may ask for: beyond it a scrape would be hundreds of MB. */
+const MAX_SERIES_BOUND = 1_000_000;
+
+/** --event-log.max-size: 0 (never rotate) or at least 4 KiB, so that a file holds more than a record or two. */
+function eventLogSize(bytes: number): number {
+  if (bytes !== 0 && bytes < 4096) throw new FaultlineError('BAD_FLAG', `--event-log.max-size ${bytes} bytes is below 4KiB (0: never rotate)`);
+  return bytes;
+}
 
 const FLAGS: FlagSpecs = {
   'web.listen-address': { type: 'string', value: 'HOST:PORT', help: 'Address to serve metrics on', default: `0.0.0.0:${DEFAULT_PORT}` },
@@ -119,24 +128,25 @@ export async function serve(argv: string[]): Promise<void> {
   }
   const address = parseListenAddress(String(flags['web.listen-address']));
   const telemetryPath = String(flags['web.telemetry-path']);
-  if (!telemetryPath.startsWith('/') || telemetryPath === '/') {
-    throw new FaultlineError('BAD_FLAG', `--web.telemetry-path ${JSON.stringify(telemetryPath)} must start with / and not be /`);
+  if (!/^\/[A-Za-z0-9._~\/-]{1,200}$/.test(telemetryPath) || telemetryPath === '/healthz') {
+    throw new FaultlineError('BAD_FLAG', `--web.telemetry-path ${JSON.stringify(telemetryPath)} must be a path such as /metrics (letters, digits, . _ ~ - /), not / or /healthz`);
   }
   const collectors = Object.fromEntries(COLLECTORS.map((c) => [c, collectorOn(flags, c)])) as Record<CollectorName, boolean>;
   const faultDetail = collectors['fault-detail'];
   const cpuBudget = fraction('bpf.cpu-budget', flags['bpf.cpu-budget'], availableParallelism());
   const threadSlots = powerOfTwo('bpf.thread-slots', flags['bpf.thread-slots'], 1 << 22);
   const options = {
-    maxProcesses: collectors.processes ? wholeNumber('processes.max', flags['processes.max']) : 0,
-    maxGroups: positiveInt('groups.max', flags['groups.max']),
+    maxProcesses: collectors.processes ? wholeNumber('processes.max', flags['processes.max'], MAX_SERIES_BOUND) : 0,
+    maxGroups: positiveInt('groups.max', flags['groups.max'], 'a whole number', MAX_SERIES_BOUND),
     cgroupHierarchy: oneOf('cgroups.hierarchy', flags['cgroups.hierarchy'], ['memory', 'unified'] as const),
-    exitGraceNs: BigInt(Math.round(durationSeconds('processes.exit-grace', flags['processes.exit-grace']) * 1e9)),
-    rateWindowNs: BigInt(Math.round(durationSeconds('processes.rate-window', flags['processes.rate-window']) * 1e9)),
+    exitGraceNs: BigInt(Math.round(durationSeconds('processes.exit-grace', flags['processes.exit-grace'], 0) * 1e9)),
+    rateWindowNs: BigInt(Math.round(durationSeconds('processes.rate-window', flags['processes.rate-window'], 1) * 1e9)),
   };
-  const refreshMs = durationSeconds('maps.refresh-interval', flags['maps.refresh-interval']) * 1000;
+  // A floor of a second: each refresh reads every kernel map and walks every thread.
+  const refreshMs = durationSeconds('maps.refresh-interval', flags['maps.refresh-interval'], 1) * 1000;
   const bpf = bpfFlags(flags);
   const eventLogPath = flags['event-log'] === undefined ? null : String(flags['event-log']);
-  const loggedPids = ((flags['event-log.pid'] as string[] | undefined) ?? []).map((p) => positiveInt('event-log.pid', p, 'a process id'));
+  const loggedPids = ((flags['event-log.pid'] as string[] | undefined) ?? []).map((p) => processId('event-log.pid', p));
   const loggedComm = flags['event-log.comm'] === undefined ? undefined : String(flags['event-log.comm']);
   const loggedCgroup = flags['event-log.cgroup'] === undefined ? undefined : String(flags['event-log.cgroup']);
   const sampleEvery = positiveInt('event-log.sample', flags['event-log.sample']);
@@ -156,8 +166,8 @@ export async function serve(argv: string[]): Promise<void> {
     }
   }
   const logOptions = {
-    maxSizeBytes: byteSize('event-log.max-size', flags['event-log.max-size']),
-    maxFiles: positiveInt('event-log.max-files', flags['event-log.max-files']),
+    maxSizeBytes: eventLogSize(byteSize('event-log.max-size', flags['event-log.max-size'])),
+    maxFiles: positiveInt('event-log.max-files', flags['event-log.max-files'], 'a whole number', 1000),
   };
   let otlpConfig: OtlpConfig | null;
   try {
@@ -167,8 +177,8 @@ export async function serve(argv: string[]): Promise<void> {
         metricsEndpoint: flags['otlp.metrics-endpoint'] as string | undefined,
         protocol: flags['otlp.protocol'] as string | undefined,
         headers: flags['otlp.header'] as string[] | undefined,
-        intervalSeconds: flags['otlp.interval'] === undefined ? undefined : durationSeconds('otlp.interval', flags['otlp.interval']),
-        timeoutSeconds: flags['otlp.timeout'] === undefined ? undefined : durationSeconds('otlp.timeout', flags['otlp.timeout']),
+        intervalSeconds: flags['otlp.interval'] === undefined ? undefined : durationSeconds('otlp.interval', flags['otlp.interval'], 1),
+        timeoutSeconds: flags['otlp.timeout'] === undefined ? undefined : durationSeconds('otlp.timeout', flags['otlp.timeout'], 0.1),
         temporality: flags['otlp.temporality'] as string | undefined,
         resourceAttributes: flags['otlp.resource-attribute'] as string[] | undefined,
         serviceName: flags['otlp.service-name'] as string | undefined,
@@ -234,7 +244,8 @@ export async function serve(argv: string[]): Promise<void> {
     } catch (err) {
       governor?.stop();
       probe.close();
-      throw err;
+      if (err instanceof FaultlineError) throw err;
+      throw new FaultlineError('KUBERNETES', `cannot watch this node's pods: ${(err as Error).message}; check --kubernetes.kubeconfig and the service account`);
     }
   }
   const liveState = state;
@@ -272,17 +283,21 @@ export async function serve(argv: string[]): Promise<void> {
   if (otlpConfig) {
     const { OtlpPush } = await import('../expose/otlp.js');
     liveState.otlp = { success: 0, failure: 0 };
-    otlp = new OtlpPush({
-      config: otlpConfig,
-      families,
-      refresh: () => {
-        probe.drain();
-        liveState.refresh();
-      },
-      stats: liveState.otlp,
-      version: packageVersion(),
-      detected: kubernetesResource(flags['kubernetes.node-name'] as string | undefined),
-    });
+    try {
+      otlp = new OtlpPush({
+        config: otlpConfig,
+        families,
+        refresh: () => {
+          probe.drain();
+          liveState.refresh();
+        },
+        stats: liveState.otlp,
+        version: packageVersion(),
+        detected: kubernetesResource(flags['kubernetes.node-name'] as string | undefined),
+      });
+    } catch (err) {
+      throw new FaultlineError('OTLP', `cannot set up the OTLP exporter: ${(err as Error).message}; check the --otlp.* flags and OTEL_* variables`);
+    }
     process.stderr.write(
       `faultline: pushing metrics over OTLP (${otlpConfig.protocol}, ${otlpConfig.temporality}) to ${otlpConfig.url} every ${otlpConfig.intervalMs / 1000} s\n`,
     );

@@ -4,7 +4,7 @@ import { FaultlineError } from '../bpf/errors.js';
 import { Probe } from '../bpf/probe.js';
 import { TRACE_FORMATS, formatEvent } from '../deliver/trace-format.js';
 import { BPF_FLAGS, bpfFlags, onShutdown } from './common.js';
-import { flagHelp, oneOf, parseFlags, positiveInt, type FlagSpecs } from './flags.js';
+import { flagHelp, oneOf, parseFlags, positiveInt, processId, type FlagSpecs } from './flags.js';
 import { requireBpfCapabilities, threadGroupOf } from './preflight.js';
 
 const FLAGS: FlagSpecs = {
@@ -32,10 +32,10 @@ export async function trace(argv: string[]): Promise<void> {
     return;
   }
   const format = oneOf('format', flags.format, TRACE_FORMATS);
-  const drainMs = positiveInt('drain-interval', flags['drain-interval']);
+  const drainMs = positiveInt('drain-interval', flags['drain-interval'], 'a number of milliseconds', 60000);
   let pid = 0;
   if (flags.pid !== undefined) {
-    pid = positiveInt('pid', flags.pid, 'a process id');
+    pid = processId('pid', flags.pid);
     const tgid = threadGroupOf(pid);
     if (tgid === null) throw new FaultlineError('NO_SUCH_PROCESS', `--pid ${pid}: no such process; check the pid (ps -e)`);
     if (tgid !== pid) {

@@ -55,10 +55,13 @@ export function parseKeyValueList(text: string, what: string): Record<string, st
   return out;
 }
 
-function positiveMs(text: string | undefined, what: string): number | undefined {
+/** Milliseconds from min to 2^31 - 1 (what a timer can wait), or undefined when unset. */
+function boundedMs(text: string | undefined, what: string, min: number): number | undefined {
   if (text === undefined || text.trim() === '') return undefined;
   const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new OtlpConfigError(`${what}=${JSON.stringify(text)} is not a positive number of milliseconds`);
+  if (!Number.isFinite(n) || n < min || n > 2 ** 31 - 1) {
+    throw new OtlpConfigError(`${what}=${JSON.stringify(text)} is not a number of milliseconds from ${min} to ${2 ** 31 - 1}`);
+  }
   return n;
 }
 
@@ -80,6 +83,8 @@ function metricsUrlOf(base: string, protocol: OtlpProtocol): string {
 
 /** The configuration, or null when no endpoint is configured (or OTEL_SDK_DISABLED=true). */
 export function resolveOtlpConfig(flags: OtlpFlags, env: Readonly<Record<string, string | undefined>>): OtlpConfig | null {
+  // Disabled means disabled: nothing else is read, so a bad endpoint next to it is no error.
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return null;
   const protocolText = flags.protocol ?? env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf';
   if (!PROTOCOLS.includes(protocolText as OtlpProtocol)) {
     throw new OtlpConfigError(`OTLP protocol ${JSON.stringify(protocolText)} is not one of ${PROTOCOLS.join(', ')}`);
@@ -91,7 +96,7 @@ export function resolveOtlpConfig(flags: OtlpFlags, env: Readonly<Record<string,
   else if (flags.endpoint) url = metricsUrlOf(checkUrl(flags.endpoint, '--otlp.endpoint'), protocol);
   else if (env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT) url = checkUrl(env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT');
   else if (env.OTEL_EXPORTER_OTLP_ENDPOINT) url = metricsUrlOf(checkUrl(env.OTEL_EXPORTER_OTLP_ENDPOINT, 'OTEL_EXPORTER_OTLP_ENDPOINT'), protocol);
-  if (url === undefined || env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return null;
+  if (url === undefined) return null;
 
   const headers = {
     ...parseKeyValueList(env.OTEL_EXPORTER_OTLP_HEADERS ?? '', 'OTEL_EXPORTER_OTLP_HEADERS'),
@@ -104,11 +109,11 @@ export function resolveOtlpConfig(flags: OtlpFlags, env: Readonly<Record<string,
   }
   const intervalMs =
     (flags.intervalSeconds !== undefined ? flags.intervalSeconds * 1000 : undefined) ??
-    positiveMs(env.OTEL_METRIC_EXPORT_INTERVAL, 'OTEL_METRIC_EXPORT_INTERVAL') ??
+    boundedMs(env.OTEL_METRIC_EXPORT_INTERVAL, 'OTEL_METRIC_EXPORT_INTERVAL', 1000) ??
     60000;
   const timeoutMs =
     (flags.timeoutSeconds !== undefined ? flags.timeoutSeconds * 1000 : undefined) ??
-    positiveMs(env.OTEL_EXPORTER_OTLP_METRICS_TIMEOUT ?? env.OTEL_EXPORTER_OTLP_TIMEOUT, 'OTEL_EXPORTER_OTLP_TIMEOUT') ??
+    boundedMs(env.OTEL_EXPORTER_OTLP_METRICS_TIMEOUT ?? env.OTEL_EXPORTER_OTLP_TIMEOUT, 'OTEL_EXPORTER_OTLP_TIMEOUT', 100) ??
     10000;
   const resourceAttributes: Record<string, string> = {
     ...parseKeyValueList(env.OTEL_RESOURCE_ATTRIBUTES ?? '', 'OTEL_RESOURCE_ATTRIBUTES'),
