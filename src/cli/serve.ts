@@ -6,7 +6,7 @@ import { FaultlineError } from '../bpf/errors.js';
 import { KmsgOomReports } from '../bpf/kmsg.js';
 import { enableBpfStats } from '../bpf/libbpf.js';
 import { DEFAULT_THREAD_SLOTS, Probe } from '../bpf/probe.js';
-import { createApp, listen, parseListenAddress } from '../expose/http.js';
+import { DEFAULT_LIMITS, bind, createApp, parseListenAddress } from '../expose/http.js';
 import { createExposition, createFamilies } from '../expose/metrics.js';
 import { OtlpConfigError, resolveOtlpConfig, type OtlpConfig } from '../expose/otlp-config.js';
 import { BPF_FLAGS, bpfFlags, onShutdown } from './common.js';
@@ -32,6 +32,8 @@ function eventLogSize(bytes: number): number {
 const FLAGS: FlagSpecs = {
   'web.listen-address': { type: 'string', value: 'HOST:PORT', help: 'Address to serve metrics on', default: `0.0.0.0:${DEFAULT_PORT}` },
   'web.telemetry-path': { type: 'string', value: 'PATH', help: 'Path of the metrics page', default: '/metrics' },
+  'web.max-requests': { type: 'string', value: 'N', help: 'At most N scrapes in flight (they share one render); beyond, 503. 0: no limit', default: '40' },
+  'web.max-connections': { type: 'string', value: 'N', help: 'At most N open connections; beyond, new ones are closed', default: String(DEFAULT_LIMITS.maxConnections) },
   'processes.max': { type: 'string', value: 'N', help: 'Export per-process series for at most N processes, the busiest by recent fault rate', default: '100' },
   'processes.exit-grace': { type: 'string', value: 'DURATION', help: 'Keep an exited process this long so its final count gets scraped', default: '60s' },
   'cgroups.hierarchy': {
@@ -189,7 +191,11 @@ export async function serve(argv: string[]): Promise<void> {
     if (err instanceof OtlpConfigError) throw new FaultlineError('BAD_FLAG', err.message);
     throw err;
   }
+  const maxRequests = wholeNumber('web.max-requests', flags['web.max-requests'], 10_000);
+  const maxConnections = positiveInt('web.max-connections', flags['web.max-connections'], 'a whole number', 100_000);
   requireBpfCapabilities();
+  // The port first: one in use is found before anything is loaded into the kernel.
+  const bound = await bind(address, { ...DEFAULT_LIMITS, maxConnections });
 
   // The governor measures the programs' own run time: the statistics stay on while faultline runs.
   const governs = faultDetail && cpuBudget > 0;
@@ -253,24 +259,18 @@ export async function serve(argv: string[]): Promise<void> {
   const app = createApp(
     createExposition(liveState, families),
     {
-      listenAddress: String(flags['web.listen-address']),
       telemetryPath,
       beforeScrape: () => {
         probe.drain();
         liveState.refresh();
       },
       afterScrape: (seconds) => (liveState.lastScrapeSeconds = seconds),
+      maxRequests,
     },
     packageVersion(),
   );
-  let server;
-  try {
-    server = await listen(app, address);
-  } catch (err) {
-    governor?.stop();
-    probe.close();
-    throw err;
-  }
+  bound.use(app);
+  const server = bound.server;
   // Page-fault logging drains often (the ring holds ~65,000 records); OOM kills alone, 10 times a second.
   const drainTimer = setInterval(() => {
     probe.drain();
@@ -303,10 +303,11 @@ export async function serve(argv: string[]): Promise<void> {
     );
   }
   const programs = probe.programs.map((p) => p.attachPoint).join(', ');
-  const bound = server.address();
-  const port = typeof bound === 'object' && bound ? bound.port : address.port;
+  const local = server.address();
+  const port = typeof local === 'object' && local ? local.port : address.port;
+  const host = address.host.includes(':') ? `[${address.host}]` : address.host;
   process.stderr.write(
-    `faultline: serving http://${address.host}:${port}${telemetryPath} (${probe.tracepointMode}, fault hook ${probe.faultHook}` +
+    `faultline: serving http://${host}:${port}${telemetryPath} (${probe.tracepointMode}, fault hook ${probe.faultHook}` +
       `${probe.faultDetail ? (governor ? `, fault detail governed by --bpf.cpu-budget=${cpuBudget}` : '') : ', fault-detail off'}; attached ${programs})\n`,
   );
   const listening = server;

@@ -1,19 +1,40 @@
-/** The HTTP face: landing page, /metrics (Prometheus text or OpenMetrics), /healthz. */
-import type { Server } from 'node:http';
+/**
+ * The HTTP face: landing page, /metrics (Prometheus text or OpenMetrics),
+ * /healthz. The port is bound before anything is loaded into the kernel;
+ * concurrent scrapes share one render; bounded in requests, connections and
+ * time per request.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import express from 'express';
 import { FaultlineError } from '../bpf/errors.js';
 import type { Exposition } from './metrics.js';
 
 export interface HttpOptions {
-  /** host:port to listen on. */
-  listenAddress: string;
   /** Path of the metrics page. */
   telemetryPath: string;
   /** Called before each scrape renders: takes the kernel maps' current values. */
   beforeScrape: () => void;
   /** Called with the time a scrape took, read map to rendered body. */
   afterScrape?: (seconds: number) => void;
+  /** At most this many /metrics requests in flight; beyond it, 503 (node_exporter's --web.max-requests). 0: no limit. */
+  maxRequests?: number;
 }
+
+/** Limits of the listener itself. */
+export interface ServerLimits {
+  /** Open connections at most; beyond it new ones are closed at once. */
+  readonly maxConnections: number;
+  /** A client must have sent its headers within this (slow-header clients are cut off). */
+  readonly headersTimeoutMs: number;
+  /** And the whole request within this. */
+  readonly requestTimeoutMs: number;
+  /** An idle kept-alive connection is closed after this. */
+  readonly keepAliveTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = { maxConnections: 512, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000 };
 
 export interface ListenAddress {
   readonly host: string;
@@ -46,32 +67,111 @@ function landingPage(telemetryPath: string, version: string): string {
 
 const OPENMETRICS = 'application/openmetrics-text';
 
+const gzipAsync = promisify(gzip);
+
+interface Rendered {
+  readonly contentType: string;
+  readonly body: Buffer;
+  /** Compressed once, when a scraper first asks for gzip. */
+  gzipped?: Promise<Buffer>;
+  readonly seconds: number;
+}
+
+/**
+ * One render shared by every scrape that arrives while it runs (per format):
+ * a hundred concurrent scrapers cost one map read and one render, and each
+ * gets a page no older than the moment it asked. A scrape that arrives after
+ * a render finished starts a new one: sequential scrapes always see fresh counts.
+ */
+export class CoalescedRender {
+  private readonly inflight = new Map<boolean, Promise<Rendered>>();
+  renders = 0;
+
+  constructor(private readonly render: (openMetrics: boolean) => Promise<Rendered>) {}
+
+  get(openMetrics: boolean): Promise<Rendered> {
+    let pending = this.inflight.get(openMetrics);
+    if (!pending) {
+      this.renders++;
+      pending = this.render(openMetrics).finally(() => this.inflight.delete(openMetrics));
+      this.inflight.set(openMetrics, pending);
+    }
+    return pending;
+  }
+}
+
 export function createApp(exposition: Exposition, options: HttpOptions, version: string): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  app.disable('etag');
   app.get('/', (_req, res) => {
     res.type('html').send(landingPage(options.telemetryPath, version));
   });
   app.get('/healthz', (_req, res) => {
     res.type('text').send('ok\n');
   });
+  const pages = new CoalescedRender(async (openMetrics) => {
+    const started = process.hrtime.bigint();
+    options.beforeScrape();
+    const { contentType, body } = await exposition.render(openMetrics);
+    return { contentType, body: Buffer.from(body), seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+  });
+  let inFlight = 0;
+  const maxRequests = options.maxRequests ?? 0;
   app.get(options.telemetryPath, async (req, res) => {
+    if (maxRequests > 0 && inFlight >= maxRequests) {
+      res.status(503).type('text').send(`faultline: ${inFlight} scrapes in flight, at --web.max-requests=${maxRequests}; try again\n`);
+      return;
+    }
+    inFlight++;
     try {
-      const started = process.hrtime.bigint();
-      options.beforeScrape();
-      const { contentType, body } = await exposition.render((req.get('accept') ?? '').includes(OPENMETRICS));
-      res.set('Content-Type', contentType).send(body);
-      options.afterScrape?.(Number(process.hrtime.bigint() - started) / 1e9);
+      const page = await pages.get((req.get('accept') ?? '').includes(OPENMETRICS));
+      options.afterScrape?.(page.seconds);
+      res.set('Content-Type', page.contentType).set('Vary', 'Accept-Encoding');
+      if (/\bgzip\b/.test(req.get('accept-encoding') ?? '')) {
+        page.gzipped ??= gzipAsync(page.body, { level: 1 });
+        res.set('Content-Encoding', 'gzip').send(await page.gzipped);
+      } else {
+        res.send(page.body);
+      }
     } catch (err) {
       res.status(500).type('text').send(`faultline: scrape failed: ${(err as Error).message}\n`);
+    } finally {
+      inFlight--;
     }
   });
   return app;
 }
 
-export function listen(app: express.Express, address: ListenAddress): Promise<Server> {
+/** A bound listener: until an app is given it answers 503 (faultline is still loading its programs). */
+export interface BoundServer {
+  readonly server: Server;
+  use(app: express.Express): void;
+}
+
+/** Binds the address first, so that a port in use is found before anything is loaded into the kernel. */
+export async function bind(address: ListenAddress, limits: ServerLimits = DEFAULT_LIMITS): Promise<BoundServer> {
+  let handler = (_req: IncomingMessage, res: ServerResponse): void => {
+    res.writeHead(503, { 'Content-Type': 'text/plain', 'Retry-After': '1' }).end('faultline is starting\n');
+  };
+  // Node checks the header and request timeouts every connectionsCheckingInterval (30 s by default): once a second here.
+  const server = createServer(
+    { headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs, keepAliveTimeout: limits.keepAliveTimeoutMs, connectionsCheckingInterval: 1000 },
+    (req, res) => handler(req, res),
+  );
+  server.maxConnections = limits.maxConnections;
+  await listenOn(server, address);
+  return {
+    server,
+    use(app) {
+      handler = app;
+    },
+  };
+}
+
+function listenOn(server: Server, address: ListenAddress): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(address.port, address.host);
+    server.listen(address.port, address.host);
     server.once('listening', () => resolve(server));
     server.once('error', (err: NodeJS.ErrnoException) => {
       const where = `${address.host}:${address.port}`;
