@@ -18,8 +18,9 @@ t.test('flags', async (t) => {
 });
 
 t.test('ranges', async (t) => {
-  t.equal(durationSeconds('maps.refresh-interval', '1s', 1), 1);
-  for (const bad of ['0s', '0.1ms', '999ms']) t.throws(() => durationSeconds('maps.refresh-interval', bad, 1), { message: /must be from 1s to 2147483647ms/ }, bad);
+  t.equal(durationSeconds('maps.refresh-interval', '100ms', 0.1), 0.1);
+  for (const bad of ['0s', '0.1ms', '99ms']) t.throws(() => durationSeconds('maps.refresh-interval', bad, 0.1), { message: /must be from 100ms to 2147483647ms/ }, bad);
+  t.throws(() => durationSeconds('otlp.interval', '999ms', 1), { message: /must be from 1s to 2147483647ms/ });
   for (const bad of ['1000h', '24856h', '2147484s']) t.throws(() => durationSeconds('otlp.interval', bad, 1), { message: /must be from 1s to 2147483647ms/ }, bad);
   t.equal(durationSeconds('processes.exit-grace', '0s', 0), 0, 'a floor of 0 where none makes sense');
   t.equal(durationSeconds('d', '2147483647ms'), 2147483.647);

@@ -5,9 +5,17 @@
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { CLI, SKIP_NOT_ROOT, scrape, startCli, startExporter, waitFor } from './helpers/live.js';
 import { heldBpfObjects, programsFreed, runHoldingPrograms } from './helpers/bpf-objects.js';
+
+/** A pid below pid_max that no process has now (counting down from the top, where pids are rarely in use). */
+function freePid(): number {
+  const max = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim());
+  for (let pid = max - 1; pid > 1; pid--) if (!existsSync(`/proc/${pid}`)) return pid;
+  throw new Error('no free pid');
+}
 
 function run(args: string[], env: NodeJS.ProcessEnv = process.env): { code: number | null; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env, timeout: 30000 });
@@ -77,8 +85,9 @@ t.test('bad input: one line, non-zero exit, nothing attached', async (t) => {
   const cases: [string, string[], RegExp][] = [
     ['unknown flag', ['serve', '--nope'], /^faultline: Unknown option '--nope'; see `faultline serve --help`\n$/],
     ['unknown command', ['frobnicate'], /^faultline: unknown command "frobnicate"/],
-    ['bad pid', ['trace', '--pid', 'abc'], /^faultline: --pid "abc" is not a process id\n$/],
-    ['no such pid', ['trace', '--pid', '999999999'], /^faultline: --pid 999999999: no such process/],
+    ['bad pid', ['trace', '--pid', 'abc'], /^faultline: --pid "abc" is not a process id from 1 to \d+\n$/],
+    ['pid beyond pid_max', ['trace', '--pid', '999999999'], /^faultline: --pid "999999999" is not a process id from 1 to \d+\n$/],
+    ['no such pid', ['trace', '--pid', String(freePid())], /^faultline: --pid \d+: no such process/],
     ['bad format', ['trace', '--format', 'xml'], /^faultline: --format "xml" must be one of: text, json\n$/],
     ['bad listen address', ['serve', '--web.listen-address', 'nowhere'], /is not host:port/],
     ['bad tracepoint mode', ['serve', '--bpf.tracepoints', 'kprobe'], /must be one of: auto, tp_btf, classic/],

@@ -5,8 +5,22 @@
  * hook.
  */
 import t from 'tap';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { SKIP_NOT_ROOT, buildWorkload, startCli, waitFor } from './helpers/live.js';
+
+/**
+ * SIGINT, again every 10 s if it has not exited (bpftrace has been seen to
+ * miss one), at most three times; false if it never exits (then SIGKILL).
+ */
+async function interrupt(child: ChildProcess, exited: Promise<unknown>): Promise<boolean> {
+  for (let i = 0; i < 3; i++) {
+    child.kill('SIGINT');
+    const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10000))]);
+    if (done) return true;
+  }
+  child.kill('SIGKILL');
+  return false;
+}
 
 // The perf event page-faults (the hook on architectures without the exceptions tracepoints) must see the same user-mode faults.
 for (const hook of ['tracepoint', 'perf-event']) t.test(`trace --pid prints every user page fault of the process (--bpf.fault-hook=${hook})`, { skip: SKIP_NOT_ROOT }, async (t) => {
@@ -38,9 +52,8 @@ for (const hook of ['tracepoint', 'perf-event']) t.test(`trace --pid prints ever
   t.equal(await targetExit, 0);
   // Let the tracer drain, then stop both and compare.
   await new Promise((r) => setTimeout(r, 300));
-  bpftrace.kill('SIGINT');
-  await bpftraceExit;
-  tracer.child.kill('SIGINT');
+  t.ok(await interrupt(bpftrace, bpftraceExit), 'bpftrace stops on SIGINT');
+  t.ok(await interrupt(tracer.child, tracer.exited), 'trace stops on SIGINT');
   t.equal(await tracer.exited, 0, 'trace exits 0 on SIGINT');
   t.match(tracer.stderr(), /no records lost/);
 

@@ -12,6 +12,7 @@ import { OtlpConfigError, resolveOtlpConfig, type OtlpConfig } from '../expose/o
 import { BPF_FLAGS, bpfFlags, onShutdown } from './common.js';
 import { EventLog } from '../deliver/event-log.js';
 import { formatJson, oomKillExtras, pageFaultExtras } from '../deliver/trace-format.js';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { COLLECTORS, type CollectorName } from '../aggregate/state.js';
 import { byteSize, collectorOn, durationSeconds, flagHelp, fraction, oneOf, parseFlags, positiveInt, powerOfTwo, processId, wholeNumber, type FlagSpecs } from './flags.js';
@@ -110,6 +111,15 @@ Flags:
 ${flagHelp(FLAGS)}
 `;
 
+/** Whether kernel.bpf_stats_enabled is on (someone holds the statistics on for the whole host). */
+function bpfStatsOnHostWide(): boolean {
+  try {
+    return readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
+}
+
 /** Resource attributes of the pod faultline runs in, from the downward API's variables (the Helm chart sets them). */
 function kubernetesResource(nodeFlag: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -144,8 +154,8 @@ export async function serve(argv: string[]): Promise<void> {
     exitGraceNs: BigInt(Math.round(durationSeconds('processes.exit-grace', flags['processes.exit-grace'], 0) * 1e9)),
     rateWindowNs: BigInt(Math.round(durationSeconds('processes.rate-window', flags['processes.rate-window'], 1) * 1e9)),
   };
-  // A floor of a second: each refresh reads every kernel map and walks every thread.
-  const refreshMs = durationSeconds('maps.refresh-interval', flags['maps.refresh-interval'], 1) * 1000;
+  // A floor of 100 ms: each refresh reads every kernel map and walks every thread (~15 ms on a small host).
+  const refreshMs = durationSeconds('maps.refresh-interval', flags['maps.refresh-interval'], 0.1) * 1000;
   const bpf = bpfFlags(flags);
   const eventLogPath = flags['event-log'] === undefined ? null : String(flags['event-log']);
   const loggedPids = ((flags['event-log.pid'] as string[] | undefined) ?? []).map((p) => processId('event-log.pid', p));
@@ -198,8 +208,21 @@ export async function serve(argv: string[]): Promise<void> {
   const bound = await bind(address, { ...DEFAULT_LIMITS, maxConnections });
 
   // The governor measures the programs' own run time: the statistics stay on while faultline runs.
-  const governs = faultDetail && cpuBudget > 0;
-  const bpfStats = flags['bpf.stats'] || governs ? enableBpfStats() : null;
+  let bpfStats = flags['bpf.stats'] ? enableBpfStats() : null;
+  let governs = faultDetail && cpuBudget > 0;
+  if (governs && !bpfStats) {
+    try {
+      bpfStats = enableBpfStats();
+    } catch (err) {
+      // Without CAP_SYS_ADMIN the statistics cannot be held; they may be on host-wide already.
+      if (!bpfStatsOnHostWide()) {
+        governs = false;
+        process.stderr.write(
+          `faultline: the overhead governor is off: ${(err as Error).message}; grant CAP_SYS_ADMIN, set kernel.bpf_stats_enabled=1, or pass --bpf.cpu-budget=0 to silence this\n`,
+        );
+      }
+    }
+  }
   let state: FaultlineState | null = null;
   let eventLog: EventLog | null = null;
   if (eventLogPath !== null) {
