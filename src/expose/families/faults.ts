@@ -13,7 +13,8 @@ export function faultFamilies(state: FaultlineState): Family[] {
   const byCgroup = perRefresh(state, () => state.processes.byCgroup());
   counter(
     'faultline_page_faults_total',
-    'Page faults the kernel accounted on this host since faultline started, by type (minor or major) and memory region; the sum over all labels is every fault.',
+    'Page faults the kernel accounted on this host since faultline started, by type (minor or major) and memory region; the sum over all labels is every fault. ' +
+      'Regions are partial while faultline_fault_detail_state{state="on"} is 0: faults then count in region "other".',
     ['type', 'region'],
     function* () {
       const totals = state.faultTotals();
@@ -44,7 +45,8 @@ export function faultFamilies(state: FaultlineState): Family[] {
 
   counter(
     'faultline_page_fault_access_total',
-    'Page faults taken in user mode (exceptions/page_fault_user), by access (read, write, exec) and whether the page was present (a protection fault such as copy-on-write).',
+    'Page faults taken in user mode (exceptions/page_fault_user), by access (read, write, exec) and whether the page was present (a protection fault such as copy-on-write); ' +
+      'not counted while faultline_fault_detail_state{state="on"} is 0.',
     ['access', 'present'],
     function* () {
       const merged = new Map<string, Sample>();
