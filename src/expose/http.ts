@@ -79,9 +79,11 @@ interface Rendered {
 
 /**
  * One render shared by every scrape that arrives while it runs (per format):
- * a hundred concurrent scrapers cost one map read and one render, and each
- * gets a page no older than the moment it asked. A scrape that arrives after
- * a render finished starts a new one: sequential scrapes always see fresh counts.
+ * a hundred concurrent scrapers cost one map read and one render. A render
+ * reads the maps only after the scrapes waiting to be parsed have joined it,
+ * so each gets a page no older than the moment it asked; a scrape that
+ * arrives after a render finished starts a new one: sequential scrapes
+ * always see fresh counts.
  */
 export class CoalescedRender {
   private readonly inflight = new Map<boolean, Promise<Rendered>>();
@@ -111,6 +113,9 @@ export function createApp(exposition: Exposition, options: HttpOptions, version:
     res.type('text').send('ok\n');
   });
   const pages = new CoalescedRender(async (openMetrics) => {
+    // Yield once before the refresh (whose map reads block the event loop for milliseconds):
+    // requests already waiting in their sockets are parsed first and join this render.
+    await new Promise((resolve) => setImmediate(resolve));
     const started = process.hrtime.bigint();
     options.beforeScrape();
     const { contentType, body } = await exposition.render(openMetrics);
