@@ -30,7 +30,7 @@ function eventLogSize(bytes: number): number {
   return bytes;
 }
 
-const FLAGS: FlagSpecs = {
+export const SERVE_FLAGS: FlagSpecs = {
   'web.listen-address': { type: 'string', value: 'HOST:PORT', help: 'Address to serve metrics on', default: `0.0.0.0:${DEFAULT_PORT}` },
   'web.telemetry-path': { type: 'string', value: 'PATH', help: 'Path of the metrics page', default: '/metrics' },
   'web.max-requests': { type: 'string', value: 'N', help: 'At most N scrapes in flight (they share one render); beyond, 503. 0: no limit', default: '40' },
@@ -108,7 +108,7 @@ Loads faultline's BPF programs and serves page-fault and OOM-kill metrics
 for Prometheus. Needs root (or CAP_BPF and CAP_PERFMON).
 
 Flags:
-${flagHelp(FLAGS)}
+${flagHelp(SERVE_FLAGS)}
 `;
 
 /** Whether kernel.bpf_stats_enabled is on (someone holds the statistics on for the whole host). */
@@ -133,7 +133,7 @@ function kubernetesResource(nodeFlag: string | undefined): Record<string, string
 }
 
 export async function serve(argv: string[]): Promise<void> {
-  const flags = parseFlags('serve', FLAGS, argv);
+  const flags = parseFlags('serve', SERVE_FLAGS, argv);
   if (flags.help) {
     process.stdout.write(SERVE_HELP);
     return;
