@@ -164,12 +164,16 @@ function resolveFaultHook(requested: FaultHook): 'tracepoint' | 'perf-event' {
   return tracepointExists('exceptions', 'page_fault_user') ? 'tracepoint' : 'perf-event';
 }
 
+let pageSizeBytes = 0;
 function pageSize(): number {
-  try {
-    return Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim()) || 4096;
-  } catch {
-    return 4096;
+  if (pageSizeBytes === 0) {
+    try {
+      pageSizeBytes = Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim()) || 4096;
+    } catch {
+      pageSizeBytes = 4096;
+    }
   }
+  return pageSizeBytes;
 }
 
 function onlineCpus(): number[] {
@@ -339,19 +343,27 @@ export class Probe {
     const onOom = options.onOomKill;
     if (this.oom) {
       this.rings.push(
-        new RingBuffer(this.map('oom_events'), (record) => {
-          const event = decodeOomEvent(record);
-          if (event && onOom) onOom(event);
-        }),
+        new RingBuffer(
+          this.map('oom_events'),
+          (record) => {
+            const event = decodeOomEvent(record);
+            if (event && onOom) onOom(event);
+          },
+          pageSize(),
+        ),
       );
     }
     const onFault = options.onPageFault;
     if (tracesFaults(options.trace) && onFault) {
       this.rings.push(
-        new RingBuffer(this.map('fault_events'), (record) => {
-          const event = decodeFaultEvent(record);
-          if (event) onFault(event);
-        }),
+        new RingBuffer(
+          this.map('fault_events'),
+          (record) => {
+            const event = decodeFaultEvent(record);
+            if (event) onFault(event);
+          },
+          pageSize(),
+        ),
       );
     }
   }
@@ -436,9 +448,15 @@ export class Probe {
     return this.map('process_slots').shape.maxEntries + this.map('process_faults').shape.maxEntries;
   }
 
-  /** Reads every ring buffer now. */
-  drain(): void {
-    for (const ring of this.rings) ring.consume();
+  /**
+   * Reads the ring buffers now: at most `max` records from each, so that a
+   * storm of records cannot hold the event loop. True when a ring stopped at
+   * the bound (more are waiting: call again after yielding).
+   */
+  drain(max = Infinity): boolean {
+    let more = false;
+    for (const ring of this.rings) if (ring.consume(max) >= max) more = true;
+    return more;
   }
 
   get ringCallbackErrors(): number {

@@ -60,3 +60,38 @@ export function onShutdown(cleanup: () => Promise<void> | void): void {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }
+
+/** Records read per turn of the event loop: ~0.1 ms of ring reading, so that HTTP and timers run in between. */
+export const DRAIN_BATCH = 4096;
+
+/**
+ * Drains the ring buffers every `intervalMs`, at most DRAIN_BATCH records a
+ * turn, going on after a yield (setImmediate) while more are waiting, so
+ * that a storm of records never holds the event loop. `drain` returns true
+ * when it stopped at the bound; `after` runs after each batch (writing what
+ * it decoded). Returns a function that stops it.
+ */
+export function startDraining(drain: (max: number) => boolean, after: () => void, intervalMs: number, keepAlive = false): () => void {
+  let running = false;
+  let stopped = false;
+  const turn = (): void => {
+    if (stopped) {
+      running = false;
+      return;
+    }
+    const more = drain(DRAIN_BATCH);
+    after();
+    if (more) setImmediate(turn);
+    else running = false;
+  };
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    turn();
+  }, intervalMs);
+  if (!keepAlive) timer.unref();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}

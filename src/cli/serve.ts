@@ -9,7 +9,7 @@ import { DEFAULT_THREAD_SLOTS, Probe } from '../bpf/probe.js';
 import { DEFAULT_LIMITS, bind, createApp, parseListenAddress } from '../expose/http.js';
 import { createExposition, createFamilies } from '../expose/metrics.js';
 import { OtlpConfigError, resolveOtlpConfig, type OtlpConfig } from '../expose/otlp-config.js';
-import { BPF_FLAGS, bpfFlags, onShutdown } from './common.js';
+import { BPF_FLAGS, DRAIN_BATCH, bpfFlags, onShutdown, startDraining } from './common.js';
 import { EventLog } from '../deliver/event-log.js';
 import { formatJson, oomKillExtras, pageFaultExtras } from '../deliver/trace-format.js';
 import { readFileSync } from 'node:fs';
@@ -284,7 +284,7 @@ export async function serve(argv: string[]): Promise<void> {
     {
       telemetryPath,
       beforeScrape: () => {
-        probe.drain();
+        probe.drain(DRAIN_BATCH); // OOM kills up to now; page-fault records are the drain loop's
         liveState.refresh();
       },
       afterScrape: (seconds) => (liveState.lastScrapeSeconds = seconds),
@@ -294,12 +294,8 @@ export async function serve(argv: string[]): Promise<void> {
   );
   bound.use(app);
   const server = bound.server;
-  // Page-fault logging drains often (the ring holds ~65,000 records); OOM kills alone, 10 times a second.
-  const drainTimer = setInterval(() => {
-    probe.drain();
-    eventLog?.flush();
-  }, logsFaults ? 5 : 100);
-  drainTimer.unref();
+  // Page-fault logging drains often (the ring holds ~43,000 records); OOM kills alone, 10 times a second.
+  const stopDraining = startDraining((max) => probe.drain(max), () => eventLog?.flush(), logsFaults ? 5 : 100);
   const housekeeping = setInterval(() => liveState.refresh(), refreshMs);
   housekeeping.unref();
   let otlp: { shutdown(): Promise<void> } | null = null;
@@ -311,7 +307,7 @@ export async function serve(argv: string[]): Promise<void> {
         config: otlpConfig,
         families,
         refresh: () => {
-          probe.drain();
+          probe.drain(DRAIN_BATCH);
           liveState.refresh();
         },
         stats: liveState.otlp,
@@ -336,7 +332,7 @@ export async function serve(argv: string[]): Promise<void> {
   const listening = server;
   onShutdown(async () => {
     clearInterval(housekeeping);
-    clearInterval(drainTimer);
+    stopDraining();
     governor?.stop();
     // A last export, bounded: a receiver that is down must not hold shutdown open.
     if (otlp) await Promise.race([otlp.shutdown().catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);

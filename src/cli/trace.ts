@@ -3,9 +3,12 @@ import type { KernelEvent } from '../bpf/contract.js';
 import { FaultlineError } from '../bpf/errors.js';
 import { Probe } from '../bpf/probe.js';
 import { TRACE_FORMATS, formatEvent } from '../deliver/trace-format.js';
-import { BPF_FLAGS, bpfFlags, onShutdown } from './common.js';
+import { BPF_FLAGS, bpfFlags, onShutdown, startDraining } from './common.js';
 import { flagHelp, oneOf, parseFlags, positiveInt, processId, type FlagSpecs } from './flags.js';
 import { requireBpfCapabilities, threadGroupOf } from './preflight.js';
+
+/** Lines waiting for stdout at most (bytes); past it, records wait in the kernel's ring. */
+const STDOUT_BACKLOG_BYTES = 8 << 20;
 
 const FLAGS: FlagSpecs = {
   pid: { type: 'string', short: 'p', value: 'PID', help: 'Stream the page faults of this process (filtered in the kernel)' },
@@ -65,17 +68,16 @@ export async function trace(argv: string[]): Promise<void> {
     onPageFault: emit,
     onOomKill: emit,
   });
-  const timer = setInterval(() => {
-    probe.drain();
-    flush();
-  }, drainMs);
+  // While stdout is behind (a slow pipe or terminal), records wait in the kernel's ring: memory here stays bounded,
+  // and what the ring cannot hold is counted as lost.
+  const stopDraining = startDraining((max) => process.stdout.writableLength < STDOUT_BACKLOG_BYTES && probe.drain(max), flush, drainMs, true);
   process.stderr.write(
     pid > 0
       ? `faultline: tracing page faults of pid ${pid} and all OOM kills (${probe.tracepointMode}, fault hook ${probe.faultHook}); Ctrl-C to stop\n`
       : 'faultline: no --pid given: streaming OOM kills only (page faults of every process would flood the terminal; add --pid PID)\n',
   );
   onShutdown(async () => {
-    clearInterval(timer);
+    stopDraining();
     const lost = probe.readLostRecords();
     const errors = probe.ringCallbackErrors;
     probe.close(); // drains what is left
