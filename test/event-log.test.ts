@@ -1,5 +1,5 @@
 import t from 'tap';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventLog } from '../src/deliver/event-log.js';
@@ -55,4 +55,45 @@ t.test('a full backlog drops and counts', async (t) => {
 
 t.test('a path that cannot be opened fails at once', async (t) => {
   t.throws(() => new EventLog({ path: '/nonexistent/dir/events' }), /ENOENT/);
+});
+
+t.test('a batch larger than a file is split at line boundaries: no file passes max-size', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'faultline-log-'));
+  const path = join(dir, 'events.ndjson');
+  const log = new EventLog({ path, maxSizeBytes: 1024, maxFiles: 50 });
+  for (let i = 0; i < 300; i++) log.write(line(i)); // ~17.7 KB in one flush
+  await log.close();
+  t.equal(log.stats.records, 300);
+  const files = readdirSync(dir).map((f) => join(dir, f));
+  t.ok(files.length >= 17, `${files.length} files`);
+  for (const f of files) t.ok(statSync(f).size <= 1024, `${f}: ${statSync(f).size} bytes`);
+  const lines = files.flatMap((f) => readFileSync(f, 'utf8').trim().split('\n'));
+  t.equal(new Set(lines.map((l) => JSON.parse(l).i)).size, 300, 'every line whole, once');
+});
+
+t.test('appending to an existing file counts what is there', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'faultline-log-'));
+  const path = join(dir, 'events.ndjson');
+  writeFileSync(path, `${'y'.repeat(899)}\n`);
+  const log = new EventLog({ path, maxSizeBytes: 1000, maxFiles: 3 });
+  for (let i = 0; i < 4; i++) log.write(line(i)); // ~230 bytes: past the limit with the 900 there
+  await log.close();
+  t.equal(statSync(`${path}.1`).size, 900 + line(0).length + 1, 'the old file took what fit (one line)');
+  t.ok(statSync(path).size <= 1000);
+});
+
+t.test('created for its owner only, never through a symlink; stray old files beyond max-files removed', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'faultline-log-'));
+  const path = join(dir, 'events.ndjson');
+  const log = new EventLog({ path, maxSizeBytes: 4096, maxFiles: 2 });
+  t.equal(statSync(path).mode & 0o777, 0o600, 'mode 0600');
+  writeFileSync(`${path}.7`, 'old\n');
+  for (let i = 0; i < 80; i++) log.write(line(i));
+  await log.close();
+  t.notOk(existsSync(`${path}.7`), 'a file beyond max-files is removed at rotation');
+  t.notOk(existsSync(`${path}.2`), 'two files in all');
+  const target = join(dir, 'target');
+  writeFileSync(target, '');
+  symlinkSync(target, join(dir, 'link'));
+  t.throws(() => new EventLog({ path: join(dir, 'link') }), /ELOOP/, 'a symlink is refused');
 });

@@ -5,7 +5,12 @@
  * bound, or a write error (disk full, permission, closed pipe), drops lines
  * and counts them; the error is reported once, with its cause.
  */
-import { closeSync, existsSync, openSync, renameSync, rmSync, write } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, renameSync, rmSync, write } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+/** Created for its owner only (the log holds fault addresses and instruction pointers: a process's memory layout), never through a symlink. */
+const OPEN_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
+const FILE_MODE = 0o600;
 
 export interface EventLogOptions {
   /** A file, or `-` for stdout. */
@@ -14,7 +19,7 @@ export interface EventLogOptions {
   maxSizeBytes?: number;
   /** Keep this many files in all (path, path.1, …). Default 5. */
   maxFiles?: number;
-  /** Lines waiting to be written may take at most this many bytes; more are dropped. Default 64 MiB. */
+  /** Lines waiting to be written may take at most this many bytes; more are dropped. Default 8 MiB. */
   maxBacklogBytes?: number;
   /** Told once when writing fails, with the cause. */
   onError?: (message: string) => void;
@@ -49,12 +54,13 @@ export class EventLog {
     this.path = options.path;
     this.maxSize = options.maxSizeBytes ?? 100 * 2 ** 20;
     this.maxFiles = Math.max(1, options.maxFiles ?? 5);
-    this.maxBacklog = options.maxBacklogBytes ?? 64 * 2 ** 20;
+    this.maxBacklog = options.maxBacklogBytes ?? 8 * 2 ** 20;
     this.onError = options.onError ?? (() => {});
     if (this.path === '-') {
       process.stdout.on('error', (err) => this.fail(err));
     } else {
-      this.fd = openSync(this.path, 'a'); // a bad path fails here, at startup, with its cause
+      this.fd = openSync(this.path, OPEN_FLAGS, FILE_MODE); // a bad path (or a symlink) fails here, at startup, with its cause
+      this.size = fstatSync(this.fd).size; // appending: what is there counts toward the limit
     }
   }
 
@@ -83,13 +89,35 @@ export class EventLog {
       this.stats.records += this.inFlightLines;
       return this.settle();
     }
-    if (this.maxSize > 0 && this.size > 0 && this.size + chunk.length > this.maxSize) this.rotate();
     this.writing = true;
     this.writeAll(chunk, 0);
   }
 
+  /** How much of chunk (from offset) fits in the current file: whole lines, or all of it when rotation is off. */
+  private fitting(chunk: Buffer, offset: number): number {
+    const rest = chunk.length - offset;
+    if (this.maxSize === 0 || this.size + rest <= this.maxSize) return rest;
+    const room = this.maxSize - this.size;
+    // The last newline within the room ends what fits; a line longer than a whole file goes alone into a fresh file.
+    const end = room > 0 ? chunk.lastIndexOf(10, offset + room - 1) : -1;
+    if (end >= offset) return end + 1 - offset;
+    if (this.size > 0) return 0;
+    const first = chunk.indexOf(10, offset);
+    return first < 0 ? rest : first + 1 - offset;
+  }
+
   private writeAll(chunk: Buffer, offset: number): void {
-    write(this.fd!, chunk, offset, chunk.length - offset, null, (err, n) => {
+    let length = this.fitting(chunk, offset);
+    if (length === 0) {
+      this.rotate();
+      if (this.broken) {
+        this.writing = false;
+        this.stats.droppedWriteError += this.inFlightLines;
+        return this.settle();
+      }
+      length = this.fitting(chunk, offset);
+    }
+    write(this.fd!, chunk, offset, length, null, (err, n) => {
       if (err) {
         this.writing = false;
         this.stats.droppedWriteError += this.inFlightLines;
@@ -104,16 +132,24 @@ export class EventLog {
     });
   }
 
+  /** PATH → PATH.1 → … → PATH.(maxFiles-1), the oldest removed; the directory is listed once, not probed index by index. */
   private rotate(): void {
     try {
       closeSync(this.fd!);
-      for (let i = this.maxFiles - 1; i >= 1; i--) {
-        const from = i === 1 ? this.path : `${this.path}.${i - 1}`;
-        if (i === this.maxFiles - 1 && existsSync(`${this.path}.${i}`)) rmSync(`${this.path}.${i}`);
-        if (existsSync(from)) renameSync(from, `${this.path}.${i}`);
+      const base = basename(this.path);
+      const dir = dirname(this.path);
+      const rotated = new Set<number>();
+      for (const name of readdirSync(dir)) {
+        const m = name.startsWith(`${base}.`) ? /^\d{1,4}$/.exec(name.slice(base.length + 1)) : null;
+        if (m) rotated.add(Number(m[0]));
       }
-      if (this.maxFiles === 1) rmSync(this.path, { force: true });
-      this.fd = openSync(this.path, 'a');
+      for (const i of [...rotated].filter((i) => i >= this.maxFiles - 1)) rmSync(join(dir, `${base}.${i}`), { force: true });
+      for (const i of [...rotated].filter((i) => i >= 1 && i < this.maxFiles - 1).sort((a, b) => b - a)) {
+        renameSync(join(dir, `${base}.${i}`), join(dir, `${base}.${i + 1}`));
+      }
+      if (this.maxFiles > 1) renameSync(this.path, `${this.path}.1`);
+      else rmSync(this.path, { force: true });
+      this.fd = openSync(this.path, OPEN_FLAGS, FILE_MODE);
       this.size = 0;
     } catch (err) {
       this.fail(err as Error);
