@@ -83,8 +83,17 @@ for (const valuesFile of valueSets) {
     t.equal(c.args[0], 'serve');
     t.ok(c.args.includes(`--web.listen-address=:${v.port}`), 'listens on the port value');
     t.equal(c.ports[0].containerPort, v.port);
-    t.equal(c.livenessProbe.httpGet.path, '/healthz');
-    t.equal(c.readinessProbe.httpGet.path, '/healthz');
+    if (v.webConfig.secretName) {
+      t.ok(c.args.includes(`--web.config.file=/etc/faultline/web/${v.webConfig.key}`), '--web.config.file from the Secret');
+      t.ok(c.volumeMounts.some((m: Any) => m.name === 'web-config' && m.mountPath === '/etc/faultline/web' && m.readOnly), 'the Secret mounted read-only');
+      t.ok(pod.volumes.some((x: Any) => x.name === 'web-config' && x.secret?.secretName === v.webConfig.secretName), 'the Secret as a volume');
+      t.equal(c.livenessProbe.tcpSocket.port, 'metrics', 'TLS or auth on every path: the probes check the port');
+      t.equal(c.readinessProbe.tcpSocket.port, 'metrics');
+    } else {
+      t.notOk(c.args.some((a: string) => a.startsWith('--web.config.file')), 'no web config unless a Secret is named');
+      t.equal(c.livenessProbe.httpGet.path, '/healthz');
+      t.equal(c.readinessProbe.httpGet.path, '/healthz');
+    }
     t.ok(c.resources.requests && c.resources.limits, 'resources');
     t.equal(c.args.includes('--kubernetes.enabled'), v.kubernetes.enabled, '--kubernetes.enabled follows the value');
     for (const arg of v.extraArgs) t.ok(c.args.includes(arg), `extra arg ${arg}`);
@@ -124,7 +133,7 @@ for (const valuesFile of valueSets) {
       t.ok(m?.readOnly, `${path} mounted read-only`);
       t.same(volumes.get(m?.name)?.hostPath, { path, type }, `${path} from the host`);
     }
-    t.equal(mounts.size, hostMounts.length, 'no other mounts');
+    t.equal(mounts.size, hostMounts.length + (v.webConfig.secretName ? 1 : 0), 'no other mounts (the web config Secret aside)');
 
     const [svc] = of('Service');
     if (v.service.enabled) {

@@ -6,7 +6,7 @@ import { FaultlineError } from '../bpf/errors.js';
 import { KmsgOomReports } from '../bpf/kmsg.js';
 import { enableBpfStats } from '../bpf/libbpf.js';
 import { DEFAULT_THREAD_SLOTS, Probe } from '../bpf/probe.js';
-import { DEFAULT_LIMITS, bind, createApp, parseListenAddress } from '../expose/http.js';
+import { DEFAULT_LIMITS, bind, createApp, parseListenAddress, webGuard } from '../expose/http.js';
 import { createExposition, createFamilies } from '../expose/metrics.js';
 import { OtlpConfigError, resolveOtlpConfig, type OtlpConfig } from '../expose/otlp-config.js';
 import { BPF_FLAGS, DRAIN_BATCH, bpfFlags, onShutdown, startDraining } from './common.js';
@@ -33,6 +33,11 @@ function eventLogSize(bytes: number): number {
 export const SERVE_FLAGS: FlagSpecs = {
   'web.listen-address': { type: 'string', value: 'HOST:PORT', help: 'Address to serve metrics on', default: `0.0.0.0:${DEFAULT_PORT}` },
   'web.telemetry-path': { type: 'string', value: 'PATH', help: 'Path of the metrics page', default: '/metrics' },
+  'web.config.file': {
+    type: 'string',
+    value: 'PATH',
+    help: 'TLS and basic authentication, in the Prometheus exporter-toolkit web configuration format (re-read when it changes)',
+  },
   'web.max-requests': { type: 'string', value: 'N', help: 'At most N scrapes in flight (they share one render); beyond, 503. 0: no limit', default: '40' },
   'web.max-connections': { type: 'string', value: 'N', help: 'At most N open connections; beyond, new ones are closed', default: String(DEFAULT_LIMITS.maxConnections) },
   'processes.max': { type: 'string', value: 'N', help: 'Export per-process series for at most N processes, the busiest by recent fault rate', default: '100' },
@@ -204,8 +209,9 @@ export async function serve(argv: string[]): Promise<void> {
   const maxRequests = wholeNumber('web.max-requests', flags['web.max-requests'], 10_000);
   const maxConnections = positiveInt('web.max-connections', flags['web.max-connections'], 'a whole number', 100_000);
   requireBpfCapabilities();
+  const guard = webGuard(flags['web.config.file'] === undefined ? null : String(flags['web.config.file']), (line) => process.stderr.write(`faultline: ${line}\n`));
   // The port first: one in use is found before anything is loaded into the kernel.
-  const bound = await bind(address, { ...DEFAULT_LIMITS, maxConnections });
+  const bound = await bind(address, { ...DEFAULT_LIMITS, maxConnections }, guard);
 
   // The governor measures the programs' own run time: the statistics stay on while faultline runs.
   let bpfStats = flags['bpf.stats'] ? enableBpfStats() : null;
@@ -291,6 +297,7 @@ export async function serve(argv: string[]): Promise<void> {
       maxRequests,
     },
     packageVersion(),
+    guard,
   );
   bound.use(app);
   const server = bound.server;
@@ -326,7 +333,7 @@ export async function serve(argv: string[]): Promise<void> {
   const port = typeof local === 'object' && local ? local.port : address.port;
   const host = address.host.includes(':') ? `[${address.host}]` : address.host;
   process.stderr.write(
-    `faultline: serving http://${host}:${port}${telemetryPath} (${probe.tracepointMode}, fault hook ${probe.faultHook}` +
+    `faultline: serving ${bound.tls ? 'https' : 'http'}://${host}:${port}${telemetryPath} (${probe.tracepointMode}, fault hook ${probe.faultHook}` +
       `${probe.faultDetail ? (governor ? `, fault detail governed by --bpf.cpu-budget=${cpuBudget}` : '') : ', fault-detail off'}; attached ${programs})\n`,
   );
   const listening = server;

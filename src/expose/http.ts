@@ -4,12 +4,16 @@
  * concurrent scrapes share one render; bounded in requests, connections and
  * time per request.
  */
+import { statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type ServerOptions as TlsServerOptions } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import express from 'express';
 import { FaultlineError } from '../bpf/errors.js';
 import type { Exposition } from './metrics.js';
+import { BasicAuth, WebConfigError, readWebConfig, type TlsConfig, type WebConfig } from './web-config.js';
 
 export interface HttpOptions {
   /** Path of the metrics page. */
@@ -102,10 +106,11 @@ export class CoalescedRender {
   }
 }
 
-export function createApp(exposition: Exposition, options: HttpOptions, version: string): express.Express {
+export function createApp(exposition: Exposition, options: HttpOptions, version: string, guard?: WebGuard): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
+  if (guard) app.use(guard.middleware());
   app.get('/', (_req, res) => {
     res.type('html').send(landingPage(options.telemetryPath, version));
   });
@@ -151,23 +156,150 @@ export function createApp(exposition: Exposition, options: HttpOptions, version:
 /** A bound listener: until an app is given it answers 503 (faultline is still loading its programs). */
 export interface BoundServer {
   readonly server: Server;
+  /** Whether it speaks TLS (--web.config.file with tls_server_config). */
+  readonly tls: boolean;
   use(app: express.Express): void;
 }
 
+function tlsOptions(tls: TlsConfig): TlsServerOptions {
+  const verify = tls.clientAuth === 'RequireAndVerifyClientCert';
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    ...(tls.clientCa ? { ca: tls.clientCa } : {}),
+    requestCert: tls.clientAuth !== 'NoClientCert',
+    rejectUnauthorized: verify,
+    minVersion: tls.minVersion,
+    maxVersion: tls.maxVersion,
+  };
+}
+
+/**
+ * The web configuration in force: read at start, and again when the file
+ * changes (checked at most once a second, at a request), as the toolkit
+ * does; a new certificate takes effect for new connections. A file that
+ * turns bad keeps the last good configuration and says so once.
+ */
+export class WebGuard {
+  private config: WebConfig;
+  private auth: BasicAuth;
+  private stamp = '';
+  private checkedAt = 0;
+  private server: Server | null = null;
+
+  constructor(
+    private readonly path: string | null,
+    private readonly log: (line: string) => void = () => {},
+  ) {
+    this.config = path ? readWebConfig(path) : { tls: null, users: new Map(), headers: {} };
+    this.stamp = this.fileStamp();
+    this.auth = new BasicAuth(this.config.users);
+  }
+
+  get tls(): TlsConfig | null {
+    return this.config.tls;
+  }
+
+  /** Checks the file at each new connection too: a changed client-certificate policy decides the next handshake. */
+  attach(server: Server): void {
+    this.server = server;
+    server.on('connection', () => this.refresh());
+  }
+
+  private fileStamp(): string {
+    if (!this.path) return '';
+    try {
+      const st = statSync(this.path);
+      return `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return 'missing';
+    }
+  }
+
+  private refresh(): void {
+    if (!this.path || Date.now() - this.checkedAt < 1000) return;
+    this.checkedAt = Date.now();
+    const stamp = this.fileStamp();
+    if (stamp === this.stamp) return;
+    this.stamp = stamp;
+    try {
+      const next = readWebConfig(this.path);
+      if (!next.tls !== !this.config.tls) {
+        this.log(`--web.config.file ${this.path}: switching TLS on or off needs a restart; the rest of the file is taken`);
+      } else if (next.tls && this.server && 'setSecureContext' in this.server) {
+        // New connections take the new certificate and client-certificate policy (tls.Server reads these two per connection).
+        const server = this.server as unknown as { setSecureContext(o: TlsServerOptions): void; requestCert: boolean; rejectUnauthorized: boolean };
+        const options = tlsOptions(next.tls);
+        server.setSecureContext(options);
+        server.requestCert = options.requestCert ?? false;
+        server.rejectUnauthorized = options.rejectUnauthorized ?? false;
+      }
+      this.config = { ...next, tls: this.config.tls && next.tls ? next.tls : this.config.tls };
+      this.auth = new BasicAuth(next.users);
+      this.log(`--web.config.file ${this.path}: re-read`);
+    } catch (err) {
+      this.log(`--web.config.file ${this.path}: keeping the previous configuration: ${(err as Error).message}`);
+    }
+  }
+
+  /** Headers, client certificates and basic authentication, before every route. */
+  middleware(): express.RequestHandler {
+    return (req, res, next) => {
+      this.refresh();
+      for (const [name, value] of Object.entries(this.config.headers)) res.set(name, value);
+      const tls = this.config.tls;
+      if (tls && tls.clientAuth !== 'NoClientCert' && tls.clientAuth !== 'RequestClientCert') {
+        const socket = req.socket as TLSSocket;
+        const given = Object.keys(socket.getPeerCertificate?.() ?? {}).length > 0;
+        if ((tls.clientAuth === 'RequireAnyClientCert' && !given) || (tls.clientAuth === 'VerifyClientCertIfGiven' && given && !socket.authorized)) {
+          res.status(403).type('text').send('faultline: a valid client certificate is required\n');
+          return;
+        }
+      }
+      if (!this.auth.required) return next();
+      this.auth.check(req.get('authorization')).then(
+        (ok) => {
+          if (ok) return next();
+          res.status(401).set('WWW-Authenticate', 'Basic realm="faultline"').type('text').send('faultline: unauthorized\n');
+        },
+        next,
+      );
+    };
+  }
+}
+
+/** Reads --web.config.file, turning its errors into one line that names the key. */
+export function webGuard(path: string | null, log: (line: string) => void): WebGuard {
+  try {
+    return new WebGuard(path, log);
+  } catch (err) {
+    if (err instanceof WebConfigError) throw new FaultlineError('BAD_WEB_CONFIG', `--web.config.file ${path}: ${err.message}`);
+    throw err;
+  }
+}
+
 /** Binds the address first, so that a port in use is found before anything is loaded into the kernel. */
-export async function bind(address: ListenAddress, limits: ServerLimits = DEFAULT_LIMITS): Promise<BoundServer> {
+export async function bind(address: ListenAddress, limits: ServerLimits = DEFAULT_LIMITS, guard?: WebGuard): Promise<BoundServer> {
   let handler = (_req: IncomingMessage, res: ServerResponse): void => {
     res.writeHead(503, { 'Content-Type': 'text/plain', 'Retry-After': '1' }).end('faultline is starting\n');
   };
   // Node checks the header and request timeouts every connectionsCheckingInterval (30 s by default): once a second here.
-  const server = createServer(
-    { headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs, keepAliveTimeout: limits.keepAliveTimeoutMs, connectionsCheckingInterval: 1000 },
-    (req, res) => handler(req, res),
-  );
+  const options = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: 1000,
+  };
+  const tls = guard?.tls ?? null;
+  const server: Server = tls
+    ? (createTlsServer({ ...options, ...tlsOptions(tls) }, (req, res) => handler(req, res)) as unknown as Server)
+    : createServer(options, (req, res) => handler(req, res));
   server.maxConnections = limits.maxConnections;
+  guard?.attach(server);
   await listenOn(server, address);
   return {
     server,
+    tls: tls !== null,
     use(app) {
       handler = app;
     },

@@ -77,7 +77,7 @@ export interface Exporter extends Started {
 export async function startExporter(extra: string[] = [], wrapper: string[] = [], env: Record<string, string> = {}): Promise<Exporter> {
   const s = startCli(['serve', '--web.listen-address=127.0.0.1:0', ...extra], wrapper, env);
   const line = await Promise.race([
-    waitFor('faultline to serve', () => /serving (http:\/\/\S+)/.exec(s.stderr())?.[1]),
+    waitFor('faultline to serve', () => /serving (https?:\/\/\S+)/.exec(s.stderr())?.[1]),
     s.exited.then((code) => {
       throw new Error(`faultline exited ${code}: ${s.stderr()}`);
     }),

@@ -55,7 +55,8 @@ export function rulesWithFor(forValue: string, rulesPath = SHIPPED_RULES): strin
  * second, with `rules` (file contents) evaluated every second; returns once
  * every target has been scraped.
  */
-export async function startPrometheus(targets: string[], rules: string[] = []): Promise<Prometheus> {
+/** `scrapeExtra`: more lines for every scrape job (tls_config, basic_auth), indented as job keys. */
+export async function startPrometheus(targets: string[], rules: string[] = [], scrapeExtra: string[] = []): Promise<Prometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'faultline-prometheus-'));
   const ruleFiles = rules.map((text, i) => {
     const path = join(dir, `rules-${i}.yml`);
@@ -67,6 +68,8 @@ export async function startPrometheus(targets: string[], rules: string[] = []): 
     return [
       `  - job_name: faultline-${i}`,
       `    metrics_path: ${u.pathname}`,
+      `    scheme: ${u.protocol.replace(':', '')}`,
+      ...scrapeExtra.map((line) => `    ${line}`),
       '    static_configs:',
       `      - targets: ['${u.host}']`,
     ].join('\n');
