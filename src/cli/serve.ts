@@ -1,7 +1,9 @@
 /** `faultline serve`: the exporter. */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { CgroupNames } from '../aggregate/cgroups.js';
 import { KubePods } from '../aggregate/kube-pods.js';
-import { FaultlineState, packageVersion } from '../aggregate/state.js';
+import { COLLECTORS, FaultlineState, packageVersion, type CollectorName } from '../aggregate/state.js';
 import { FaultlineError } from '../bpf/errors.js';
 import { KmsgOomReports } from '../bpf/kmsg.js';
 import { enableBpfStats } from '../bpf/libbpf.js';
@@ -12,9 +14,6 @@ import { OtlpConfigError, resolveOtlpConfig, type OtlpConfig } from '../expose/o
 import { BPF_FLAGS, DRAIN_BATCH, bpfFlags, onShutdown, startDraining } from './common.js';
 import { EventLog } from '../deliver/event-log.js';
 import { formatJson, oomKillExtras, pageFaultExtras } from '../deliver/trace-format.js';
-import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { COLLECTORS, type CollectorName } from '../aggregate/state.js';
 import { byteSize, collectorOn, durationSeconds, flagHelp, fraction, oneOf, parseFlags, positiveInt, powerOfTwo, processId, wholeNumber, type FlagSpecs } from './flags.js';
 import { startGovernor } from './governor.js';
 import { requireBpfCapabilities } from './preflight.js';
