@@ -101,17 +101,47 @@ export class FaultlineState {
     this.isAlive = isAlive;
   }
 
-  /** Reads the counting maps once and folds processes whose grace period ended. */
+  /**
+   * Reads the counting maps once and folds processes whose grace period
+   * ended. A part that fails (a map read refused, say) keeps its previous
+   * values and is reported by health() and faultline_collector_success; the
+   * other parts go on.
+   */
   refresh(): void {
     const started = process.hrtime.bigint();
     this.refreshes++;
-    const snapshot = this.source.readProcesses();
-    const forget = this.processes.update(snapshot, this.now(), this.isAlive);
-    if (forget.length > 0) this.source.forgetProcesses(forget);
-    this.unattributed = this.source.readUnattributed();
-    const removed = this.stalls.update(this.source.readStalls(), this.now(), (ids) => !this.cgroups.exists(ids));
-    if (removed.length > 0) this.source.forgetStalls(removed);
+    this.attempt('counts', () => {
+      const snapshot = this.source.readProcesses();
+      const forget = this.processes.update(snapshot, this.now(), this.isAlive);
+      if (forget.length > 0) this.source.forgetProcesses(forget);
+      this.unattributed = this.source.readUnattributed();
+    });
+    if (this.collectors.stalls) {
+      this.attempt('stalls', () => {
+        const removed = this.stalls.update(this.source.readStalls(), this.now(), (ids) => !this.cgroups.exists(ids));
+        if (removed.length > 0) this.source.forgetStalls(removed);
+      });
+    }
     this.lastRefreshSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+  }
+
+  /** The last failure of each part that failed at its last attempt (counts, stalls, oom, …). */
+  readonly failures = new Map<string, string>();
+
+  /** Runs one part of a refresh (or of event delivery), remembering whether it worked. */
+  attempt(part: string, run: () => void): void {
+    try {
+      run();
+      this.failures.delete(part);
+    } catch (err) {
+      this.failures.set(part, (err as Error).message);
+    }
+  }
+
+  /** null when every part worked at its last attempt; else what failed, one line each (for /healthz). */
+  health(): string | null {
+    if (this.failures.size === 0) return null;
+    return [...this.failures].map(([part, why]) => `${part}: ${why}`).join('\n');
   }
 
   /** Counts a kill, naming its cgroup now, while it still exists; constraint from the kernel log. */

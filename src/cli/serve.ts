@@ -255,10 +255,13 @@ export async function serve(argv: string[]): Promise<void> {
       sampleEvery,
     },
     onOomKill: (kill) => {
-      if (!state) return;
-      state.recordOomKill(kill, kmsg?.take(kill.pid)?.constraint);
-      const recorded = state.oomKills.recent().at(-1)!;
-      eventLog?.write(formatJson(kill, oomKillExtras(kill, { ...recorded.labels, ...recorded.names })));
+      const s = state;
+      if (!s) return;
+      s.attempt('oom', () => {
+        s.recordOomKill(kill, kmsg?.take(kill.pid)?.constraint);
+        const recorded = s.oomKills.recent().at(-1)!;
+        eventLog?.write(formatJson(kill, oomKillExtras(kill, { ...recorded.labels, ...recorded.names })));
+      });
     },
     onPageFault: (fault) => eventLog?.write(formatJson(fault, pageFaultExtras(fault, state?.cgroups.pathOf(fault)))),
   });
@@ -294,6 +297,7 @@ export async function serve(argv: string[]): Promise<void> {
       },
       afterScrape: (seconds) => (liveState.lastScrapeSeconds = seconds),
       maxRequests,
+      health: () => liveState.health(),
     },
     packageVersion(),
     guard,

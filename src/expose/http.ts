@@ -24,6 +24,8 @@ export interface HttpOptions {
   afterScrape?: (seconds: number) => void;
   /** At most this many /metrics requests in flight; beyond it, 503 (node_exporter's --web.max-requests). 0: no limit. */
   maxRequests?: number;
+  /** null when healthy; else why not (one line per failed part): /healthz answers 503 with it. */
+  health?: () => string | null;
 }
 
 /** Limits of the listener itself. */
@@ -115,7 +117,9 @@ export function createApp(exposition: Exposition, options: HttpOptions, version:
     res.type('html').send(landingPage(options.telemetryPath, version));
   });
   app.get('/healthz', (_req, res) => {
-    res.type('text').send('ok\n');
+    const failed = options.health?.() ?? null;
+    if (failed === null) res.type('text').send('ok\n');
+    else res.status(503).type('text').send(`${failed}\n`);
   });
   const pages = new CoalescedRender(async (openMetrics) => {
     // Yield once before the refresh (whose map reads block the event loop for milliseconds):

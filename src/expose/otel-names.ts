@@ -42,6 +42,7 @@ export const OTEL_NAMES: Readonly<Record<string, OtelName>> = {
   faultline_bpf_program_runs_total: { name: 'faultline.bpf.program.runs', unit: '{run}' },
   faultline_bpf_stats_enabled: { name: 'faultline.bpf.stats.enabled', unit: '1' },
   faultline_collector_enabled: { name: 'faultline.collector.enabled', unit: '1' },
+  faultline_collector_success: { name: 'faultline.collector.success', unit: '1' },
   faultline_fault_detail_state: { name: 'faultline.fault_detail.state', unit: '1' },
   faultline_fault_detail_paused_seconds_total: { name: 'faultline.fault_detail.paused_time', unit: 's' },
   faultline_bpf_cpu_budget: { name: 'faultline.bpf.cpu.budget', unit: '{cpu}' },

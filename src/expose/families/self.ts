@@ -128,6 +128,15 @@ export function selfFamilies(state: FaultlineState): Family[] {
     }
     yield [{}, on];
   });
+  gauge(
+    'faultline_collector_success',
+    'Whether each part of faultline worked at its last attempt (counts: the process maps and the task iterator; stalls; oom: delivering OOM kills); 1 yes, 0 no, and then /healthz answers 503 with the reason.',
+    ['collector'],
+    function* () {
+      const parts = ['counts', ...(state.collectors.stalls ? ['stalls'] : []), ...(state.collectors.oom ? ['oom'] : [])];
+      for (const part of parts) yield [{ collector: part }, state.failures.has(part) ? 0 : 1];
+    },
+  );
   gauge('faultline_collector_enabled', 'Whether each collector runs (--[no-]collector.NAME); 1 on, 0 off.', ['collector'], function* () {
     for (const collector of COLLECTORS) yield [{ collector }, state.collectors[collector] ? 1 : 0];
   });
