@@ -165,6 +165,11 @@ t.test('decoders', async (t) => {
   t.match(decodeFaultEvent(fe), { kind: 'page_fault', pid: 5200, address: 0x7f3a4c000000n, comm: 'pagefault_demo', region: 'stack', cgroupId: 77n, memcgId: 78n });
   t.equal(decodeFaultEvent(Buffer.alloc(64)), null, 'wrong kind');
   t.equal(decodeFaultEvent(Buffer.alloc(8)), null, 'short record');
+  // As the ring reader calls it: the record in place, at an offset of the ring.
+  const ring = Buffer.concat([Buffer.alloc(24, 0xff), fe, Buffer.alloc(16, 0xff)]);
+  t.same(decodeFaultEvent(ring, 24, fe.length), decodeFaultEvent(fe), 'at an offset: the same event');
+  t.equal(decodeFaultEvent(ring, 24, 40), null, 'a record shorter than an event');
+  t.equal(decodeFaultEvent(ring, ring.length - 8), null, 'past the end of the ring');
 
   const oe = Buffer.alloc(120);
   oe.writeBigUInt64LE(99n, 112);

@@ -140,10 +140,20 @@ export function decodeStall(key: Buffer, keyOffset: number, value: Buffer, value
 
 export type KernelEvent = PageFaultEvent | OomKillEvent;
 
+/** The last comm decoded, by its 16 bytes: a stream of records mostly repeats one process's comm. */
+const lastComm = { a: -1, b: -1, c: -1, d: -1, text: '' };
+
 export function decodeComm(buf: Buffer, offset: number): string {
-  const raw = buf.subarray(offset, offset + TASK_COMM_LEN);
-  const end = raw.indexOf(0);
-  return raw.subarray(0, end < 0 ? raw.length : end).toString('utf8');
+  const a = buf.readUInt32LE(offset);
+  const b = buf.readUInt32LE(offset + 4);
+  const c = buf.readUInt32LE(offset + 8);
+  const d = buf.readUInt32LE(offset + 12);
+  if (a === lastComm.a && b === lastComm.b && c === lastComm.c && d === lastComm.d) return lastComm.text;
+  const nul = buf.indexOf(0, offset);
+  const end = nul < 0 || nul > offset + TASK_COMM_LEN ? offset + TASK_COMM_LEN : nul;
+  const text = buf.toString('utf8', offset, end);
+  Object.assign(lastComm, { a, b, c, d, text });
+  return text;
 }
 
 export function emptyCounts(): RegionTypeCounts {
@@ -180,26 +190,28 @@ export function decodeProcessFaults(value: Buffer, offset = 0): ProcessFaultsRec
   };
 }
 
-export function decodeFaultEvent(buf: Buffer): PageFaultEvent | null {
-  if (buf.length < FAULT_EVENT_SIZE || buf.readUInt32LE(0) !== EVENT_PAGE_FAULT) return null;
+/** A fault_event at `offset` of `buf` (a ring record: `length` bytes), or null when it is not one. */
+export function decodeFaultEvent(buf: Buffer, offset = 0, length = buf.length - offset): PageFaultEvent | null {
+  if (length < FAULT_EVENT_SIZE || buf.length - offset < FAULT_EVENT_SIZE || buf.readUInt32LE(offset) !== EVENT_PAGE_FAULT) return null;
   return {
     kind: 'page_fault',
-    pid: buf.readUInt32LE(4),
-    tid: buf.readUInt32LE(8),
-    cpu: buf.readUInt32LE(12),
-    timestampNs: buf.readBigUInt64LE(16),
-    address: buf.readBigUInt64LE(24),
-    ip: buf.readBigUInt64LE(32),
-    errorCode: buf.readBigUInt64LE(40),
-    comm: decodeComm(buf, 48),
-    region: REGIONS[buf.readUInt32LE(64)] ?? 'other',
-    cgroupId: buf.readBigUInt64LE(72),
-    memcgId: buf.readBigUInt64LE(80),
+    pid: buf.readUInt32LE(offset + 4),
+    tid: buf.readUInt32LE(offset + 8),
+    cpu: buf.readUInt32LE(offset + 12),
+    timestampNs: buf.readBigUInt64LE(offset + 16),
+    address: buf.readBigUInt64LE(offset + 24),
+    ip: buf.readBigUInt64LE(offset + 32),
+    errorCode: buf.readBigUInt64LE(offset + 40),
+    comm: decodeComm(buf, offset + 48),
+    region: REGIONS[buf.readUInt32LE(offset + 64)] ?? 'other',
+    cgroupId: buf.readBigUInt64LE(offset + 72),
+    memcgId: buf.readBigUInt64LE(offset + 80),
   };
 }
 
-export function decodeOomEvent(buf: Buffer): OomKillEvent | null {
-  if (buf.length < OOM_EVENT_SIZE || buf.readUInt32LE(0) !== EVENT_OOM_KILL) return null;
+export function decodeOomEvent(buf: Buffer, offset = 0, length = buf.length - offset): OomKillEvent | null {
+  if (length < OOM_EVENT_SIZE || buf.length - offset < OOM_EVENT_SIZE || buf.readUInt32LE(offset) !== EVENT_OOM_KILL) return null;
+  if (offset !== 0) buf = buf.subarray(offset, offset + OOM_EVENT_SIZE);
   return {
     kind: 'oom_kill',
     pid: buf.readUInt32LE(4),

@@ -450,9 +450,9 @@ const RINGBUF_HDR_SZ = 8;
  * page read-write at offset 0, then the producer page and the data area,
  * mapped twice in a row so that a record that wraps reads as one piece.
  * `consume(max)` reads at most `max` records, so that a storm of records
- * cannot hold the event loop. `onRecord` gets a view into the ring that is
- * valid only during the call: decode it there. It must not throw; an
- * exception is caught and counted.
+ * cannot hold the event loop. `onRecord` gets the ring itself, and where
+ * the record lies in it (no copy, no view object per record): decode it
+ * during the call. It must not throw; an exception is caught and counted.
  */
 export class RingBuffer {
   private consumerMap: Pointer | null;
@@ -468,7 +468,7 @@ export class RingBuffer {
 
   constructor(
     map: BpfMap,
-    private readonly onRecord: (record: Buffer) => void,
+    private readonly onRecord: (ring: Buffer, offset: number, length: number) => void,
     pageSize: number,
   ) {
     this.pageSize = pageSize;
@@ -512,7 +512,7 @@ export class RingBuffer {
       const len = word & ~(RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT);
       if (!(word & RINGBUF_DISCARD_BIT)) {
         try {
-          this.onRecord(this.data.subarray(off + RINGBUF_HDR_SZ, off + RINGBUF_HDR_SZ + len));
+          this.onRecord(this.data, off + RINGBUF_HDR_SZ, len);
         } catch (err) {
           this.callbackErrors++;
           this.lastCallbackError = err as Error;

@@ -345,8 +345,8 @@ export class Probe {
       this.rings.push(
         new RingBuffer(
           this.map('oom_events'),
-          (record) => {
-            const event = decodeOomEvent(record);
+          (ring, offset, length) => {
+            const event = decodeOomEvent(ring, offset, length);
             if (event && onOom) onOom(event);
           },
           pageSize(),
@@ -358,8 +358,8 @@ export class Probe {
       this.rings.push(
         new RingBuffer(
           this.map('fault_events'),
-          (record) => {
-            const event = decodeFaultEvent(record);
+          (ring, offset, length) => {
+            const event = decodeFaultEvent(ring, offset, length);
             if (event) onFault(event);
           },
           pageSize(),

@@ -11,6 +11,18 @@ export type TraceFormat = (typeof TRACE_FORMATS)[number];
 
 const hex = (n: bigint): string => `0x${n.toString(16)}`;
 
+/** JSON string literals of the few strings a stream repeats (comms, regions, cgroup paths): cached, at most 1,024. */
+const quoted = new Map<string, string>();
+function quote(text: string): string {
+  let q = quoted.get(text);
+  if (q === undefined) {
+    if (quoted.size >= 1024) quoted.clear();
+    q = JSON.stringify(text);
+    quoted.set(text, q);
+  }
+  return q;
+}
+
 export function formatText(event: KernelEvent): string {
   switch (event.kind) {
     case 'page_fault':
@@ -31,12 +43,12 @@ export function formatText(event: KernelEvent): string {
 export function formatJson(event: KernelEvent, extra?: Readonly<Record<string, string | number | bigint | boolean>>): string {
   const address = event.kind === 'page_fault' ? hex(event.address) : '0x0';
   let out =
-    `{"pid":${event.pid},"event_type":${JSON.stringify(event.kind)},"address":"${address}",` +
-    `"timestamp_ns":${event.timestampNs.toString()},"comm":${JSON.stringify(event.comm)}`;
+    `{"pid":${event.pid},"event_type":"${event.kind}","address":"${address}",` +
+    `"timestamp_ns":${event.timestampNs.toString()},"comm":${quote(event.comm)}`;
   if (extra) {
     for (const key in extra) {
       const value = extra[key]!;
-      out += `,"${key}":${typeof value === 'bigint' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value)}`;
+      out += `,"${key}":${typeof value === 'string' ? quote(value) : String(value)}`;
     }
   }
   return `${out}}`;
