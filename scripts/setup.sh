@@ -13,7 +13,7 @@ fi
 # Build: clang/llvm/libbpf-dev/bpftool. Runtime: libbpf1, node. Tests: gcc,
 # bpftrace, prometheus (promtool), util-linux (setpriv), and Go with sprig and
 # yaml.v3 for the Helm chart renderer (test/helm/render.go).
-packages=(clang llvm libbpf-dev libbpf1 bpftool gcc libc6-dev make bpftrace prometheus util-linux ca-certificates
+packages=(clang llvm libbpf-dev libbpf1 bpftool gcc libc6-dev make bpftrace prometheus util-linux ca-certificates curl openssl
   golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev)
 missing=()
 for p in "${packages[@]}"; do
