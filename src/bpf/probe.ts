@@ -400,10 +400,6 @@ export class Probe {
     return this.entryPrograms;
   }
 
-  get paused(): boolean {
-    return this.detailPaused;
-  }
-
   /**
    * Pauses or resumes the per-fault detail at run time (the overhead
    * governor): the switch the entry hooks read, and the links of the
