@@ -6,6 +6,7 @@
  * is the floor: only its API is used. Pointer-returning calls return null and
  * set errno; int-returning calls return -errno.
  */
+import { readFileSync } from 'node:fs';
 import koffi, { type LibraryHandle } from 'koffi';
 import { FaultlineError, errnoName } from './errors.js';
 
@@ -573,6 +574,15 @@ export function openSoftwarePerfEvent(config: number, cpu: number): number {
 const SYS_BPF: Record<string, number> = { x64: 321, arm64: 280 };
 const BPF_ENABLE_STATS = 32;
 const BPF_STATS_RUN_TIME = 0;
+
+/** Whether kernel.bpf_stats_enabled is on: someone holds the run-time statistics on for the whole host. */
+export function bpfStatsOnHostWide(): boolean {
+  try {
+    return Number(readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim()) > 0;
+  } catch {
+    return false; // not readable: report off
+  }
+}
 
 /**
  * Turns on the kernel's BPF run-time statistics for as long as the returned

@@ -1,12 +1,11 @@
 /** `faultline serve`: the exporter. */
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { CgroupNames } from '../aggregate/cgroups.js';
 import { KubePods } from '../aggregate/kube-pods.js';
 import { COLLECTORS, FaultlineState, packageVersion, type CollectorName } from '../aggregate/state.js';
 import { FaultlineError } from '../bpf/errors.js';
 import { KmsgOomReports } from '../bpf/kmsg.js';
-import { enableBpfStats } from '../bpf/libbpf.js';
+import { bpfStatsOnHostWide, enableBpfStats } from '../bpf/libbpf.js';
 import { DEFAULT_THREAD_SLOTS, Probe } from '../bpf/probe.js';
 import { DEFAULT_LIMITS, bind, createApp, parseListenAddress, webGuard } from '../expose/http.js';
 import { createExposition, createFamilies } from '../expose/metrics.js';
@@ -114,15 +113,6 @@ for Prometheus. Needs root (or CAP_BPF and CAP_PERFMON).
 Flags:
 ${flagHelp(SERVE_FLAGS)}
 `;
-
-/** Whether kernel.bpf_stats_enabled is on (someone holds the statistics on for the whole host). */
-function bpfStatsOnHostWide(): boolean {
-  try {
-    return readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim() === '1';
-  } catch {
-    return false;
-  }
-}
 
 /** Resource attributes of the pod faultline runs in, from the downward API's variables (the Helm chart sets them). */
 function kubernetesResource(nodeFlag: string | undefined): Record<string, string> {

@@ -93,14 +93,12 @@ interface Rendered {
  */
 export class CoalescedRender {
   private readonly inflight = new Map<boolean, Promise<Rendered>>();
-  renders = 0;
 
   constructor(private readonly render: (openMetrics: boolean) => Promise<Rendered>) {}
 
   get(openMetrics: boolean): Promise<Rendered> {
     let pending = this.inflight.get(openMetrics);
     if (!pending) {
-      this.renders++;
       pending = this.render(openMetrics).finally(() => this.inflight.delete(openMetrics));
       this.inflight.set(openMetrics, pending);
     }

@@ -1,8 +1,7 @@
 /** faultline's own health: programs, BPF run time, maps, ring buffers, the event log, scrapes, build. */
-import { readFileSync } from 'node:fs';
 import { COLLECTORS, packageVersion, type FaultlineState } from '../../aggregate/state.js';
 import { RINGBUFS } from '../../bpf/contract.js';
-import { libbpfVersion } from '../../bpf/libbpf.js';
+import { bpfStatsOnHostWide, libbpfVersion } from '../../bpf/libbpf.js';
 import type { Family } from '../exposition.js';
 import { familyList, perRefresh } from './define.js';
 
@@ -120,13 +119,7 @@ export function selfFamilies(state: FaultlineState): Family[] {
     },
   );
   gauge('faultline_bpf_stats_enabled', 'Whether the kernel counts BPF run time (kernel.bpf_stats_enabled, or faultline --bpf.stats).', [], function* () {
-    let on = state.bpfStatsHeld ? 1 : 0;
-    try {
-      if (Number(readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim())) on = 1;
-    } catch {
-      // not readable: report off
-    }
-    yield [{}, on];
+    yield [{}, state.bpfStatsHeld || bpfStatsOnHostWide() ? 1 : 0];
   });
   gauge(
     'faultline_collector_success',
