@@ -28,6 +28,7 @@ import { FaultlineError } from '../src/bpf/errors.js';
 import { parseOomReport } from '../src/bpf/oom-report.js';
 import { parseTracepointFormat } from '../src/bpf/tracepoint-format.js';
 import { byteSize, collectorOn, durationSeconds, fraction, oneOf, parseFlags, positiveInt, powerOfTwo, processId, wholeNumber } from '../src/cli/flags.js';
+import { parseCredentials, parseInheritedFds } from '../src/cli/capabilities.js';
 import { parseCapEff } from '../src/cli/preflight.js';
 import { SERVE_FLAGS } from '../src/cli/serve.js';
 import { parseListenAddress } from '../src/expose/http.js';
@@ -147,7 +148,7 @@ t.test('kernel log lines, cgroup paths, /proc and /sys text', async (t) => {
       pieces(['oom-kill:', 'constraint=CONSTRAINT_MEMCG', ',pid=', ',task_memcg=/a,b', 'oom_memcg=', ',uid=0', '6,1234,5678,-;']),
       pieces(['/kubepods', '/burstable', '/pod', '.slice', 'kubepods-burstable-pod', 'cri-containerd-', 'crio-', 'docker-', '.scope', '/system.slice/', '0123456789abcdef'.repeat(4), '_', '-']),
       pieces(['36 35 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n', ' - cgroup2 cgroup2 rw\n', ' ', '/sys/fs/cgroup', '\n']),
-      pieces(['CapEff:\t', '000001ffffffffff', '\n', 'pgfault ', '12345', 'some avg10=', ' avg60=', ' avg300=', ' total=', 'full ', '0.00', '\n', 'max', 'anon ', 'file ']),
+      pieces(['CapEff:\t', 'CapPrm:\t', 'CapInh:\t', 'CapBnd:\t', 'CapAmb:\t', 'Uid:\t', '0\t0\t0\t0', 'NoNewPrivs:\t1', '000001ffffffffff', '\n', 'pgfault ', '12345', 'some avg10=', ' avg60=', ' avg300=', ' total=', 'full ', '0.00', '\n', 'max', 'anon ', 'file ']),
       pieces(['0', '-', ',', '1', '3', '8191', '8192', '4294967295']),
       (kmsg, cgroup, mountinfo, proc, cpus) =>
         [
@@ -155,6 +156,9 @@ t.test('kernel log lines, cgroup paths, /proc and /sys text', async (t) => {
           () => workloadOf(cgroup),
           () => parseCgroupMounts(mountinfo),
           () => parseCapEff(proc),
+          () => parseCredentials(proc),
+          () => parseInheritedFds(cpus),
+          () => parseInheritedFds(proc),
           () => parseVmstatFaults(proc),
           () => parsePsi(proc),
           () => parseKeyedValues(proc),

@@ -13,9 +13,10 @@ export class KmsgOomReports {
   /** Why /dev/kmsg cannot be read, or null. */
   readonly unavailable: string | null;
 
-  constructor(path = '/dev/kmsg') {
+  /** Opens path, or reads from fd: /dev/kmsg opened earlier (before capabilities were dropped). */
+  constructor(path = '/dev/kmsg', fd?: number) {
     try {
-      this.fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+      this.fd = fd ?? openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
       this.unavailable = null;
     } catch (err) {
       this.fd = null;

@@ -70,6 +70,12 @@ const fn = {
   vsnprintf: libc.func('int vsnprintf(void *buf, size_t size, const char *fmt, void *args)'),
   syscall: libc.func('long syscall(long number, ...)'),
   close: libc.func('int close(int fd)'),
+  capget: libc.func('int capget(void *header, void *data)'),
+  capset: libc.func('int capset(void *header, void *data)'),
+  prctl: libc.func('int prctl(int option, ...)'),
+  fcntl: libc.func('int fcntl(int fd, int cmd, ...)'),
+  setrlimit: libc.func('int setrlimit(int resource, const void *rlim)'),
+  execve: libc.func('int execve(const char *path, const char **argv, const char **envp)'),
 };
 
 export type LibbpfLogLevel = 'warn' | 'info' | 'debug';
@@ -589,7 +595,7 @@ export function bpfStatsOnHostWide(): boolean {
  * handle stays open (BPF_ENABLE_STATS); closing it turns them off again
  * unless someone else holds them on.
  */
-export function enableBpfStats(): { close(): void } {
+export function enableBpfStats(): BpfStatsHandle {
   const nr = SYS_BPF[process.arch];
   if (nr === undefined) throw new FaultlineError('ARCH_UNSUPPORTED', `bpf(): no syscall number known for ${process.arch}`);
   const attr = Buffer.alloc(16);
@@ -599,11 +605,99 @@ export function enableBpfStats(): { close(): void } {
     const errno = koffi.errno();
     throw new FaultlineError('BPF_STATS', `cannot enable BPF run-time statistics: ${errnoName(errno)}; needs CAP_SYS_ADMIN and Linux >= 5.8`);
   }
+  return statsHandle(fd);
+}
+
+export interface BpfStatsHandle {
+  readonly fd: number;
+  close(): void;
+}
+
+/** The statistics handle a previous image of this process opened and passed on (see execWithCapabilities). */
+export function adoptBpfStats(fd: number): BpfStatsHandle {
+  return statsHandle(fd);
+}
+
+function statsHandle(fd: number): BpfStatsHandle {
   let open = true;
   return {
+    fd,
     close() {
       if (open) fn.close(fd);
       open = false;
     },
   };
+}
+
+// include/uapi/linux/capability.h, prctl.h, securebits.h; asm-generic/fcntl.h, resource.h
+const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+const PR_CAPBSET_DROP = 24;
+const PR_GET_SECUREBITS = 27;
+const PR_SET_SECUREBITS = 28;
+const PR_SET_NO_NEW_PRIVS = 38;
+const PR_CAP_AMBIENT = 47;
+const PR_CAP_AMBIENT_RAISE = 2;
+const SECBIT_NOROOT = 1 << 0;
+const SECBIT_NOROOT_LOCKED = 1 << 1;
+const F_SETFD = 2;
+const RLIMIT_MEMLOCK = 8;
+
+/** What the running process becomes: re-executed with these capabilities and nothing else. */
+export interface CapabilityDrop {
+  /** Capability numbers kept in the effective, permitted, inheritable and ambient sets. */
+  readonly keep: readonly number[];
+  /** Capability numbers to drop from the bounding set (needs CAP_SETPCAP). */
+  readonly dropBounding: readonly number[];
+  /** Set SECBIT_NOROOT (locked): uid 0 gains no capabilities by executing a program (needs CAP_SETPCAP). */
+  readonly noRoot: boolean;
+  /** Descriptors the new image inherits, besides 0, 1 and 2. */
+  readonly inheritFds: readonly number[];
+  readonly path: string;
+  readonly argv: readonly string[];
+  readonly env: readonly string[];
+}
+
+function prctl(what: string, option: number, arg2 = 0, arg3 = 0): void {
+  if (Number(fn.prctl(option, 'unsigned long', arg2, 'unsigned long', arg3, 'unsigned long', 0, 'unsigned long', 0)) < 0) {
+    throw new FaultlineError('CAPABILITIES', `cannot ${what}: ${errnoName(koffi.errno())}`);
+  }
+}
+
+/**
+ * Gives up capabilities for good and re-executes the process image.
+ *
+ * Linux keeps capabilities per thread, and Node starts its threads (one of
+ * them with every signal blocked) before any JavaScript runs, so no call made
+ * here could reach them all. execve can: it ends every other thread, and the
+ * new image starts from this thread's credentials alone. Never returns.
+ */
+export function execWithCapabilities(drop: CapabilityDrop): never {
+  for (const fd of [0, 1, 2, ...drop.inheritFds]) {
+    // Node opens with O_CLOEXEC (and marks its stdio so): the new image must keep these.
+    if (Number(fn.fcntl(fd, F_SETFD, 'int', 0)) < 0 && fd > 2) {
+      throw new FaultlineError('CAPABILITIES', `cannot pass descriptor ${fd} on: ${errnoName(koffi.errno())}`);
+    }
+  }
+  // Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK, and raising it needs CAP_SYS_RESOURCE:
+  // raise it now (rlimits survive execve). Best effort: later kernels ignore it.
+  const rlim = Buffer.alloc(16, 0xff);
+  fn.setrlimit(RLIMIT_MEMLOCK, rlim);
+  if (drop.noRoot) {
+    const bits = Number(fn.prctl(PR_GET_SECUREBITS, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0));
+    prctl('set SECBIT_NOROOT', PR_SET_SECUREBITS, Math.max(bits, 0) | SECBIT_NOROOT | SECBIT_NOROOT_LOCKED);
+  }
+  for (const cap of drop.dropBounding) prctl(`drop capability ${cap} from the bounding set`, PR_CAPBSET_DROP, cap);
+  const header = Buffer.alloc(8);
+  header.writeUInt32LE(LINUX_CAPABILITY_VERSION_3, 0);
+  const data = Buffer.alloc(24); // two { effective, permitted, inheritable } words: capabilities 0-31 and 32-63
+  for (const cap of drop.keep) {
+    const word = cap >> 5;
+    const bit = (1 << (cap & 31)) >>> 0;
+    for (const field of [0, 4, 8]) data.writeUInt32LE((data.readUInt32LE(word * 12 + field) | bit) >>> 0, word * 12 + field);
+  }
+  if (Number(fn.capset(header, data)) < 0) throw new FaultlineError('CAPABILITIES', `cannot lower capabilities (capset): ${errnoName(koffi.errno())}`);
+  for (const cap of drop.keep) prctl(`raise ambient capability ${cap}`, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap);
+  prctl('set no_new_privs', PR_SET_NO_NEW_PRIVS, 1);
+  fn.execve(drop.path, [...drop.argv, null], [...drop.env, null]);
+  throw new FaultlineError('CAPABILITIES', `cannot re-execute ${drop.path} with fewer capabilities: ${errnoName(koffi.errno())}`);
 }

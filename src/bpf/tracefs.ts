@@ -1,13 +1,26 @@
 /** Finds tracefs (mounting it when root) and reads tracepoint format files. */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { FaultlineError } from './errors.js';
 import { parseTracepointFormat, type TracepointFormat } from './tracepoint-format.js';
 
 const TRACEFS_PATHS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
 
+/**
+ * Whether path exists, as this process sees it. Not existsSync: access(2)
+ * judges by the real uid with capabilities set aside, so a non-root faultline
+ * given CAP_DAC_READ_SEARCH would find no tracefs (mode 0700) at all.
+ */
+function exists(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false }) !== undefined;
+}
+
 function isTracefs(path: string): boolean {
-  return existsSync(`${path}/events`);
+  try {
+    return exists(`${path}/events`);
+  } catch {
+    return false; // EACCES: not reachable, which is what the error below reports
+  }
 }
 
 /** The tracefs root; mounts it at /sys/kernel/tracing when missing and we are root. */
@@ -33,7 +46,7 @@ export function tracefsRoot(): string {
 }
 
 export function tracepointExists(category: string, event: string): boolean {
-  return existsSync(`${tracefsRoot()}/events/${category}/${event}`);
+  return exists(`${tracefsRoot()}/events/${category}/${event}`);
 }
 
 export function readTracepointFormat(category: string, event: string): TracepointFormat {

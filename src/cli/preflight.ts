@@ -1,10 +1,7 @@
 /** Checks made before touching the kernel, so failures say what to do. */
 import { readFileSync } from 'node:fs';
 import { FaultlineError } from '../bpf/errors.js';
-
-const CAP_SYS_ADMIN = 21n;
-const CAP_PERFMON = 38n;
-const CAP_BPF = 39n;
+import { CAP, bit } from './capabilities.js';
 
 /** Effective capabilities from /proc/self/status's CapEff line. */
 export function parseCapEff(status: string): bigint {
@@ -13,8 +10,8 @@ export function parseCapEff(status: string): bigint {
 }
 
 export function hasBpfCapabilities(capEff: bigint): boolean {
-  const has = (cap: bigint): boolean => (capEff & (1n << cap)) !== 0n;
-  return (has(CAP_BPF) && has(CAP_PERFMON)) || has(CAP_SYS_ADMIN);
+  const has = (cap: number): boolean => (capEff & bit(cap)) !== 0n;
+  return (has(CAP.BPF) && has(CAP.PERFMON)) || has(CAP.SYS_ADMIN);
 }
 
 export function requireBpfCapabilities(): void {

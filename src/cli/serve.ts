@@ -5,7 +5,7 @@ import { KubePods } from '../aggregate/kube-pods.js';
 import { COLLECTORS, FaultlineState, packageVersion, type CollectorName } from '../aggregate/state.js';
 import { FaultlineError } from '../bpf/errors.js';
 import { KmsgOomReports } from '../bpf/kmsg.js';
-import { bpfStatsOnHostWide, enableBpfStats } from '../bpf/libbpf.js';
+import { adoptBpfStats, bpfStatsOnHostWide, enableBpfStats } from '../bpf/libbpf.js';
 import { DEFAULT_THREAD_SLOTS, Probe } from '../bpf/probe.js';
 import { DEFAULT_LIMITS, bind, createApp, parseListenAddress, webGuard } from '../expose/http.js';
 import { createExposition, createFamilies } from '../expose/metrics.js';
@@ -15,6 +15,7 @@ import { EventLog } from '../deliver/event-log.js';
 import { formatJson, oomKillExtras, pageFaultExtras } from '../deliver/trace-format.js';
 import { byteSize, collectorOn, durationSeconds, flagHelp, fraction, oneOf, parseFlags, positiveInt, powerOfTwo, processId, wholeNumber, type FlagSpecs } from './flags.js';
 import { startGovernor } from './governor.js';
+import { dropCapabilities } from './least-privilege.js';
 import { requireBpfCapabilities } from './preflight.js';
 
 export const DEFAULT_PORT = 10190;
@@ -58,6 +59,10 @@ export const SERVE_FLAGS: FlagSpecs = {
   'kubernetes.enabled': { type: 'boolean', help: 'Name pods, namespaces and containers through the Kubernetes API (watches this node\'s pods)' },
   'kubernetes.node-name': { type: 'string', value: 'NAME', help: 'This node\'s name, for --kubernetes.enabled (default: $NODE_NAME)' },
   'kubernetes.kubeconfig': { type: 'string', value: 'PATH', help: 'A kubeconfig for --kubernetes.enabled (default: the in-cluster service account)' },
+  'keep-capabilities': {
+    type: 'boolean',
+    help: 'Keep every capability it started with. By default it opens what needs more, then re-executes itself with CAP_BPF and CAP_PERFMON only, and no_new_privs',
+  },
   'bpf.stats': { type: 'boolean', help: 'Turn on the kernel\'s BPF run-time statistics while faultline runs (costs ~20 ns per program run)' },
   'otlp.endpoint': { type: 'string', value: 'URL', help: 'Push metrics over OTLP to this base endpoint (…/v1/metrics is added for HTTP); default $OTEL_EXPORTER_OTLP_ENDPOINT. Off when neither this nor --otlp.metrics-endpoint is set' },
   'otlp.metrics-endpoint': { type: 'string', value: 'URL', help: 'Push metrics over OTLP to exactly this URL; default $OTEL_EXPORTER_OTLP_METRICS_ENDPOINT' },
@@ -199,12 +204,21 @@ export async function serve(argv: string[]): Promise<void> {
   const maxConnections = positiveInt('web.max-connections', flags['web.max-connections'], 'a whole number', 100_000);
   requireBpfCapabilities();
   const guard = webGuard(flags['web.config.file'] === undefined ? null : String(flags['web.config.file']), (line) => process.stderr.write(`faultline: ${line}\n`));
+  let governs = faultDetail && cpuBudget > 0;
+  // Everything it needs beyond CAP_BPF and CAP_PERFMON is a descriptor opened here; then it runs without it.
+  const inherited = dropCapabilities({
+    keepAll: flags['keep-capabilities'] === true,
+    port: address.port,
+    readsTracefs: !(bpf.tracepoints === 'tp_btf' && bpf.faultHook === 'perf-event' && !collectors.stalls),
+    kmsg: collectors.oom,
+    bpfStats: flags['bpf.stats'] === true || governs,
+    log: (line) => process.stderr.write(`faultline: ${line}\n`),
+  });
   // The port first: one in use is found before anything is loaded into the kernel.
   const bound = await bind(address, { ...DEFAULT_LIMITS, maxConnections }, guard);
 
   // The governor measures the programs' own run time: the statistics stay on while faultline runs.
-  let bpfStats = flags['bpf.stats'] ? enableBpfStats() : null;
-  let governs = faultDetail && cpuBudget > 0;
+  let bpfStats = inherited['bpf-stats'] !== undefined ? adoptBpfStats(inherited['bpf-stats']) : flags['bpf.stats'] ? enableBpfStats() : null;
   if (governs && !bpfStats) {
     try {
       bpfStats = enableBpfStats();
@@ -227,7 +241,7 @@ export async function serve(argv: string[]): Promise<void> {
       throw new FaultlineError('EVENT_LOG', `cannot open the event log ${eventLogPath}: ${(err as Error).message}`);
     }
   }
-  const kmsg = collectors.oom ? new KmsgOomReports() : null;
+  const kmsg = collectors.oom ? new KmsgOomReports(undefined, inherited.kmsg) : null;
   if (kmsg?.unavailable) process.stderr.write(`faultline: cannot read the kernel log (${kmsg.unavailable}): OOM kills will have constraint="unknown"\n`);
   const probe = Probe.start({
     objectPath: bpf.objectPath,
