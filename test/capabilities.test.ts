@@ -28,7 +28,7 @@ Seccomp:\t0
 `;
 const ALL = 0x1ffffffffffn;
 const BPF_PERFMON = bit(CAP.BPF) | bit(CAP.PERFMON);
-const ctx = { port: 10190, unprivilegedPortStart: 1024, tracefsNeedsCapability: false };
+const ctx = { port: 10190, unprivilegedPortStart: 1024, tracefsNeedsCapability: false, perfEventsNeedSysAdmin: false };
 
 t.test('credentials from /proc status', async (t) => {
   const root = parseCredentials(STATUS);
@@ -55,6 +55,11 @@ t.test('what it keeps', async (t) => {
   t.equal(capabilitiesToKeep(root, { ...ctx, port: 0 }), BPF_PERFMON, 'port 0 binds anywhere');
   t.equal(capabilitiesToKeep(root, { ...ctx, port: 80, unprivilegedPortStart: 0 }), BPF_PERFMON, 'net.ipv4.ip_unprivileged_port_start=0');
   t.equal(capabilitiesToKeep(root, { ...ctx, tracefsNeedsCapability: true }), BPF_PERFMON | bit(CAP.DAC_READ_SEARCH), 'tracefs out of reach');
+  t.equal(
+    capabilitiesToKeep(root, { ...ctx, perfEventsNeedSysAdmin: true }),
+    BPF_PERFMON | bit(CAP.SYS_ADMIN),
+    'kernel.perf_event_paranoid=3 on Debian\'s kernels: perf events need CAP_SYS_ADMIN',
+  );
   const sysAdminOnly = creds({ effective: bit(CAP.SYS_ADMIN), permitted: bit(CAP.SYS_ADMIN) });
   t.equal(capabilitiesToKeep(sysAdminOnly, ctx), bit(CAP.SYS_ADMIN), 'without CAP_BPF and CAP_PERFMON, CAP_SYS_ADMIN loads BPF');
   t.equal(capabilitiesToKeep(creds({ effective: bit(CAP.BPF) | bit(CAP.PERFMON) }), { ...ctx, tracefsNeedsCapability: true }), BPF_PERFMON, 'never more than it has');

@@ -701,3 +701,30 @@ export function execWithCapabilities(drop: CapabilityDrop): never {
   fn.execve(drop.path, [...drop.argv, null], [...drop.env, null]);
   throw new FaultlineError('CAPABILITIES', `cannot re-execute ${drop.path} with fewer capabilities: ${errnoName(koffi.errno())}`);
 }
+
+const CAP_SYS_ADMIN = 21;
+
+/**
+ * Whether this kernel lets perf events be opened only with CAP_SYS_ADMIN.
+ * Debian's and Ubuntu's kernels add kernel.perf_event_paranoid=3 (their
+ * default), at which perf_event_open ignores CAP_PERFMON. Tried once, on CPU
+ * cpu, with CAP_SYS_ADMIN lowered from this thread's effective set and then
+ * raised again. False when CAP_SYS_ADMIN is not held (nothing to learn).
+ */
+export function perfEventsNeedSysAdmin(cpu: number): boolean {
+  const header = Buffer.alloc(8);
+  header.writeUInt32LE(LINUX_CAPABILITY_VERSION_3, 0);
+  const saved = Buffer.alloc(24);
+  if (Number(fn.capget(header, saved)) < 0 || !(saved.readUInt32LE(0) & (1 << CAP_SYS_ADMIN))) return false;
+  const lowered = Buffer.from(saved);
+  lowered.writeUInt32LE((saved.readUInt32LE(0) & ~(1 << CAP_SYS_ADMIN)) >>> 0, 0);
+  if (Number(fn.capset(header, lowered)) < 0) return false;
+  try {
+    fn.close(openSoftwarePerfEvent(PERF_COUNT_SW_PAGE_FAULTS_MAJ, cpu));
+    return false;
+  } catch {
+    return true;
+  } finally {
+    if (Number(fn.capset(header, saved)) < 0) throw new FaultlineError('CAPABILITIES', `cannot restore CAP_SYS_ADMIN (capset): ${errnoName(koffi.errno())}`);
+  }
+}

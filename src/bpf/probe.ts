@@ -78,6 +78,8 @@ export interface ProbeOptions {
   stalls?: boolean;
   /** Which page faults to send to onPageFault as raw events, filtered in the kernel. Default: none. */
   trace?: TraceFilter;
+  /** The page-fault ring buffer's size in bytes (a power of two, whole pages). Default: the object's, 4 MiB. */
+  faultRingBytes?: number;
   /** Default: 'auto'. */
   tracepoints?: TracepointMode;
   onPageFault?: (event: PageFaultEvent) => void;
@@ -176,7 +178,7 @@ function pageSize(): number {
   return pageSizeBytes;
 }
 
-function onlineCpus(): number[] {
+export function onlineCpus(): number[] {
   return parseCpuList(readFileSync('/sys/devices/system/cpu/online', 'utf8'));
 }
 
@@ -291,6 +293,7 @@ export class Probe {
       throw new FaultlineError('BAD_FLAG', `thread slots: ${threadSlots} is not a power of two from 1 to 4194304`);
     }
     this.object.setMaxEntries('thread_slots', threadSlots);
+    if (options.faultRingBytes !== undefined) this.object.setMaxEntries('fault_events', options.faultRingBytes);
     const values: Record<string, bigint | number | Buffer> = {
       attach_ns: process.hrtime.bigint(),
       thread_slot_mask: threadSlots - 1,

@@ -86,6 +86,8 @@ export interface KeepContext {
   readonly unprivilegedPortStart: number;
   /** Whether loading may read tracefs (classic tracepoints) and this uid cannot reach it without a capability. */
   readonly tracefsNeedsCapability: boolean;
+  /** Whether perf_event_open wants CAP_SYS_ADMIN here (kernel.perf_event_paranoid=3 on Debian's and Ubuntu's kernels). */
+  readonly perfEventsNeedSysAdmin: boolean;
 }
 
 export function capabilitiesToKeep(creds: Credentials, ctx: KeepContext): bigint {
@@ -94,6 +96,7 @@ export function capabilitiesToKeep(creds: Credentials, ctx: KeepContext): bigint
   let keep = (creds.effective & bpf) === bpf ? bpf : bit(CAP.SYS_ADMIN);
   if (ctx.port !== 0 && ctx.port < ctx.unprivilegedPortStart) keep |= bit(CAP.NET_BIND_SERVICE);
   if (ctx.tracefsNeedsCapability) keep |= bit(CAP.DAC_READ_SEARCH);
+  if (ctx.perfEventsNeedSysAdmin) keep |= bit(CAP.SYS_ADMIN);
   return keep & creds.effective;
 }
 

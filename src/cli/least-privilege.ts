@@ -4,7 +4,8 @@
  * re-executes itself; the second adopts those descriptors and runs.
  */
 import { accessSync, constants, openSync, readFileSync } from 'node:fs';
-import { enableBpfStats, execWithCapabilities } from '../bpf/libbpf.js';
+import { enableBpfStats, execWithCapabilities, perfEventsNeedSysAdmin } from '../bpf/libbpf.js';
+import { onlineCpus } from '../bpf/probe.js';
 import {
   INHERITED_FDS_ENV,
   capabilityNames,
@@ -39,17 +40,19 @@ export function dropCapabilities(opts: LeastPrivilegeOptions): InheritedFds {
     delete process.env[INHERITED_FDS_ENV]; // nothing it starts inherits the marker
     const fds = checkInheritedFds(parseInheritedFds(inherited));
     const creds = ownCredentials();
-    const keep = capabilitiesToKeep(creds, keepContext(creds, opts));
+    const perfNeedsSysAdmin = perfEventsNeedSysAdmin(onlineCpus()[0] ?? 0);
+    const keep = capabilitiesToKeep(creds, keepContext(creds, opts, perfNeedsSysAdmin));
     const extra = (creds.effective | creds.permitted | creds.ambient) & ~keep;
     opts.log(
       `capabilities: ${capabilityNames(creds.effective)} only${creds.noNewPrivs ? ', no_new_privs set' : ''}` +
+        (perfNeedsSysAdmin ? '; cap_sys_admin stays: at kernel.perf_event_paranoid > 2 this kernel opens perf events for no other capability (2 lets it go)' : '') +
         (extra ? `; could not drop ${capabilityNames(extra)}` : ''),
     );
     return fds;
   }
   if (opts.keepAll) return {};
   const creds = ownCredentials();
-  const keep = capabilitiesToKeep(creds, keepContext(creds, opts));
+  const keep = capabilitiesToKeep(creds, keepContext(creds, opts, perfEventsNeedSysAdmin(onlineCpus()[0] ?? 0)));
   const plan = planDrop(creds, keep);
   if (plan.action === 'none') return {};
   const fds: InheritedFds = {};
@@ -84,8 +87,9 @@ function ownCredentials(): Credentials {
   return parseCredentials(readFileSync('/proc/self/status', 'utf8'));
 }
 
-function keepContext(creds: Credentials, opts: LeastPrivilegeOptions): Parameters<typeof capabilitiesToKeep>[1] {
+function keepContext(creds: Credentials, opts: LeastPrivilegeOptions, perfEventsNeedSysAdmin: boolean): Parameters<typeof capabilitiesToKeep>[1] {
   return {
+    perfEventsNeedSysAdmin,
     port: opts.port,
     unprivilegedPortStart: unprivilegedPortStart(),
     // uid 0 owns tracefs; any other uid reaches it (mode 0700) only through CAP_DAC_READ_SEARCH.
