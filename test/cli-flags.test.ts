@@ -2,6 +2,7 @@ import t from 'tap';
 import { byteSize, collectorOn, durationSeconds, fraction, oneOf, pidMax, powerOfTwo, processId, parseFlags, positiveInt, wholeNumber } from '../src/cli/flags.js';
 import { hasBpfCapabilities, parseCapEff } from '../src/cli/preflight.js';
 import { parseListenAddress } from '../src/expose/http.js';
+import { ringSize } from '../src/cli/common.js';
 
 t.test('flags', async (t) => {
   const specs = { 'web.listen-address': { type: 'string', help: 'x', default: ':1' }, help: { type: 'boolean', help: 'h' } } as const;
@@ -84,3 +85,12 @@ t.test('capabilities', async (t) => {
   t.notOk(hasBpfCapabilities(1n << 39n), 'CAP_BPF alone');
   t.ok(hasBpfCapabilities(1n << 21n), 'CAP_SYS_ADMIN');
 });
+
+t.test('ring buffer sizes', async (t) => {
+  t.equal(ringSize('bpf.ring-size', '4MiB'), 4 << 20);
+  t.equal(ringSize('bpf.ring-size', '65536'), 65536);
+  t.equal(ringSize('bpf.ring-size', '1GiB'), 2 ** 30);
+  for (const bad of ['3MiB', '32KiB', '4096', '0', '1.5MiB']) t.throws(() => ringSize('bpf.ring-size', bad), { code: 'BAD_FLAG', message: /power of two from 64KiB to 1GiB/ }, bad);
+  t.throws(() => ringSize('bpf.ring-size', '2GiB'), { message: /more than 1073741824 bytes/ });
+});
+

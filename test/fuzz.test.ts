@@ -31,6 +31,7 @@ import { byteSize, collectorOn, durationSeconds, fraction, oneOf, parseFlags, po
 import { parseCredentials, parseInheritedFds } from '../src/cli/capabilities.js';
 import { parseCapEff } from '../src/cli/preflight.js';
 import { SERVE_FLAGS } from '../src/cli/serve.js';
+import { ringSize } from '../src/cli/common.js';
 import { parseListenAddress } from '../src/expose/http.js';
 import { OtlpConfigError, parseKeyValueList, resolveOtlpConfig } from '../src/expose/otlp-config.js';
 
@@ -76,6 +77,7 @@ t.test('flag values', async (t) => {
         () => byteSize('f', v),
         () => fraction('f', v, 2),
         () => powerOfTwo('f', v, 1 << 22),
+        () => ringSize('f', v),
         () => processId('f', v, 32767),
         () => oneOf('f', v, ['a', 'b']),
         () => parseListenAddress(v),

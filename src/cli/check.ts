@@ -67,7 +67,7 @@ export async function check(argv: string[]): Promise<void> {
   if (!typed && !classic) line('FAIL', 'tracepoints', 'neither tp_btf nor the classic tracepoints attach');
   attempt('perf events', true, () => probeWith(typed ? 'tp_btf' : 'classic', true).split(', ').filter((p) => p.startsWith('perf_event')).join(', '));
   attempt('ring buffer', true, () => {
-    const probe = Probe.start({ objectPath: bpf.objectPath, tracepoints: typed ? 'tp_btf' : 'classic', countFaults: false, trace: { pids: [process.pid] }, onPageFault: () => {} });
+    const probe = Probe.start({ objectPath: bpf.objectPath, tracepoints: typed ? 'tp_btf' : 'classic', countFaults: false, trace: { pids: [process.pid] }, faultRingBytes: bpf.faultRingBytes, onPageFault: () => {} });
     probe.drain();
     probe.close();
     return 'oom_events and fault_events ring buffers open and drain';

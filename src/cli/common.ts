@@ -1,7 +1,8 @@
 /** Flags and steps shared by the commands that load the kernel programs. */
 import { libbpfLog } from '../bpf/libbpf.js';
 import { DEFAULT_OBJECT_PATH, type FaultHook, type TracepointMode } from '../bpf/probe.js';
-import { oneOf, type FlagSpecs, type ParsedFlags } from './flags.js';
+import { byteSize, oneOf, type FlagSpecs, type ParsedFlags } from './flags.js';
+import { FaultlineError } from '../bpf/errors.js';
 
 export const TRACEPOINT_MODES: readonly TracepointMode[] = ['auto', 'tp_btf', 'classic'];
 export const FAULT_HOOKS: readonly FaultHook[] = ['auto', 'tracepoint', 'perf-event'];
@@ -21,6 +22,12 @@ export const BPF_FLAGS: FlagSpecs = {
     help: 'Where fault entries are seen: auto (the x86 exceptions tracepoints where they exist, else the perf event), tracepoint or perf-event (every architecture; no access types)',
     default: 'auto',
   },
+  'bpf.ring-size': {
+    type: 'string',
+    value: 'SIZE',
+    help: 'The page-fault ring buffer (trace, --event-log.*): a power of two from 64KiB to 1GiB. It holds what arrives while user space is away; beyond, records are counted as lost',
+    default: '4MiB',
+  },
   'log.level': { type: 'string', value: 'LEVEL', help: 'info, or debug to print libbpf messages', default: 'info' },
   help: { type: 'boolean', short: 'h', help: 'Show this help' },
 };
@@ -29,6 +36,7 @@ export interface BpfFlags {
   readonly objectPath: string;
   readonly tracepoints: TracepointMode;
   readonly faultHook: FaultHook;
+  readonly faultRingBytes: number;
 }
 
 export function bpfFlags(flags: ParsedFlags): BpfFlags {
@@ -38,7 +46,17 @@ export function bpfFlags(flags: ParsedFlags): BpfFlags {
     objectPath: String(flags['bpf.object']),
     tracepoints: oneOf('bpf.tracepoints', flags['bpf.tracepoints'], TRACEPOINT_MODES),
     faultHook: oneOf('bpf.fault-hook', flags['bpf.fault-hook'], FAULT_HOOKS),
+    faultRingBytes: ringSize('bpf.ring-size', flags['bpf.ring-size']),
   };
+}
+
+/** A BPF ring buffer's size: the kernel wants a power of two and a whole number of pages. */
+export function ringSize(flag: string, value: ParsedFlags[string]): number {
+  const bytes = byteSize(flag, value, 2 ** 30);
+  if (bytes < 65536 || (bytes & (bytes - 1)) !== 0) {
+    throw new FaultlineError('BAD_FLAG', `--${flag} ${JSON.stringify(String(value))} must be a power of two from 64KiB to 1GiB, such as 4MiB`);
+  }
+  return bytes;
 }
 
 /** Runs cleanup once on SIGINT or SIGTERM, then exits 0. */

@@ -247,6 +247,7 @@ export async function serve(argv: string[]): Promise<void> {
     objectPath: bpf.objectPath,
     tracepoints: bpf.tracepoints,
     faultHook: bpf.faultHook,
+    faultRingBytes: bpf.faultRingBytes,
     countFaults: true,
     faultDetail,
     oom: collectors.oom,

@@ -63,6 +63,7 @@ export async function trace(argv: string[]): Promise<void> {
     objectPath: bpf.objectPath,
     tracepoints: bpf.tracepoints,
     faultHook: bpf.faultHook,
+    faultRingBytes: bpf.faultRingBytes,
     countFaults: false,
     trace: { pids: pid > 0 ? [pid] : [] },
     onPageFault: emit,
