@@ -5,10 +5,11 @@
  */
 import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, SKIP_NOT_ROOT, buildWorkload, scrape, startExporter, sum, waitFor } from './helpers/live.js';
+import { parse as parseYaml } from 'yaml';
+import { ROOT, SKIP_NOT_ROOT, buildWorkload, interrupt, scrape, startExporter, sum, waitFor } from './helpers/live.js';
 import { createMemoryCgroup } from './helpers/cgroup.js';
 
 t.test("the event log: one process's faults and every OOM kill", { skip: SKIP_NOT_ROOT }, async (t) => {
@@ -122,4 +123,93 @@ t.test('a failing event log is reported once and counted; /metrics goes on', { s
   t.equal(exporter.stderr().match(/event log \/dev\/full: write failed/g)?.length, 1, 'one line on stderr, with the cause');
   t.match(exporter.stderr(), /ENOSPC/);
   t.equal(exporter.child.exitCode, null, 'the exporter keeps running');
+});
+
+/** The Helm chart's memory limit for the exporter, in bytes ("256Mi"). */
+function chartMemoryLimit(): number {
+  const values = parseYaml(readFileSync(`${ROOT}deploy/helm/faultline/values.yaml`, 'utf8')) as { resources: { limits: { memory: string } } };
+  const m = /^(\d+)(Mi|Gi)$/.exec(values.resources.limits.memory);
+  if (!m) throw new Error(`unexpected chart memory limit ${values.resources.limits.memory}`);
+  return Number(m[1]) * (m[2] === 'Gi' ? 2 ** 30 : 2 ** 20);
+}
+
+/** A process's faults so far, as the kernel counts them (/proc/PID/stat minflt + majflt). */
+function faultsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+  return Number(fields[7]) + Number(fields[9]);
+}
+
+const STORM_FAULTS = 655_360; // 64 MiB x 40 rounds: the storm that took the exporter to 587 MiB and got it OOM-killed
+
+t.test("a 655,360-fault storm into the event log, inside the Helm chart's memory limit", { skip: SKIP_NOT_ROOT }, async (t) => {
+  const workload = buildWorkload();
+  const limit = chartMemoryLimit();
+  const cgroup = createMemoryCgroup(limit);
+  t.teardown(() => cgroup.remove());
+  const dir = mkdtempSync(join(tmpdir(), 'faultline-events-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'events.ndjson');
+  const stop = join(dir, 'stop');
+
+  const target = spawn('sh', ['-c', `read go && exec ${workload} storm 64 ${stop}`], { stdio: ['pipe', 'ignore', 'inherit'] });
+  const targetExit = new Promise((resolve) => target.on('exit', resolve));
+  const pid = target.pid!;
+  // The exporter joins the cgroup before it starts: its heap, backlog and the log's page cache are charged there.
+  const exporter = await startExporter([`--event-log=${path}`, `--event-log.pid=${pid}`], ['sh', '-c', `echo $$ > ${cgroup.procsFile} && exec "$@"`, 'sh']);
+  const bpftrace = spawn('bpftrace', ['-e', `BEGIN { printf("bpftrace-ready\\n"); } tracepoint:exceptions:page_fault_user /pid == ${pid}/ { @faults = count(); }`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let counted = '';
+  bpftrace.stdout!.on('data', (d: Buffer) => (counted += d.toString()));
+  const bpftraceExit = new Promise<void>((resolve) => bpftrace.on('exit', () => resolve()));
+  t.teardown(() => {
+    writeFileSync(stop, '');
+    bpftrace.kill('SIGKILL');
+    return exporter.stop();
+  });
+  await waitFor('bpftrace to attach', () => counted.includes('bpftrace-ready'), 60000);
+
+  target.stdin!.end('go\n');
+  let writtenDuringStorm = 0;
+  await waitFor(
+    `${STORM_FAULTS} faults`,
+    () => {
+      writtenDuringStorm = Math.max(writtenDuringStorm, statSync(path).size);
+      return faultsOf(pid) >= STORM_FAULTS;
+    },
+    180000,
+  );
+  writeFileSync(stop, '');
+  await targetExit;
+  t.ok(await interrupt(bpftrace, bpftraceExit), 'bpftrace stops on SIGINT');
+  const expected = Number(/@faults: (\d+)/.exec(counted)?.[1]);
+  t.ok(expected >= STORM_FAULTS, `bpftrace counted ${expected} user page faults of the storm`);
+
+  // Every record is written, or counted as not written, by reason.
+  const accounted = async (): Promise<{ written: number; lost: number; backlog: number; errors: number }> => {
+    const { samples } = await scrape(exporter.url);
+    return {
+      written: sum(samples, 'faultline_event_log_records_total'),
+      lost: sum(samples, 'faultline_ringbuf_lost_records_total', { ringbuf: 'fault_events' }),
+      backlog: sum(samples, 'faultline_event_log_dropped_records_total', { reason: 'backlog' }),
+      errors: sum(samples, 'faultline_event_log_dropped_records_total', { reason: 'write_error' }),
+    };
+  };
+  let last = await accounted();
+  const total = (a: typeof last): number => a.written + a.lost + a.backlog + a.errors;
+  await waitFor('the backlog to be written', async () => total((last = await accounted())) >= expected, 60000).catch(() => undefined);
+  t.equal(total(last), expected, `written ${last.written} + lost in the kernel ${last.lost} + dropped for backlog ${last.backlog} + write errors ${last.errors} = every fault`);
+  t.equal(last.errors, 0);
+  t.ok(writtenDuringStorm > 0, `${writtenDuringStorm} bytes reached the file while the storm ran`);
+  // The log rotates at --event-log.max-size (100 MiB): count PATH, PATH.1, …
+  const files = readdirSync(dir).filter((f) => f.startsWith('events.ndjson'));
+  const lines = files.reduce((n, f) => n + readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean).length, 0);
+  t.equal(lines, last.written, `the ${files.length} file(s) hold what faultline_event_log_records_total says`);
+
+  t.equal(exporter.child.exitCode, null, 'the exporter is still running');
+  const v1 = existsSync(`${cgroup.path}/memory.oom_control`);
+  const events = readFileSync(`${cgroup.path}/${v1 ? 'memory.oom_control' : 'memory.events'}`, 'utf8');
+  t.equal(Number(/^oom_kill (\d+)$/m.exec(events)?.[1] ?? 0), 0, `no OOM kill in its ${limit >> 20} MiB cgroup`);
+  const peakFile = `${cgroup.path}/${v1 ? 'memory.max_usage_in_bytes' : 'memory.peak'}`;
+  if (existsSync(peakFile)) t.comment(`the cgroup's peak usage: ${(Number(readFileSync(peakFile, 'utf8')) / 2 ** 20).toFixed(1)} MiB of ${limit >> 20} MiB`);
 });

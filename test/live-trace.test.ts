@@ -5,22 +5,8 @@
  * hook.
  */
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { SKIP_NOT_ROOT, buildWorkload, startCli, waitFor } from './helpers/live.js';
-
-/**
- * SIGINT, again every 10 s if it has not exited (bpftrace has been seen to
- * miss one), at most three times; false if it never exits (then SIGKILL).
- */
-async function interrupt(child: ChildProcess, exited: Promise<unknown>): Promise<boolean> {
-  for (let i = 0; i < 3; i++) {
-    child.kill('SIGINT');
-    const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10000))]);
-    if (done) return true;
-  }
-  child.kill('SIGKILL');
-  return false;
-}
+import { spawn } from 'node:child_process';
+import { SKIP_NOT_ROOT, buildWorkload, interrupt, startCli, waitFor } from './helpers/live.js';
 
 // The perf event page-faults (the hook on architectures without the exceptions tracepoints) must see the same user-mode faults.
 for (const hook of ['tracepoint', 'perf-event']) t.test(`trace --pid prints every user page fault of the process (--bpf.fault-hook=${hook})`, { skip: SKIP_NOT_ROOT }, async (t) => {

@@ -124,3 +124,17 @@ export function sum(samples: Sample[], name: string, match: Record<string, strin
     .filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v))
     .reduce((a, s) => a + s.value, 0);
 }
+
+/**
+ * SIGINT, again every 10 s if it has not exited (bpftrace has been seen to
+ * miss one), at most three times; false if it never exits (then SIGKILL).
+ */
+export async function interrupt(child: ChildProcess, exited: Promise<unknown>): Promise<boolean> {
+  for (let i = 0; i < 3; i++) {
+    child.kill('SIGINT');
+    const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10000))]);
+    if (done) return true;
+  }
+  child.kill('SIGKILL');
+  return false;
+}
