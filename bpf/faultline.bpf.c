@@ -312,6 +312,26 @@ static __always_inline void task_cgroups(struct task_struct *task, __u64 *cgroup
 		*memcg_id = BPF_CORE_READ(css, cgroup, kn, id);
 }
 
+/*
+ * task_cgroups for the current task, by direct loads through its BTF pointer
+ * (the verifier guards each like a probe read): ~10 ns against ~300 ns for
+ * eight bpf_probe_read_kernel calls, paid on every traced fault.
+ */
+static __always_inline void current_cgroups(__u64 *cgroup_id, __u64 *memcg_id)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct css_set *cgroups = task->cgroups;
+	struct cgroup_subsys_state *css;
+
+	*cgroup_id = cgroups->dfl_cgrp->kn->id;
+	*memcg_id = 0;
+	if (!bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id))
+		return;
+	css = cgroups->subsys[bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id)];
+	if (css)
+		*memcg_id = css->cgroup->kn->id;
+}
+
 static __always_inline void init_process(struct process_faults *pf, struct task_struct *task)
 {
 	bpf_probe_read_kernel_str(pf->comm, sizeof(pf->comm), task->group_leader->comm);
@@ -789,7 +809,7 @@ static __always_inline bool trace_wanted(void)
 		__u64 cgroup_id = 0, memcg_id = 0;
 
 		if (trace_cgroup_memcg)
-			task_cgroups(bpf_get_current_task_btf(), &cgroup_id, &memcg_id);
+			current_cgroups(&cgroup_id, &memcg_id);
 		else
 			cgroup_id = bpf_get_current_cgroup_id();
 		if ((trace_cgroup_memcg ? memcg_id : cgroup_id) != trace_cgroup_id)
@@ -825,7 +845,7 @@ static __always_inline void trace_fault(struct thread_faults *tf, __u64 address,
 	e->error_code = error_code;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->region = tf ? tf->pending_region : REGION_OTHER;
-	task_cgroups(bpf_get_current_task_btf(), &e->cgroup_id, &e->memcg_id);
+	current_cgroups(&e->cgroup_id, &e->memcg_id);
 	/* User space drains on a timer: a wake-up per record would cost more than the record. */
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
