@@ -69,7 +69,7 @@ const volatile __s32 mv_oom_score_adj_off = -1;
 /* 32768 overflow entries; a process beyond both counts in unattributed_faults. */
 #define MAX_PROCESSES 32768
 /* 4 MiB: 43690 fault_event records of 88 bytes plus an 8-byte header, 1.7 x a 100 MiB touch. */
-#define FAULT_EVENTS_BYTES (4 << 20)
+#define FAULT_EVENTS_BYTES (8 << 20)
 /* 256 KiB: ~2000 OOM records; kills come one at a time. */
 #define OOM_EVENTS_BYTES (256 << 10)
 

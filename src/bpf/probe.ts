@@ -78,7 +78,7 @@ export interface ProbeOptions {
   stalls?: boolean;
   /** Which page faults to send to onPageFault as raw events, filtered in the kernel. Default: none. */
   trace?: TraceFilter;
-  /** The page-fault ring buffer's size in bytes (a power of two, whole pages). Default: the object's, 4 MiB. */
+  /** The page-fault ring buffer's size in bytes (a power of two, whole pages). Default: the object's, 8 MiB. */
   faultRingBytes?: number;
   /** Default: 'auto'. */
   tracepoints?: TracepointMode;

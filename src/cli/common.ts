@@ -26,7 +26,7 @@ export const BPF_FLAGS: FlagSpecs = {
     type: 'string',
     value: 'SIZE',
     help: 'The page-fault ring buffer (trace, --event-log.*): a power of two from 64KiB to 1GiB. It holds what arrives while user space is away; beyond, records are counted as lost',
-    default: '4MiB',
+    default: '8MiB',
   },
   'log.level': { type: 'string', value: 'LEVEL', help: 'info, or debug to print libbpf messages', default: 'info' },
   help: { type: 'boolean', short: 'h', help: 'Show this help' },
@@ -54,7 +54,7 @@ export function bpfFlags(flags: ParsedFlags): BpfFlags {
 export function ringSize(flag: string, value: ParsedFlags[string]): number {
   const bytes = byteSize(flag, value, 2 ** 30);
   if (bytes < 65536 || (bytes & (bytes - 1)) !== 0) {
-    throw new FaultlineError('BAD_FLAG', `--${flag} ${JSON.stringify(String(value))} must be a power of two from 64KiB to 1GiB, such as 4MiB`);
+    throw new FaultlineError('BAD_FLAG', `--${flag} ${JSON.stringify(String(value))} must be a power of two from 64KiB to 1GiB, such as 8MiB`);
   }
   return bytes;
 }
