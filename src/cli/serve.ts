@@ -37,7 +37,7 @@ export const SERVE_FLAGS: FlagSpecs = {
     value: 'PATH',
     help: 'TLS and basic authentication, in the Prometheus exporter-toolkit web configuration format (re-read when it changes)',
   },
-  'web.max-requests': { type: 'string', value: 'N', help: 'At most N scrapes in flight (they share one render); beyond, 503. 0: no limit', default: '40' },
+  'web.max-requests': { type: 'string', value: 'N', help: 'At most N scrapes in flight (they share one render); beyond, 503. 0: no limit', default: '256' },
   'web.max-connections': { type: 'string', value: 'N', help: 'At most N open connections; beyond, new ones are closed', default: String(DEFAULT_LIMITS.maxConnections) },
   'processes.max': { type: 'string', value: 'N', help: 'Export per-process series for at most N processes, the busiest by recent fault rate', default: '100' },
   'processes.exit-grace': { type: 'string', value: 'DURATION', help: 'Keep an exited process this long so its final count gets scraped', default: '60s' },

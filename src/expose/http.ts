@@ -24,6 +24,8 @@ export interface HttpOptions {
   afterScrape?: (seconds: number) => void;
   /** At most this many /metrics requests in flight; beyond it, 503 (node_exporter's --web.max-requests). 0: no limit. */
   maxRequests?: number;
+  /** How long a render waits after the first scrape that finds none in flight, gathering the ones that follow. Default: COALESCE_WINDOW_MS. */
+  coalesceWindowMs?: number;
   /** null when healthy; else why not (one line per failed part): /healthz answers 503 with it. */
   health?: () => string | null;
 }
@@ -39,6 +41,16 @@ export interface ServerLimits {
   /** An idle kept-alive connection is closed after this. */
   readonly keepAliveTimeoutMs: number;
 }
+
+/**
+ * A render starts this long after the first scrape that finds none in flight.
+ * Since libuv 1.45 (Node 20) a listening socket accepts one connection per
+ * turn of the event loop: back-to-back renders (a sync refresh of ~20 ms
+ * under a fault storm) left 100 new connections waiting 5 s to be accepted.
+ * During the window the loop turns freely, accepts and reads the waiting
+ * connections, and their scrapes join the render.
+ */
+export const COALESCE_WINDOW_MS = 25;
 
 export const DEFAULT_LIMITS: ServerLimits = { maxConnections: 512, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000 };
 
@@ -120,9 +132,9 @@ export function createApp(exposition: Exposition, options: HttpOptions, version:
     else res.status(503).type('text').send(`${failed}\n`);
   });
   const pages = new CoalescedRender(async (openMetrics) => {
-    // Yield once before the refresh (whose map reads block the event loop for milliseconds):
-    // requests already waiting in their sockets are parsed first and join this render.
-    await new Promise((resolve) => setImmediate(resolve));
+    // Wait before the refresh (whose map reads block the event loop for milliseconds): connections
+    // waiting to be accepted and requests waiting in their sockets are taken in first and join this render.
+    await new Promise((resolve) => setTimeout(resolve, options.coalesceWindowMs ?? COALESCE_WINDOW_MS));
     const started = process.hrtime.bigint();
     options.beforeScrape();
     const { contentType, body } = await exposition.render(openMetrics);
