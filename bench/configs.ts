@@ -6,7 +6,10 @@ import { BpfObject, PERF_COUNT_SW_PAGE_FAULTS, openSoftwarePerfEvent, type BpfLi
 
 export interface Sampled {
   readonly cpuSeconds: number;
+  /** Peak resident memory (VmHWM). */
   readonly rssBytes: number;
+  /** trace's own peak, where the config runs `trace` beside the exporter. */
+  readonly traceRssBytes?: number;
 }
 
 export interface Attached {
@@ -31,7 +34,7 @@ const CLK_TCK = 100;
 export function sampleProcess(pid: number): Sampled {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const rss = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  const rss = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return { cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLK_TCK, rssBytes: Number(rss?.[1] ?? 0) * 1024 };
 }
 
@@ -174,7 +177,7 @@ export function benchConfigs(paths: Paths): BenchConfig[] {
           sample: () => {
             const a = sampleProcess(serve.child.pid!);
             const b = sampleProcess(trace.child.pid!);
-            return { cpuSeconds: a.cpuSeconds + b.cpuSeconds, rssBytes: a.rssBytes + b.rssBytes };
+            return { cpuSeconds: a.cpuSeconds + b.cpuSeconds, rssBytes: a.rssBytes, traceRssBytes: b.rssBytes };
           },
           async stop() {
             await new Promise((r) => setTimeout(r, 100)); // let the last drain run

@@ -67,6 +67,7 @@ interface StormRun {
   lost?: number;
   exporterCpuSeconds?: number;
   exporterRssBytes?: number;
+  traceRssBytes?: number;
 }
 
 function progStats(): ProgStats {
@@ -109,7 +110,11 @@ async function runStorm(config: BenchConfig, workload: Workload, repeat: number)
     bpfNsByProgram: byProgram,
     ...streamed,
     ...(sampleBefore && sampleAfter
-      ? { exporterCpuSeconds: sampleAfter.cpuSeconds - sampleBefore.cpuSeconds, exporterRssBytes: sampleAfter.rssBytes }
+      ? {
+          exporterCpuSeconds: sampleAfter.cpuSeconds - sampleBefore.cpuSeconds,
+          exporterRssBytes: sampleAfter.rssBytes,
+          ...(sampleAfter.traceRssBytes !== undefined ? { traceRssBytes: sampleAfter.traceRssBytes } : {}),
+        }
       : {}),
   };
 }
@@ -201,8 +206,8 @@ async function main(): Promise<void> {
   lines.push(`storm: ${stormArgs[0]} MiB x ${stormArgs[1]} rounds per thread (an untraced fault: ${fmt(untracedFault)} ns); start-ups: ${flags.startups} x \`${STARTUP_COMMAND.join(' ')}\``);
   lines.push(`${repeats} interleaved repeats; medians; vs untraced = faults/s over the untraced run's, the same workload in the same repeat`);
   lines.push('');
-  lines.push('| workload | configuration | faults/s | vs untraced | BPF ns/fault | records/s | lost | exporter CPU s | exporter RSS MiB |');
-  lines.push('|---|---|---|---|---|---|---|---|---|');
+  lines.push('| workload | configuration | faults/s | vs untraced | BPF ns/fault | records/s | lost | exporter (+ trace) CPU s | exporter peak RSS MiB | trace peak RSS MiB |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const workload of WORKLOADS) {
     for (const config of configs) {
       const mine = runs.filter((r) => r.workload === workload.name && r.config === config.name);
@@ -211,14 +216,14 @@ async function main(): Promise<void> {
         // Per fault, not per loop: a start-up loop's fault count varies a little from run to run.
         return base ? r.faultsPerSecond / base.faultsPerSecond : NaN;
       });
-      const opt = (key: 'records' | 'lost' | 'exporterCpuSeconds' | 'exporterRssBytes'): number[] =>
+      const opt = (key: 'records' | 'lost' | 'exporterCpuSeconds' | 'exporterRssBytes' | 'traceRssBytes'): number[] =>
         mine.map((r) => r[key]).filter((v): v is number => v !== undefined);
       const recordRates = mine.filter((r) => r.records !== undefined).map((r) => r.records! / r.seconds);
       lines.push(
         `| ${workload.name} | ${config.name} | ${fmt(median(mine.map((r) => r.faultsPerSecond)))} | ${fmt(median(ratios), 2)} | ` +
           `${config.name === 'untraced' ? '—' : fmt(median(mine.map((r) => r.bpfNsPerFault)))} | ${fmt(median(recordRates))} | ` +
           `${opt('lost').length ? fmt(Math.max(...opt('lost'))) : '—'} | ${fmt(median(opt('exporterCpuSeconds')), 2)} | ` +
-          `${fmt(median(opt('exporterRssBytes')) / 2 ** 20, 1)} |`,
+          `${fmt(median(opt('exporterRssBytes')) / 2 ** 20, 1)} | ${opt('traceRssBytes').length ? fmt(median(opt('traceRssBytes')) / 2 ** 20, 1) : '—'} |`,
       );
     }
   }
