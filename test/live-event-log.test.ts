@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, s
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ROOT, SKIP_NOT_ROOT, buildWorkload, interrupt, scrape, startExporter, sum, waitFor } from './helpers/live.js';
+import { ROOT, SKIP_NOT_ROOT, buildWorkload, countUserFaults, scrape, startExporter, sum, waitFor } from './helpers/live.js';
 import { createMemoryCgroup } from './helpers/cgroup.js';
 
 t.test("the event log: one process's faults and every OOM kill", { skip: SKIP_NOT_ROOT }, async (t) => {
@@ -156,18 +156,13 @@ t.test("a 655,360-fault storm into the event log, inside the Helm chart's memory
   const pid = target.pid!;
   // The exporter joins the cgroup before it starts: its heap, backlog and the log's page cache are charged there.
   const exporter = await startExporter([`--event-log=${path}`, `--event-log.pid=${pid}`], ['sh', '-c', `echo $$ > ${cgroup.procsFile} && exec "$@"`, 'sh']);
-  const bpftrace = spawn('bpftrace', ['-e', `BEGIN { printf("bpftrace-ready\\n"); } tracepoint:exceptions:page_fault_user /pid == ${pid}/ { @faults = count(); }`], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let counted = '';
-  bpftrace.stdout!.on('data', (d: Buffer) => (counted += d.toString()));
-  const bpftraceExit = new Promise<void>((resolve) => bpftrace.on('exit', () => resolve()));
+  const counter = countUserFaults(pid);
   t.teardown(() => {
     writeFileSync(stop, '');
-    bpftrace.kill('SIGKILL');
+    counter.kill();
     return exporter.stop();
   });
-  await waitFor('bpftrace to attach', () => counted.includes('bpftrace-ready'), 60000);
+  await counter.attached;
 
   target.stdin!.end('go\n');
   let writtenDuringStorm = 0;
@@ -181,8 +176,8 @@ t.test("a 655,360-fault storm into the event log, inside the Helm chart's memory
   );
   writeFileSync(stop, '');
   await targetExit;
-  t.ok(await interrupt(bpftrace, bpftraceExit), 'bpftrace stops on SIGINT');
-  const expected = Number(/@faults: (\d+)/.exec(counted)?.[1]);
+  const { stopped, count: expected } = await counter.stop();
+  t.ok(stopped, 'bpftrace stops on SIGINT');
   t.ok(expected >= STORM_FAULTS, `bpftrace counted ${expected} user page faults of the storm`);
 
   // Every record is written, or counted as not written, by reason.

@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { SKIP_NOT_ROOT, buildWorkload, interrupt, startCli, waitFor } from './helpers/live.js';
+import { SKIP_NOT_ROOT, buildWorkload, countUserFaults, interrupt, startCli, waitFor } from './helpers/live.js';
 
 // The perf event page-faults (the hook on architectures without the exceptions tracepoints) must see the same user-mode faults.
 for (const hook of ['tracepoint', 'perf-event']) t.test(`trace --pid prints every user page fault of the process (--bpf.fault-hook=${hook})`, { skip: SKIP_NOT_ROOT }, async (t) => {
@@ -19,31 +19,25 @@ for (const hook of ['tracepoint', 'perf-event']) t.test(`trace --pid prints ever
   const pid = target.pid!;
 
   const tracer = startCli(['trace', '--pid', String(pid), `--bpf.fault-hook=${hook}`]);
-  const bpftrace = spawn('bpftrace', ['-e', `BEGIN { printf("bpftrace-ready\\n"); } tracepoint:exceptions:page_fault_user /pid == ${pid}/ { @faults = count(); }`], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let counted = '';
-  bpftrace.stdout!.on('data', (d: Buffer) => (counted += d.toString()));
-  const bpftraceExit = new Promise<void>((resolve) => bpftrace.on('exit', () => resolve()));
+  const counter = countUserFaults(pid);
   t.teardown(() => {
     tracer.child.kill('SIGKILL');
-    bpftrace.kill('SIGKILL');
+    counter.kill();
     target.kill('SIGKILL');
   });
   await waitFor('trace to start', () => tracer.stderr().includes(`tracing page faults of pid ${pid}`));
-  // BEGIN runs once every probe is attached; "Attaching N probes" is printed before.
-  await waitFor('bpftrace to attach', () => counted.includes('bpftrace-ready'), 60000);
+  await counter.attached;
 
   target.stdin!.end('go\n');
   t.equal(await targetExit, 0);
   // Let the tracer drain, then stop both and compare.
   await new Promise((r) => setTimeout(r, 300));
-  t.ok(await interrupt(bpftrace, bpftraceExit), 'bpftrace stops on SIGINT');
+  const { stopped, count: expected } = await counter.stop();
+  t.ok(stopped, 'bpftrace stops on SIGINT');
   t.ok(await interrupt(tracer.child, tracer.exited), 'trace stops on SIGINT');
   t.equal(await tracer.exited, 0, 'trace exits 0 on SIGINT');
   t.match(tracer.stderr(), /no records lost/);
 
-  const expected = Number(/@faults: (\d+)/.exec(counted)?.[1]);
   const lines = tracer.stdout().trim().split('\n');
   const faults = lines.filter((l) => l.startsWith('[PAGE_FAULT] '));
   t.ok(expected > 25600, `bpftrace counted ${expected} faults`);

@@ -138,3 +138,30 @@ export async function interrupt(child: ChildProcess, exited: Promise<unknown>): 
   child.kill('SIGKILL');
   return false;
 }
+
+/** bpftrace counting one process's user page faults (exceptions/page_fault_user): the count live tests check against. */
+export interface FaultCounter {
+  /** Resolves once every probe is attached (bpftrace runs BEGIN after attaching). */
+  readonly attached: Promise<unknown>;
+  /** SIGINT (bounded, see interrupt); the count bpftrace printed, NaN if none. */
+  stop(): Promise<{ stopped: boolean; count: number }>;
+  kill(): void;
+}
+
+export function countUserFaults(pid: number): FaultCounter {
+  const bpftrace = spawn('bpftrace', ['-e', `BEGIN { printf("bpftrace-ready\\n"); } tracepoint:exceptions:page_fault_user /pid == ${pid}/ { @faults = count(); }`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  bpftrace.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((resolve) => bpftrace.on('exit', () => resolve()));
+  return {
+    attached: waitFor('bpftrace to attach', () => out.includes('bpftrace-ready'), 60000),
+    async stop() {
+      const stopped = await interrupt(bpftrace, exited);
+      return { stopped, count: Number(/@faults: (\d+)/.exec(out)?.[1]) };
+    },
+    kill: () => bpftrace.kill('SIGKILL'),
+  };
+}
+
