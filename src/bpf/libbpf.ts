@@ -659,7 +659,7 @@ export interface CapabilityDrop {
 
 function prctl(what: string, option: number, arg2 = 0, arg3 = 0): void {
   if (Number(fn.prctl(option, 'unsigned long', arg2, 'unsigned long', arg3, 'unsigned long', 0, 'unsigned long', 0)) < 0) {
-    throw new FaultlineError('CAPABILITIES', `cannot ${what}: ${errnoName(koffi.errno())}`);
+    throw new FaultlineError('CAPABILITIES', `cannot ${what}: ${errnoName(koffi.errno())}; --keep-capabilities runs without dropping any`);
   }
 }
 
@@ -695,11 +695,11 @@ export function execWithCapabilities(drop: CapabilityDrop): never {
     const bit = (1 << (cap & 31)) >>> 0;
     for (const field of [0, 4, 8]) data.writeUInt32LE((data.readUInt32LE(word * 12 + field) | bit) >>> 0, word * 12 + field);
   }
-  if (Number(fn.capset(header, data)) < 0) throw new FaultlineError('CAPABILITIES', `cannot lower capabilities (capset): ${errnoName(koffi.errno())}`);
+  if (Number(fn.capset(header, data)) < 0) throw new FaultlineError('CAPABILITIES', `cannot lower capabilities (capset): ${errnoName(koffi.errno())}; --keep-capabilities runs without dropping any`);
   for (const cap of drop.keep) prctl(`raise ambient capability ${cap}`, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap);
   prctl('set no_new_privs', PR_SET_NO_NEW_PRIVS, 1);
   fn.execve(drop.path, [...drop.argv, null], [...drop.env, null]);
-  throw new FaultlineError('CAPABILITIES', `cannot re-execute ${drop.path} with fewer capabilities: ${errnoName(koffi.errno())}`);
+  throw new FaultlineError('CAPABILITIES', `cannot re-execute ${drop.path} with fewer capabilities: ${errnoName(koffi.errno())}; --keep-capabilities runs without dropping any`);
 }
 
 const CAP_SYS_ADMIN = 21;
@@ -722,8 +722,8 @@ export function perfEventsNeedSysAdmin(cpu: number): boolean {
   try {
     fn.close(openSoftwarePerfEvent(PERF_COUNT_SW_PAGE_FAULTS_MAJ, cpu));
     return false;
-  } catch {
-    return true;
+  } catch (err) {
+    return /\b(EACCES|EPERM)\b/.test((err as Error).message); // refused, not missing
   } finally {
     if (Number(fn.capset(header, saved)) < 0) throw new FaultlineError('CAPABILITIES', `cannot restore CAP_SYS_ADMIN (capset): ${errnoName(koffi.errno())}`);
   }

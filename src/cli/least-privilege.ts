@@ -25,7 +25,7 @@ export interface LeastPrivilegeOptions {
   readonly keepAll: boolean;
   /** The port it will listen on (a privileged one keeps CAP_NET_BIND_SERVICE). */
   readonly port: number;
-  /** Whether loading may read tracefs (not with --bpf.tracepoints=btf and --bpf.fault-hook=perf-event). */
+  /** Whether loading may read tracefs (not with --bpf.tracepoints=tp_btf, --bpf.fault-hook=perf-event and no stalls collector). */
   readonly readsTracefs: boolean;
   /** Descriptors to open while the capabilities are still there. */
   readonly kmsg: boolean;
