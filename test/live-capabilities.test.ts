@@ -53,6 +53,8 @@ async function checkDropped(
   exporter: Exporter,
   want: { effective: bigint; bounding?: bigint; uid: number; governed: boolean },
 ): Promise<void> {
+  // Debian's and Ubuntu's kernels at perf_event_paranoid=3 open perf events for CAP_SYS_ADMIN only: kept there, and said.
+  if (exporter.stderr().includes('cap_sys_admin stays')) want = { ...want, effective: want.effective | bit(CAP.SYS_ADMIN) };
   const threads = threadsOf(exporter.child.pid!);
   t.ok(threads.length >= 5, `${threads.length} threads looked at`);
   for (const [i, c] of threads.entries()) {
