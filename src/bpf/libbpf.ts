@@ -552,8 +552,8 @@ export const PERF_COUNT_SW_PAGE_FAULTS = 2;
 export const PERF_COUNT_SW_PAGE_FAULTS_MIN = 5;
 export const PERF_COUNT_SW_PAGE_FAULTS_MAJ = 6;
 
-/** Opens a software perf event on one CPU, all tasks, sampling every event. */
-export function openSoftwarePerfEvent(config: number, cpu: number): number {
+/** perf_event_open of a software event on one CPU, all tasks, sampling every event: the descriptor, or -errno. */
+function perfEventOpen(config: number, cpu: number): number {
   const nr = SYS_PERF_EVENT_OPEN[process.arch];
   if (nr === undefined) throw new FaultlineError('ARCH_UNSUPPORTED', `perf_event_open: no syscall number known for ${process.arch}`);
   const attr = Buffer.alloc(PERF_ATTR_SIZE);
@@ -562,12 +562,21 @@ export function openSoftwarePerfEvent(config: number, cpu: number): number {
   attr.writeBigUInt64LE(BigInt(config), 8);
   attr.writeBigUInt64LE(1n, 16); // sample_period: every fault
   const fd = Number(fn.syscall(nr, 'void *', attr, 'int', -1, 'int', cpu, 'int', -1, 'unsigned long', PERF_FLAG_FD_CLOEXEC));
+  return fd < 0 ? -koffi.errno() : fd;
+}
+
+const EPERM = 1;
+const EACCES = 13;
+
+/** Opens a software perf event on one CPU, all tasks, sampling every event. */
+export function openSoftwarePerfEvent(config: number, cpu: number): number {
+  const fd = perfEventOpen(config, cpu);
   if (fd < 0) {
-    const errno = koffi.errno();
+    const errno = -fd;
     throw new FaultlineError(
       'PERF_EVENT_OPEN',
       `cannot open the software perf event ${config} on CPU ${cpu}: ${errnoName(errno)}; ${
-        errno === 1 || errno === 13
+        errno === EPERM || errno === EACCES
           ? 'needs CAP_PERFMON (or root), and kernel.perf_event_paranoid may forbid it'
           : 'the kernel may lack CONFIG_PERF_EVENTS'
       }`,
@@ -642,6 +651,13 @@ const SECBIT_NOROOT_LOCKED = 1 << 1;
 const F_SETFD = 2;
 const RLIMIT_MEMLOCK = 8;
 
+/** capget/capset's header: version 3 (two 32-bit words per set), this thread. */
+function capHeader(): Buffer {
+  const header = Buffer.alloc(8);
+  header.writeUInt32LE(LINUX_CAPABILITY_VERSION_3, 0);
+  return header;
+}
+
 /** What the running process becomes: re-executed with these capabilities and nothing else. */
 export interface CapabilityDrop {
   /** Capability numbers kept in the effective, permitted, inheritable and ambient sets. */
@@ -687,8 +703,7 @@ export function execWithCapabilities(drop: CapabilityDrop): never {
     prctl('set SECBIT_NOROOT', PR_SET_SECUREBITS, Math.max(bits, 0) | SECBIT_NOROOT | SECBIT_NOROOT_LOCKED);
   }
   for (const cap of drop.dropBounding) prctl(`drop capability ${cap} from the bounding set`, PR_CAPBSET_DROP, cap);
-  const header = Buffer.alloc(8);
-  header.writeUInt32LE(LINUX_CAPABILITY_VERSION_3, 0);
+  const header = capHeader();
   const data = Buffer.alloc(24); // two { effective, permitted, inheritable } words: capabilities 0-31 and 32-63
   for (const cap of drop.keep) {
     const word = cap >> 5;
@@ -712,19 +727,18 @@ const CAP_SYS_ADMIN = 21;
  * raised again. False when CAP_SYS_ADMIN is not held (nothing to learn).
  */
 export function perfEventsNeedSysAdmin(cpu: number): boolean {
-  const header = Buffer.alloc(8);
-  header.writeUInt32LE(LINUX_CAPABILITY_VERSION_3, 0);
+  const header = capHeader();
   const saved = Buffer.alloc(24);
   if (Number(fn.capget(header, saved)) < 0 || !(saved.readUInt32LE(0) & (1 << CAP_SYS_ADMIN))) return false;
   const lowered = Buffer.from(saved);
   lowered.writeUInt32LE((saved.readUInt32LE(0) & ~(1 << CAP_SYS_ADMIN)) >>> 0, 0);
   if (Number(fn.capset(header, lowered)) < 0) return false;
+  let fd: number;
   try {
-    fn.close(openSoftwarePerfEvent(PERF_COUNT_SW_PAGE_FAULTS_MAJ, cpu));
-    return false;
-  } catch (err) {
-    return /\b(EACCES|EPERM)\b/.test((err as Error).message); // refused, not missing
+    fd = perfEventOpen(PERF_COUNT_SW_PAGE_FAULTS_MAJ, cpu);
   } finally {
     if (Number(fn.capset(header, saved)) < 0) throw new FaultlineError('CAPABILITIES', `cannot restore CAP_SYS_ADMIN (capset): ${errnoName(koffi.errno())}`);
   }
+  if (fd >= 0) fn.close(fd);
+  return fd === -EPERM || fd === -EACCES; // refused, not missing
 }
