@@ -152,15 +152,15 @@ t.test('kernel log lines, cgroup paths, /proc and /sys text', async (t) => {
       pieces(['36 35 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n', ' - cgroup2 cgroup2 rw\n', ' ', '/sys/fs/cgroup', '\n']),
       pieces(['CapEff:\t', 'CapPrm:\t', 'CapInh:\t', 'CapBnd:\t', 'CapAmb:\t', 'Uid:\t', '0\t0\t0\t0', 'NoNewPrivs:\t1', '000001ffffffffff', '\n', 'pgfault ', '12345', 'some avg10=', ' avg60=', ' avg300=', ' total=', 'full ', '0.00', '\n', 'max', 'anon ', 'file ']),
       pieces(['0', '-', ',', '1', '3', '8191', '8192', '4294967295']),
-      (kmsg, cgroup, mountinfo, proc, cpus) =>
+      pieces(['kmsg', 'bpf-stats', '=', ',', '3', '5', '65535', '65536']),
+      (kmsg, cgroup, mountinfo, proc, cpus, inherited) =>
         [
           () => parseOomReport(kmsg),
           () => workloadOf(cgroup),
           () => parseCgroupMounts(mountinfo),
           () => parseCapEff(proc),
           () => parseCredentials(proc),
-          () => parseInheritedFds(cpus),
-          () => parseInheritedFds(proc),
+          () => parseInheritedFds(inherited),
           () => parseVmstatFaults(proc),
           () => parsePsi(proc),
           () => parseKeyedValues(proc),
