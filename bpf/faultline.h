@@ -161,6 +161,14 @@ struct fault_event {
 	__u64 memcg_id;
 };
 
+/* A fault_event's optional fields: the programs fill those user space reads (const trace_fields); the rest are 0. */
+enum trace_field {
+	TRACE_FIELD_TIMESTAMP = 1 << 0, /* timestamp_ns */
+	TRACE_FIELD_IP = 1 << 1,        /* ip */
+	TRACE_FIELD_CGROUPS = 1 << 2,   /* cgroup_id, memcg_id */
+	TRACE_FIELDS_ALL = (1 << 3) - 1,
+};
+
 /* An OOM kill, as seen at oom/mark_victim. Sizes in bytes. */
 struct oom_event {
 	__u32 kind; /* EVENT_OOM_KILL */

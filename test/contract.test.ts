@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  FAULT_EVENT,
   FAULT_EVENT_SIZE,
   FAULT_TYPES,
   MAP_SIZES,
@@ -28,7 +29,25 @@ import {
   THREAD_EXITED,
   THREAD_INCOMPLETE,
   THREAD_RECORD_SIZE,
+  TRACE_FIELDS,
+  traceFieldBits,
 } from '../src/bpf/contract.js';
+
+/** FAULT_EVENT's names, as the C header spells them. */
+const FAULT_EVENT_FIELDS: Record<keyof typeof FAULT_EVENT, string> = {
+  kind: 'kind',
+  pid: 'pid',
+  tid: 'tid',
+  cpu: 'cpu',
+  timestampNs: 'timestamp_ns',
+  address: 'address',
+  ip: 'ip',
+  errorCode: 'error_code',
+  comm: 'comm',
+  region: 'region',
+  cgroupId: 'cgroup_id',
+  memcgId: 'memcg_id',
+};
 
 const header = fileURLToPath(new URL('../bpf/faultline.h', import.meta.url));
 const program = `
@@ -54,16 +73,19 @@ int main(void) {
   P("REGION_COUNT", REGION_COUNT);
   P("FAULT_TYPE_COUNT", FAULT_TYPE_COUNT);
   P("RINGBUF_COUNT", RINGBUF_COUNT);
+  P("TRACE_FIELD_TIMESTAMP", TRACE_FIELD_TIMESTAMP);
+  P("TRACE_FIELD_IP", TRACE_FIELD_IP);
+  P("TRACE_FIELD_CGROUPS", TRACE_FIELD_CGROUPS);
+  P("TRACE_FIELDS_ALL", TRACE_FIELDS_ALL);
   P("REGION_OTHER", REGION_OTHER);
   P("pf.exit_ns", offsetof(struct process_faults, exit_ns));
   P("pf.comm", offsetof(struct process_faults, comm));
   P("pf.cgroup_id", offsetof(struct process_faults, cgroup_id));
   P("pf.pid", offsetof(struct process_faults, pid));
   P("oe.cgroup_id", offsetof(struct oom_event, cgroup_id));
-  P("fe.address", offsetof(struct fault_event, address));
-  P("fe.comm", offsetof(struct fault_event, comm));
-  P("fe.region", offsetof(struct fault_event, region));
-  P("fe.cgroup_id", offsetof(struct fault_event, cgroup_id));
+${Object.entries(FAULT_EVENT_FIELDS)
+  .map(([name, field]) => `  P("fe.${name}", offsetof(struct fault_event, ${field}));`)
+  .join('\n')}
   P("oe.timestamp_ns", offsetof(struct oom_event, timestamp_ns));
   P("oe.pgtables_bytes", offsetof(struct oom_event, pgtables_bytes));
   P("oe.comm", offsetof(struct oom_event, comm));
@@ -109,16 +131,17 @@ t.test('layouts match bpf/faultline.h', async (t) => {
   t.equal(c.REGION_OTHER, REGIONS.indexOf('other'));
   t.equal(c.FAULT_TYPE_COUNT, FAULT_TYPES.length);
   t.equal(c.RINGBUF_COUNT, RINGBUFS.length);
+  t.equal(c.TRACE_FIELD_TIMESTAMP, traceFieldBits(['timestamp']));
+  t.equal(c.TRACE_FIELD_IP, traceFieldBits(['ip']));
+  t.equal(c.TRACE_FIELD_CGROUPS, traceFieldBits(['cgroups']));
+  t.equal(c.TRACE_FIELDS_ALL, traceFieldBits(TRACE_FIELDS), 'every field');
   t.equal(c['pf.exit_ns'], 80);
   t.equal(c['pf.comm'], 88);
   t.equal(c['pf.cgroup_id'], 104);
   t.equal(c['pf.pid'], 120, 'pid is the last field');
   t.equal(c['oe.cgroup_id'], 104);
   t.equal(c.process_faults, PROCESS_FAULTS_SIZE);
-  t.equal(c['fe.address'], 24);
-  t.equal(c['fe.comm'], 48);
-  t.equal(c['fe.region'], 64);
-  t.equal(c['fe.cgroup_id'], 72);
+  for (const [name, offset] of Object.entries(FAULT_EVENT)) t.equal(c[`fe.${name}`], offset, `fault_event.${FAULT_EVENT_FIELDS[name as keyof typeof FAULT_EVENT]}`);
   t.equal(c['oe.timestamp_ns'], 24);
   t.equal(c['oe.pgtables_bytes'], 64);
   t.equal(c['oe.comm'], 72);

@@ -27,6 +27,15 @@ export const STALL_SLOTS = 40;
 export const STALL_KEY_SIZE = 24;
 export const STALL_HIST_SIZE = STALL_SLOTS * 8 + 24;
 
+/** enum trace_field, bit i for element i: a fault_event's optional fields, filled only when asked for (0 otherwise). */
+export const TRACE_FIELDS = ['timestamp', 'ip', 'cgroups'] as const;
+export type TraceField = (typeof TRACE_FIELDS)[number];
+
+/** The trace_fields bitmask of `fields`. */
+export function traceFieldBits(fields: readonly TraceField[]): number {
+  return fields.reduce((bits, field) => bits | (1 << TRACE_FIELDS.indexOf(field)), 0);
+}
+
 /** Map shapes the loader verifies: [key size, value size]. */
 export const MAP_SIZES: Record<string, readonly [number, number]> = {
   process_slots: [4, 128],
@@ -190,22 +199,44 @@ export function decodeProcessFaults(value: Buffer, offset = 0): ProcessFaultsRec
   };
 }
 
+/** struct fault_event: each field's byte offset. */
+export const FAULT_EVENT = {
+  kind: 0,
+  pid: 4,
+  tid: 8,
+  cpu: 12,
+  timestampNs: 16,
+  address: 24,
+  ip: 32,
+  errorCode: 40,
+  comm: 48,
+  region: 64,
+  cgroupId: 72,
+  memcgId: 80,
+} as const;
+
+/** Whether the `length` bytes at `offset` of `buf` (a ring record) are a fault_event. */
+export function isFaultEvent(buf: Buffer, offset: number, length: number): boolean {
+  return length >= FAULT_EVENT_SIZE && buf.length - offset >= FAULT_EVENT_SIZE && buf.readUInt32LE(offset) === EVENT_PAGE_FAULT;
+}
+
 /** A fault_event at `offset` of `buf` (a ring record: `length` bytes), or null when it is not one. */
 export function decodeFaultEvent(buf: Buffer, offset = 0, length = buf.length - offset): PageFaultEvent | null {
-  if (length < FAULT_EVENT_SIZE || buf.length - offset < FAULT_EVENT_SIZE || buf.readUInt32LE(offset) !== EVENT_PAGE_FAULT) return null;
+  if (!isFaultEvent(buf, offset, length)) return null;
+  const f = FAULT_EVENT;
   return {
     kind: 'page_fault',
-    pid: buf.readUInt32LE(offset + 4),
-    tid: buf.readUInt32LE(offset + 8),
-    cpu: buf.readUInt32LE(offset + 12),
-    timestampNs: buf.readBigUInt64LE(offset + 16),
-    address: buf.readBigUInt64LE(offset + 24),
-    ip: buf.readBigUInt64LE(offset + 32),
-    errorCode: buf.readBigUInt64LE(offset + 40),
-    comm: decodeComm(buf, offset + 48),
-    region: REGIONS[buf.readUInt32LE(offset + 64)] ?? 'other',
-    cgroupId: buf.readBigUInt64LE(offset + 72),
-    memcgId: buf.readBigUInt64LE(offset + 80),
+    pid: buf.readUInt32LE(offset + f.pid),
+    tid: buf.readUInt32LE(offset + f.tid),
+    cpu: buf.readUInt32LE(offset + f.cpu),
+    timestampNs: buf.readBigUInt64LE(offset + f.timestampNs),
+    address: buf.readBigUInt64LE(offset + f.address),
+    ip: buf.readBigUInt64LE(offset + f.ip),
+    errorCode: buf.readBigUInt64LE(offset + f.errorCode),
+    comm: decodeComm(buf, offset + f.comm),
+    region: REGIONS[buf.readUInt32LE(offset + f.region)] ?? 'other',
+    cgroupId: buf.readBigUInt64LE(offset + f.cgroupId),
+    memcgId: buf.readBigUInt64LE(offset + f.memcgId),
   };
 }
 

@@ -2,7 +2,7 @@
 import type { KernelEvent } from '../bpf/contract.js';
 import { FaultlineError } from '../bpf/errors.js';
 import { Probe } from '../bpf/probe.js';
-import { TRACE_FORMATS, formatEvent } from '../deliver/trace-format.js';
+import { LineBuffer, TRACE_FORMATS, formatEvent } from '../deliver/trace-format.js';
 import { BPF_FLAGS, bpfFlags, onShutdown, startDraining } from './common.js';
 import { flagHelp, oneOf, parseFlags, positiveInt, processId, type FlagSpecs } from './flags.js';
 import { requireBpfCapabilities, threadGroupOf } from './preflight.js';
@@ -49,15 +49,10 @@ export async function trace(argv: string[]): Promise<void> {
   const bpf = bpfFlags(flags);
   requireBpfCapabilities();
 
-  let out: string[] = [];
-  const emit = (event: KernelEvent): void => {
-    out.push(formatEvent(event, format));
-  };
+  const lines = new LineBuffer();
+  const emit = (event: KernelEvent): void => lines.appendLine(formatEvent(event, format));
   const flush = (): void => {
-    if (out.length === 0) return;
-    const text = out.join('\n') + '\n';
-    out = [];
-    process.stdout.write(text);
+    for (const bytes of lines.take()) process.stdout.write(bytes);
   };
   const probe = Probe.start({
     objectPath: bpf.objectPath,
@@ -66,7 +61,10 @@ export async function trace(argv: string[]): Promise<void> {
     faultRingBytes: bpf.faultRingBytes,
     countFaults: false,
     trace: { pids: pid > 0 ? [pid] : [] },
-    onPageFault: emit,
+    // What the lines print: the kernel fills no other optional field (a text line has no timestamp, no ip, no cgroup).
+    traceFields: format === 'json' ? ['timestamp'] : [],
+    // Text lines are written straight from the ring's bytes (see LineBuffer).
+    ...(format === 'text' ? { onPageFaultRecord: (ring: Buffer, offset: number, length: number) => lines.appendFaultText(ring, offset, length) } : { onPageFault: emit }),
     onOomKill: emit,
   });
   // While stdout is behind (a slow pipe or terminal), records wait in the kernel's ring: memory here stays bounded,

@@ -4,7 +4,7 @@
  *   [OOM_KILL] pid=6100 comm=stress-ng
  * or one JSON object per line with --format json.
  */
-import type { KernelEvent, OomKillEvent, PageFaultEvent } from '../bpf/contract.js';
+import { FAULT_EVENT, decodeComm, isFaultEvent, type KernelEvent, type OomKillEvent, type PageFaultEvent } from '../bpf/contract.js';
 
 export const TRACE_FORMATS = ['text', 'json'] as const;
 export type TraceFormat = (typeof TRACE_FORMATS)[number];
@@ -96,4 +96,119 @@ export function oomKillExtras(event: OomKillEvent, context: Readonly<Record<stri
 
 export function formatEvent(event: KernelEvent, format: TraceFormat): string {
   return format === 'json' ? formatJson(event) : formatText(event);
+}
+
+/** A text line's longest: the fixed parts, 10 pid digits, 16 address digits, and a comm of 16 bytes that may each decode to U+FFFD (3 bytes). */
+const MAX_FAULT_LINE = '[PAGE_FAULT] pid= address=0x comm=\n'.length + 10 + 16 + 16 * 3;
+const FAULT_PREFIX = Buffer.from('[PAGE_FAULT] pid=');
+const ADDRESS_PREFIX = Buffer.from(' address=0x');
+const HEX_DIGITS = Buffer.from('0123456789abcdef');
+
+/**
+ * Lines for stdout, in order, as bytes. A page fault's text line is written
+ * straight from its ring record, the same bytes formatText() gives, with no
+ * object, string or bigint made per fault: trace prints a storm's ~300,000
+ * lines a second, and what it allocates per line is what its garbage
+ * collector's helper threads spend, on the CPUs the traced process runs on.
+ */
+export class LineBuffer {
+  private chunk: Buffer;
+  private used = 0;
+  private readonly done: Buffer[] = [];
+  private commKey: [number, number, number, number] = [-1, -1, -1, -1];
+  private commTail = Buffer.alloc(0);
+
+  constructor(private readonly chunkBytes = 256 << 10) {
+    this.chunk = Buffer.allocUnsafe(chunkBytes);
+  }
+
+  /** Bytes waiting for take(). */
+  get length(): number {
+    return this.done.reduce((n, b) => n + b.length, this.used);
+  }
+
+  /** A page fault's text line from a fault_event record in `ring`; false when the record is not one. */
+  appendFaultText(ring: Buffer, offset: number, length: number): boolean {
+    if (!isFaultEvent(ring, offset, length)) return false;
+    this.reserve(MAX_FAULT_LINE);
+    const out = this.chunk;
+    let at = writeBytes(out, this.used, FAULT_PREFIX);
+    at = writeDecimal(out, at, ring.readUInt32LE(offset + FAULT_EVENT.pid));
+    at = writeBytes(out, at, ADDRESS_PREFIX);
+    at = writeHex64(out, at, ring.readUInt32LE(offset + FAULT_EVENT.address + 4), ring.readUInt32LE(offset + FAULT_EVENT.address));
+    this.used = writeBytes(out, at, this.commSuffix(ring, offset + FAULT_EVENT.comm));
+    return true;
+  }
+
+  /** A line made elsewhere (an OOM kill, JSON); the newline is added. */
+  appendLine(line: string): void {
+    const bytes = Buffer.byteLength(line) + 1;
+    this.reserve(bytes);
+    this.used += this.chunk.write(line, this.used);
+    this.chunk[this.used++] = 0x0a;
+  }
+
+  /** The bytes appended since the last take(), in order; the buffer starts empty again. */
+  take(): Buffer[] {
+    if (this.used > 0) this.seal(this.chunkBytes);
+    return this.done.splice(0);
+  }
+
+  private reserve(bytes: number): void {
+    if (this.chunk.length - this.used < bytes) this.seal(Math.max(this.chunkBytes, bytes));
+  }
+
+  /** Hands the filled part of the chunk on (its bytes are the caller's from now on) and starts a fresh one. */
+  private seal(nextBytes: number): void {
+    if (this.used > 0) this.done.push(this.chunk.subarray(0, this.used));
+    this.chunk = Buffer.allocUnsafe(nextBytes);
+    this.used = 0;
+  }
+
+  /** " comm=<comm>\n" as bytes: remade only when the 16 comm bytes change (a traced process rarely renames itself). */
+  private commSuffix(ring: Buffer, at: number): Buffer {
+    const k = this.commKey;
+    const a = ring.readUInt32LE(at);
+    const b = ring.readUInt32LE(at + 4);
+    const c = ring.readUInt32LE(at + 8);
+    const d = ring.readUInt32LE(at + 12);
+    if (a !== k[0] || b !== k[1] || c !== k[2] || d !== k[3]) {
+      this.commKey = [a, b, c, d];
+      this.commTail = Buffer.from(` comm=${decodeComm(ring, at)}\n`);
+    }
+    return this.commTail;
+  }
+}
+
+/** `bytes` at `at`; returns the end. A loop: Buffer.copy's native call costs more than a line's few bytes. */
+function writeBytes(out: Buffer, at: number, bytes: Buffer): number {
+  for (let i = 0; i < bytes.length; i++) out[at + i] = bytes[i]!;
+  return at + bytes.length;
+}
+
+/** `n` (a u32) in decimal at `at`; returns the end. */
+function writeDecimal(out: Buffer, at: number, n: number): number {
+  let digits = 1;
+  for (let v = n; v >= 10; v = Math.floor(v / 10)) digits++;
+  for (let i = at + digits - 1; i >= at; i--) {
+    out[i] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  return at + digits;
+}
+
+/** The u64 hi:lo in lowercase hex without leading zeros (as BigInt's toString(16)) at `at`; returns the end. */
+function writeHex64(out: Buffer, at: number, hi: number, lo: number): number {
+  if (hi !== 0) {
+    at = writeHex32(out, at, hi, false);
+    return writeHex32(out, at, lo, true);
+  }
+  return writeHex32(out, at, lo, false);
+}
+
+function writeHex32(out: Buffer, at: number, n: number, pad: boolean): number {
+  let digits = 8;
+  if (!pad) while (digits > 1 && (n >>> ((digits - 1) * 4)) === 0) digits--;
+  for (let i = digits - 1; i >= 0; i--) out[at++] = HEX_DIGITS[(n >>> (i * 4)) & 15]!;
+  return at;
 }
