@@ -32,6 +32,13 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/*
+ * Tests only (test/live-fallback.test.ts builds with -DFAULTLINE_TEST_REFUSE_OOM
+ * or _FAULTS): a load from a scalar, which every verifier refuses, in one
+ * tp_btf program, as Debian's 6.1 refused mark_victim_btf.
+ */
+#define REFUSED_BY_VERIFIER() (*(volatile int *)(long)bpf_get_prandom_u32())
+
 /* Written by user space before load (src/bpf/probe.ts). */
 const volatile __u64 attach_ns = 0;     /* threads that started before this are counted from their counters when first seen */
 /* Raw fault events: a fault is sent when it passes every filter that is on. */
@@ -870,6 +877,9 @@ static __always_inline void kernel_fault(__u64 address)
 SEC("tp_btf/page_fault_user")
 int BPF_PROG(page_fault_user_btf, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
+#ifdef FAULTLINE_TEST_REFUSE_FAULTS
+	REFUSED_BY_VERIFIER();
+#endif
 	user_fault(address, trace_faults && (trace_fields & TRACE_FIELD_IP) ? BPF_CORE_READ(regs, ip) : 0, error_code);
 	return 0;
 }
@@ -913,8 +923,16 @@ int page_fault_kernel_tp(void *ctx)
  */
 /* Whether the perf event's registers are user mode's (raw events are user-mode faults, as on x86's page_fault_user). */
 #if defined(__TARGET_ARCH_x86)
-/* The perf context allows only 8-byte reads of its registers: cs is one word of the user-space pt_regs. */
-#define regs_user_mode(regs) ((*(volatile __u64 *)&(regs)->cs & 3) == 3)
+/*
+ * The perf context's registers have the uapi layout (asm/ptrace.h), the same
+ * on every kernel, and allow only 8-byte reads: read cs as that word, not
+ * through the kernel's pt_regs, whose cs is 2 bytes (and CO-RE would make the
+ * read 2 bytes, which the verifier refuses).
+ */
+struct uapi_pt_regs {
+	__u64 r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
+};
+#define regs_user_mode(regs) ((((struct uapi_pt_regs *)(regs))->cs & 3) == 3)
 #elif defined(__TARGET_ARCH_arm64)
 #define regs_user_mode(regs) (((regs)->pstate & 0xf) == 0) /* EL0 */
 #else
@@ -953,13 +971,38 @@ static __always_inline struct oom_event *oom_reserve(void)
 	return e;
 }
 
-/* Linux >= 6.8: the victim's task_struct. */
+/* mm->rss_stat before 6.2: one struct of atomic counters (per-CPU counters since). */
+struct mm_rss_stat___atomic {
+	atomic_long_t count[NR_MM_COUNTERS];
+} __attribute__((preserve_access_index));
+struct mm_struct___atomic_rss {
+	struct mm_rss_stat___atomic rss_stat;
+} __attribute__((preserve_access_index));
+
+/* Bytes of one rss counter (MM_FILEPAGES, ...): the read of the tracepoint's get_mm_counter(), negatives as 0. */
+static __always_inline __u64 mm_rss_bytes(struct mm_struct *mm, int member)
+{
+	struct mm_struct___atomic_rss *atomic_rss = (void *)mm;
+	__s64 pages;
+
+	/* A probe read: 6.1's verifier cannot walk a direct load into an array of atomic_long_t. */
+	if (bpf_core_type_exists(struct mm_rss_stat___atomic))
+		pages = BPF_CORE_READ(atomic_rss, rss_stat.count[member].counter);
+	else
+		pages = mm->rss_stat[member].count;
+	return pages > 0 ? pages * page_size : 0;
+}
+
+/* The victim's task_struct: Linux >= 6.8, and stable kernels that took the change (Debian's 6.1). */
 SEC("tp_btf/mark_victim")
 int BPF_PROG(mark_victim_btf, struct task_struct *task, uid_t uid)
 {
 	struct oom_event *e = oom_reserve();
 	struct mm_struct *mm = task->mm;
 
+#ifdef FAULTLINE_TEST_REFUSE_OOM
+	REFUSED_BY_VERIFIER();
+#endif
 	if (!e)
 		return 0;
 	e->pid = task->tgid;
@@ -970,9 +1013,9 @@ int BPF_PROG(mark_victim_btf, struct task_struct *task, uid_t uid)
 	if (mm) {
 		/* The same approximate reads as the tracepoint's get_mm_counter(). */
 		e->total_vm_bytes = mm->total_vm * page_size;
-		e->file_rss_bytes = mm->rss_stat[MM_FILEPAGES].count * page_size;
-		e->anon_rss_bytes = mm->rss_stat[MM_ANONPAGES].count * page_size;
-		e->shmem_rss_bytes = mm->rss_stat[MM_SHMEMPAGES].count * page_size;
+		e->file_rss_bytes = mm_rss_bytes(mm, MM_FILEPAGES);
+		e->anon_rss_bytes = mm_rss_bytes(mm, MM_ANONPAGES);
+		e->shmem_rss_bytes = mm_rss_bytes(mm, MM_SHMEMPAGES);
 		e->pgtables_bytes = mm->pgtables_bytes.counter;
 	}
 	task_cgroups(task, &e->cgroup_id, &e->memcg_id);

@@ -26,6 +26,22 @@ function loadLibrary(name: string, debianPackage: string): LibraryHandle {
   }
 }
 
+/** The running kernel's BTF. */
+export const VMLINUX_BTF = '/sys/kernel/btf/vmlinux';
+
+/** struct bpf_object_open_opts of libbpf 1.x (80 bytes on 64-bit; the unnamed u32 stubs out a removed field). */
+const OpenOpts = koffi.struct('faultline_bpf_object_open_opts', {
+  sz: 'size_t',
+  object_name: 'const char *',
+  relaxed_maps: 'bool',
+  pin_root_path: 'const char *',
+  removed_attach_prog_fd: 'uint32_t',
+  kconfig: 'const char *',
+  btf_custom_path: 'const char *',
+  kernel_log_buf: 'void *',
+  kernel_log_size: 'size_t',
+  kernel_log_level: 'uint32_t',
+});
 const PrintFn = koffi.proto('int faultline_libbpf_print_fn(int level, const char *fmt, void *args)');
 
 const fn = {
@@ -33,7 +49,7 @@ const fn = {
   major: libbpf.func('uint32_t libbpf_major_version(void)'),
   minor: libbpf.func('uint32_t libbpf_minor_version(void)'),
   num_possible_cpus: libbpf.func('int libbpf_num_possible_cpus(void)'),
-  obj_open_file: libbpf.func('void *bpf_object__open_file(const char *path, void *opts)'),
+  obj_open_file: libbpf.func('void *bpf_object__open_file(const char *path, const faultline_bpf_object_open_opts *opts)'),
   obj_load: libbpf.func('int bpf_object__load(void *obj)'),
   obj_close: libbpf.func('void bpf_object__close(void *obj)'),
   obj_btf: libbpf.func('void *bpf_object__btf(void *obj)'),
@@ -81,11 +97,19 @@ const fn = {
 export type LibbpfLogLevel = 'warn' | 'info' | 'debug';
 const LOG_LEVELS: LibbpfLogLevel[] = ['warn', 'info', 'debug'];
 
-/** libbpf's own messages; the last ones are attached to load/attach errors. */
+/** Lines of libbpf's messages kept for the next error: a verifier log's tail says why it refused. */
+const RECENT_LINES = 60;
+
+/** libbpf's own messages; the last lines are attached to load/attach errors. */
 class LibbpfLog {
   readonly recent: string[] = [];
   sink: ((level: LibbpfLogLevel, line: string) => void) | null = null;
-  private readonly buf = Buffer.alloc(1024);
+  /**
+   * One message at most: a verifier log comes as one, and its reason is at
+   * its end. Not zero-filled, so its pages cost memory only once a message
+   * that long arrives (the kernel's log for one program is at most 16 MiB).
+   */
+  private readonly buf = Buffer.allocUnsafeSlow(16 << 20);
   private callback: Pointer | null = null;
 
   install(): void {
@@ -96,8 +120,10 @@ class LibbpfLog {
         const text = this.buf.subarray(0, Math.max(0, Math.min(n, this.buf.length - 1))).toString('utf8').trimEnd();
         const lvl = LOG_LEVELS[level] ?? 'debug';
         if (lvl !== 'debug') {
-          this.recent.push(text);
-          if (this.recent.length > 40) this.recent.shift();
+          // A long message (a verifier log) keeps its first line (which program) and its last ones (why).
+          const lines = text.split('\n');
+          this.recent.push(...(lines.length <= RECENT_LINES ? lines : [lines[0]!, `  [${lines.length - RECENT_LINES + 1} lines]`, ...lines.slice(2 - RECENT_LINES)]));
+          if (this.recent.length > RECENT_LINES) this.recent.splice(0, this.recent.length - RECENT_LINES);
         }
         this.sink?.(lvl, text);
       } catch {
@@ -131,6 +157,25 @@ export function numPossibleCpus(): number {
 
 function failure(code: string, what: string, errno: number, hint: string): FaultlineError {
   return new FaultlineError(code, `${what}: ${errnoName(errno)}; ${hint}`, libbpfLog.takeRecent());
+}
+
+/**
+ * Why the verifier refused a program, from libbpf's messages: which program
+ * ("prog 'NAME': BPF program load failed") and the log's last line before
+ * its statistics ("R1 invalid mem access 'scalar'"); null without a log.
+ */
+export function verifierVerdict(lines: readonly string[]): string | null {
+  let end = lines.length - 1;
+  while (end >= 0 && !lines[end]!.includes('-- END PROG LOAD LOG --')) end--;
+  if (end < 0) return null;
+  let program: string | undefined;
+  for (let i = end; i >= 0 && program === undefined; i--) program = /prog '([A-Za-z0-9_]+)': BPF program load failed/.exec(lines[i]!)?.[1];
+  for (let i = end - 1; i >= 0 && !lines[i]!.includes('-- BEGIN PROG LOAD LOG --'); i--) {
+    const line = lines[i]!.trim();
+    if (line === '' || /^(processed \d+ insns|verification time|stack depth|\[\d+ lines\])/.test(line)) continue;
+    return `${program ? `${program}: ` : ''}${line}`;
+  }
+  return null;
 }
 
 function hintFor(errno: number): string {
@@ -216,7 +261,10 @@ export class BpfObject {
 
   static open(path: string): BpfObject {
     libbpfLog.install();
-    const ptr = fn.obj_open_file(path, null) as Pointer | null;
+    // The kernel's BTF named as a file: libbpf then never looks through the kernel modules' BTF for a type
+    // vmlinux lacks (a CO-RE existence check such as struct mm_rss_stat on 6.2+), a search that needs
+    // CAP_SYS_ADMIN and, in libbpf 1.1, fails the whole load without it (after the capability drop).
+    const ptr = fn.obj_open_file(path, { sz: koffi.sizeof(OpenOpts), btf_custom_path: VMLINUX_BTF }) as Pointer | null;
     if (ptr === null) {
       const errno = koffi.errno();
       if (errno === 2) {
@@ -280,7 +328,11 @@ export class BpfObject {
 
   load(): void {
     const rc = fn.obj_load(this.handle) as number;
-    if (rc < 0) throw failure('BPF_LOAD', `the kernel refused to load ${this.path}`, rc, hintFor(rc));
+    if (rc < 0) {
+      // The verifier's refusal comes as EACCES or EINVAL: its log says why, better than the errno.
+      const verdict = verifierVerdict(libbpfLog.recent);
+      throw failure('BPF_LOAD', `the kernel refused to load ${this.path}`, rc, verdict ? `the verifier: ${verdict}` : hintFor(rc));
+    }
     libbpfLog.takeRecent();
   }
 
