@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Builds the kernel programs: build/faultline.bpf.o (CO-RE, BTF-relocated at load).
+#   bpf/build.sh [OBJECT [CLANG_FLAG...]]   another output, with extra flags (tests: -DFAULTLINE_TEST_...)
 # vmlinux.h is generated here from the running kernel's BTF and never committed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,8 @@ if [ ! -s "$out/vmlinux.h" ] || [ "$btf" -nt "$out/vmlinux.h" ]; then
   mv "$out/vmlinux.h.tmp" "$out/vmlinux.h"
 fi
 arch=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
-clang -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_"$arch" \
-  -I "$out" -I bpf -c bpf/faultline.bpf.c -o "$out/faultline.bpf.o"
-echo "built $out/faultline.bpf.o"
+object=${1:-$out/faultline.bpf.o}
+shift $(($# > 0 ? 1 : 0))
+clang -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_"$arch" "$@" \
+  -I "$out" -I bpf -c bpf/faultline.bpf.c -o "$object"
+echo "built $object"

@@ -13,6 +13,7 @@ import { createFamilies } from '../src/expose/metrics.js';
 function source(fail: { processes?: string; stalls?: string }): KernelSource {
   return {
     tracepointMode: 'tp_btf',
+    fallbacks: [],
     processCapacity: 1,
     accessTypes: false,
     programs: [],

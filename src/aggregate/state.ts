@@ -28,6 +28,8 @@ export interface KernelSource {
   /** Whether access types are counted (the exceptions tracepoints carry the x86 error code; the perf event does not). */
   readonly accessTypes: boolean;
   readonly programs: readonly { program: string; attachPoint: string; links: number }[];
+  /** tp_btf programs the kernel refused, each replaced by its classic twin. */
+  readonly fallbacks: readonly { program: string; instead: string; reason: string }[];
   readonly ringCallbackErrors: number;
   readProcesses(): ProcessFaultsRecord[];
   forgetProcesses(pids: Iterable<number>): void;

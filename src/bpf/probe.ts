@@ -41,6 +41,7 @@ import {
   RingBuffer,
   PERF_COUNT_SW_PAGE_FAULTS,
   PERF_COUNT_SW_PAGE_FAULTS_MAJ,
+  VMLINUX_BTF,
   openSoftwarePerfEvent,
   type BpfLink,
   type BpfMap,
@@ -139,6 +140,22 @@ function traceRodata(filter: TraceFilter | undefined, fields: readonly TraceFiel
   };
 }
 
+/** Which program of each twin pair runs: the typed tp_btf one, or its classic tracepoint twin. */
+export interface TracepointModes {
+  /** The exceptions tracepoints (page_fault_user, page_fault_kernel). */
+  readonly faults: 'tp_btf' | 'classic';
+  /** oom/mark_victim. */
+  readonly oom: 'tp_btf' | 'classic';
+}
+
+/** A tp_btf program this kernel refused (or could not attach), and its classic twin that runs instead. */
+export interface ProgramFallback {
+  readonly program: string;
+  readonly instead: string;
+  /** What the kernel or libbpf said: the error's message and the last line of its log. */
+  readonly reason: string;
+}
+
 export interface AttachedProgram {
   readonly program: string;
   readonly attachPoint: string;
@@ -146,6 +163,12 @@ export interface AttachedProgram {
 }
 
 const MARK_VICTIM = { tp_btf: 'mark_victim_btf', classic: 'mark_victim_tp' } as const;
+/** The twin pair a tp_btf program belongs to. */
+const TWIN_OF: Record<string, keyof TracepointModes> = {
+  page_fault_user_btf: 'faults',
+  page_fault_kernel_btf: 'faults',
+  mark_victim_btf: 'oom',
+};
 /** Fault entry programs on the exceptions tracepoints: user-mode faults, then kernel-mode ones on user addresses. */
 const FAULT_ENTRY = {
   tp_btf: ['page_fault_user_btf', 'page_fault_kernel_btf'],
@@ -199,8 +222,26 @@ export function onlineCpus(): number[] {
   return parseCpuList(readFileSync('/sys/devices/system/cpu/online', 'utf8'));
 }
 
+/** What running a classic twin instead of its tp_btf program costs a user. */
+export const FALLBACK_COST: Record<string, string> = {
+  mark_victim_tp:
+    "OOM kills carry no cgroup, container or pod (the classic tracepoint runs in the allocating task, not the victim) and only the fields this kernel's oom/mark_victim format has",
+  page_fault_user_tp: "the same counts and fields, read from the tracepoint's record with probe reads instead of typed arguments (more BPF time per fault)",
+};
+
+/** The program a load or attach error names (libbpf: "prog 'NAME': failed to load"; ours: "cannot attach NAME"). */
+export function refusedProgram(err: FaultlineError): string | null {
+  for (const line of [...err.detail].reverse()) {
+    const m = /prog '([A-Za-z0-9_]+)': (?:failed to load|BPF program load failed|relo #\d+: failed to relocate)/.exec(line);
+    if (m) return m[1]!;
+  }
+  return /^cannot attach ([A-Za-z0-9_]+)/.exec(err.message)?.[1] ?? null;
+}
+
 export class Probe {
-  readonly tracepointMode: 'tp_btf' | 'classic';
+  readonly tracepointModes: TracepointModes;
+  /** The tp_btf programs this kernel refused, each replaced by its classic twin ('auto' only). */
+  fallbacks: readonly ProgramFallback[] = [];
   readonly faultHook: 'tracepoint' | 'perf-event';
   /** Whether the entry hook settles faults into regions (else every fault counts in region "other"). */
   readonly faultDetail: boolean;
@@ -225,9 +266,10 @@ export class Probe {
   /** Stall programs whose tracepoint exists here (compaction needs CONFIG_COMPACTION). */
   private readonly stallPrograms: string[] = [];
 
-  private constructor(object: BpfObject, mode: 'tp_btf' | 'classic', options: ProbeOptions) {
+  private constructor(object: BpfObject, modes: TracepointModes, options: ProbeOptions) {
     this.object = object;
-    this.tracepointMode = mode;
+    this.tracepointModes = modes;
+    const mode = modes.faults;
     this.faultHook = resolveFaultHook(options.faultHook ?? 'auto');
     this.faultDetail = (options.countFaults ?? true) && (options.faultDetail ?? true);
     const wanted = this.faultDetail || tracesFaults(options.trace);
@@ -249,7 +291,7 @@ export class Probe {
     if (!existsSync(objectPath)) {
       throw new FaultlineError('BPF_OBJECT_MISSING', `BPF object ${objectPath} not found; build it with \`npm run build\``);
     }
-    if (!existsSync('/sys/kernel/btf/vmlinux')) {
+    if (!existsSync(VMLINUX_BTF)) {
       throw new FaultlineError(
         'NO_KERNEL_BTF',
         'this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): faultline\'s CO-RE programs need a kernel built with ' +
@@ -257,26 +299,53 @@ export class Probe {
       );
     }
     const requested = options.tracepoints ?? 'auto';
-    if (requested !== 'auto') return Probe.startWith(objectPath, requested, options);
-    try {
-      return Probe.startWith(objectPath, 'tp_btf', options);
-    } catch (err) {
-      if (!(err instanceof FaultlineError) || !['BPF_LOAD', 'BPF_ATTACH'].includes(err.code)) throw err;
+    if (requested !== 'auto') return Probe.startWith(objectPath, { faults: requested, oom: requested }, options);
+    // Per program: a tp_btf program the kernel refuses gives way to its classic twin, and the others stay typed.
+    let modes: TracepointModes = { faults: 'tp_btf', oom: 'tp_btf' };
+    const fallbacks: ProgramFallback[] = [];
+    let first: unknown = null;
+    for (;;) {
       try {
-        return Probe.startWith(objectPath, 'classic', options);
-      } catch {
-        throw err;
+        const probe = Probe.startWith(objectPath, modes, options);
+        probe.fallbacks = fallbacks;
+        return probe;
+      } catch (err) {
+        if (!(err instanceof FaultlineError) || !['BPF_LOAD', 'BPF_ATTACH'].includes(err.code)) throw err;
+        first ??= err;
+        const reason = err.message;
+        const program = refusedProgram(err);
+        const twin = program === null ? undefined : TWIN_OF[program];
+        const typed = (Object.keys(modes) as (keyof TracepointModes)[]).filter((k) => modes[k] === 'tp_btf');
+        // A refused program with a twin: that pair only. Anything else (no program named, or one without a twin): every pair.
+        const fallBack = twin !== undefined && modes[twin] === 'tp_btf' ? [twin] : typed;
+        if (fallBack.length === 0) throw first;
+        for (const pair of fallBack) {
+          const [typedProgram, instead] = pair === 'oom' ? [MARK_VICTIM.tp_btf, MARK_VICTIM.classic] : [FAULT_ENTRY.tp_btf[0], FAULT_ENTRY.classic[0]];
+          fallbacks.push({ program: program !== null && TWIN_OF[program] === pair ? program : typedProgram, instead, reason });
+          modes = { ...modes, [pair]: 'classic' };
+        }
       }
     }
   }
 
-  private static startWith(objectPath: string, mode: 'tp_btf' | 'classic', options: ProbeOptions): Probe {
+  /** 'tp_btf' or 'classic' when both pairs agree, else 'mixed' (the tracepoints label of faultline_build_info). */
+  get tracepointMode(): 'tp_btf' | 'classic' | 'mixed' {
+    return this.tracepointModes.faults === this.tracepointModes.oom ? this.tracepointModes.faults : 'mixed';
+  }
+
+  /** How the tracepoints attach, for a log line: "tp_btf", or each pair's mode. */
+  describeTracepoints(): string {
+    const m = this.tracepointModes;
+    return m.faults === m.oom ? m.faults : `page faults ${m.faults}, OOM ${m.oom}`;
+  }
+
+  private static startWith(objectPath: string, modes: TracepointModes, options: ProbeOptions): Probe {
     const object = BpfObject.open(objectPath);
-    const probe = new Probe(object, mode, options);
+    const probe = new Probe(object, modes, options);
     try {
-      probe.configure(mode, options);
+      probe.configure(modes, options);
       object.load();
-      probe.attach(mode, options);
+      probe.attach(modes, options);
       return probe;
     } catch (err) {
       probe.close();
@@ -284,7 +353,7 @@ export class Probe {
     }
   }
 
-  private configure(mode: 'tp_btf' | 'classic', options: ProbeOptions): void {
+  private configure(modes: TracepointModes, options: ProbeOptions): void {
     const countFaults = options.countFaults ?? true;
     for (const [name, [keySize, valueSize]] of Object.entries(MAP_SIZES)) {
       const map = this.object.map(name);
@@ -296,8 +365,8 @@ export class Probe {
         );
       }
     }
-    this.object.setAutoload(MARK_VICTIM[mode === 'tp_btf' ? 'classic' : 'tp_btf'], false);
-    if (!this.oom) this.object.setAutoload(MARK_VICTIM[mode], false);
+    this.object.setAutoload(MARK_VICTIM[modes.oom === 'tp_btf' ? 'classic' : 'tp_btf'], false);
+    if (!this.oom) this.object.setAutoload(MARK_VICTIM[modes.oom], false);
     for (const prog of ALL_ENTRY_PROGRAMS) if (!this.entryPrograms.includes(prog)) this.object.setAutoload(prog, false);
     if (!countFaults) for (const prog of COUNT_PROGRAMS) this.object.setAutoload(prog, false);
     for (const [prog, [category, event]] of Object.entries(STALL_TRACEPOINTS)) {
@@ -318,7 +387,9 @@ export class Probe {
       fault_detail: this.faultDetail ? 1 : 0,
       ...traceRodata(options.trace, options.traceFields ?? TRACE_FIELDS),
     };
-    if (mode === 'classic') Object.assign(values, classicOffsets(this.entryPrograms.includes(FAULT_ENTRY.classic[0])));
+    if (modes.oom === 'classic' || modes.faults === 'classic') {
+      Object.assign(values, classicOffsets(this.entryPrograms.includes(FAULT_ENTRY.classic[0]), this.oom && modes.oom === 'classic'));
+    }
     const layout = this.object.rodataLayout();
     this.object.writeRodata((rodata) => {
       for (const [name, value] of Object.entries(values)) {
@@ -332,7 +403,7 @@ export class Probe {
     });
   }
 
-  private attach(mode: 'tp_btf' | 'classic', options: ProbeOptions): void {
+  private attach(modes: TracepointModes, options: ProbeOptions): void {
     // The filter is in place before any program runs.
     const pids = options.trace?.pids ?? [];
     if (pids.length > 64) throw new FaultlineError('BAD_FLAG', `at most 64 processes can be traced at once, not ${pids.length}`);
@@ -342,7 +413,7 @@ export class Probe {
       key.writeUInt32LE(pid);
       traced.update(key, Buffer.from([1]));
     }
-    if (this.oom) this.attachOne(MARK_VICTIM[mode]);
+    if (this.oom) this.attachOne(MARK_VICTIM[modes.oom]);
     if (this.stallPrograms.length > 0) {
       // Where stalls of cgroups beyond the map's bound are counted.
       const stalls = this.map('stalls');
@@ -592,8 +663,7 @@ export class Probe {
 }
 
 /** .rodata values for the classic tracepoint twins, read from this kernel's format files. */
-function classicOffsets(faultEntry: boolean): Record<string, number> {
-  const mv: TracepointFormat = readTracepointFormat('oom', 'mark_victim');
+function classicOffsets(faultEntry: boolean, oom: boolean): Record<string, number> {
   const need = (format: TracepointFormat, field: string, size?: number): number => {
     const off = fieldOffset(format, field, size);
     if (off < 0) {
@@ -602,8 +672,11 @@ function classicOffsets(faultEntry: boolean): Record<string, number> {
     return off;
   };
   const pfu: TracepointFormat | null = faultEntry ? readTracepointFormat('exceptions', 'page_fault_user') : null;
+  const fault: Record<string, number> = pfu ? { pfu_address_off: need(pfu, 'address', 8), pfu_ip_off: fieldOffset(pfu, 'ip', 8), pfu_error_code_off: need(pfu, 'error_code', 8) } : {};
+  if (!oom) return fault;
+  const mv: TracepointFormat = readTracepointFormat('oom', 'mark_victim');
   return {
-    ...(pfu ? { pfu_address_off: need(pfu, 'address', 8), pfu_ip_off: fieldOffset(pfu, 'ip', 8), pfu_error_code_off: need(pfu, 'error_code', 8) } : {}),
+    ...fault,
     mv_pid_off: need(mv, 'pid', 4),
     mv_comm_off: fieldOffset(mv, 'comm'),
     mv_total_vm_off: fieldOffset(mv, 'total_vm', 8),

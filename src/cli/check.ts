@@ -8,7 +8,7 @@ import { parseCgroupMounts } from '../aggregate/cgroups.js';
 import { FaultlineError } from '../bpf/errors.js';
 import { KmsgOomReports } from '../bpf/kmsg.js';
 import { enableBpfStats, libbpfVersion } from '../bpf/libbpf.js';
-import { Probe, type TracepointMode } from '../bpf/probe.js';
+import { FALLBACK_COST, Probe, type TracepointMode } from '../bpf/probe.js';
 import { BPF_FLAGS, bpfFlags } from './common.js';
 import { flagHelp, parseFlags } from './flags.js';
 import { requireBpfCapabilities } from './preflight.js';
@@ -50,6 +50,7 @@ export async function check(argv: string[]): Promise<void> {
   const probeWith = (mode: TracepointMode, countFaults: boolean): string => {
     const probe = Probe.start({ objectPath: bpf.objectPath, tracepoints: mode, countFaults });
     try {
+      for (const f of probe.fallbacks) line('warn', 'fallback', `${f.program}: ${f.reason}; ${f.instead} runs instead: ${FALLBACK_COST[f.instead] ?? 'see the README'}`);
       return probe.programs.map((p) => `${p.attachPoint}${p.links > 1 ? ` x${p.links}` : ''}`).join(', ');
     } finally {
       probe.close();
@@ -62,12 +63,13 @@ export async function check(argv: string[]): Promise<void> {
     if (!existsSync('/sys/kernel/btf/vmlinux')) throw new Error('/sys/kernel/btf/vmlinux missing: the kernel needs CONFIG_DEBUG_INFO_BTF=y');
     return '/sys/kernel/btf/vmlinux';
   });
-  const typed = attempt('tp_btf', false, () => probeWith('tp_btf', false));
-  const classic = attempt('tracepoint', false, () => probeWith('classic', false));
+  // What serve would attach (tp_btf where the kernel takes it, program by program), then the classic twins alone.
+  const typed = attempt('tracepoints', false, () => probeWith('auto', false));
+  const classic = attempt('classic', false, () => probeWith('classic', false));
   if (!typed && !classic) line('FAIL', 'tracepoints', 'neither tp_btf nor the classic tracepoints attach');
-  attempt('perf events', true, () => probeWith(typed ? 'tp_btf' : 'classic', true).split(', ').filter((p) => p.startsWith('perf_event')).join(', '));
+  attempt('perf events', true, () => probeWith(typed ? 'auto' : 'classic', true).split(', ').filter((p) => p.startsWith('perf_event')).join(', '));
   attempt('ring buffer', true, () => {
-    const probe = Probe.start({ objectPath: bpf.objectPath, tracepoints: typed ? 'tp_btf' : 'classic', countFaults: false, trace: { pids: [process.pid] }, faultRingBytes: bpf.faultRingBytes, onPageFault: () => {} });
+    const probe = Probe.start({ objectPath: bpf.objectPath, tracepoints: typed ? 'auto' : 'classic', countFaults: false, trace: { pids: [process.pid] }, faultRingBytes: bpf.faultRingBytes, onPageFault: () => {} });
     probe.drain();
     probe.close();
     return 'oom_events and fault_events ring buffers open and drain';

@@ -10,7 +10,7 @@ import { DEFAULT_THREAD_SLOTS, Probe } from '../bpf/probe.js';
 import { DEFAULT_LIMITS, bind, createApp, parseListenAddress, webGuard } from '../expose/http.js';
 import { createExposition, createFamilies } from '../expose/metrics.js';
 import { OtlpConfigError, resolveOtlpConfig, type OtlpConfig } from '../expose/otlp-config.js';
-import { BPF_FLAGS, DRAIN_BATCH, bpfFlags, onShutdown, startDraining } from './common.js';
+import { BPF_FLAGS, DRAIN_BATCH, bpfFlags, onShutdown, reportFallbacks, startDraining } from './common.js';
 import { EventLog } from '../deliver/event-log.js';
 import { formatJson, oomKillExtras, pageFaultExtras } from '../deliver/trace-format.js';
 import { byteSize, collectorOn, durationSeconds, flagHelp, fraction, oneOf, parseFlags, positiveInt, powerOfTwo, processId, wholeNumber, type FlagSpecs } from './flags.js';
@@ -336,12 +336,13 @@ export async function serve(argv: string[]): Promise<void> {
       `faultline: pushing metrics over OTLP (${otlpConfig.protocol}, ${otlpConfig.temporality}) to ${otlpConfig.url} every ${otlpConfig.intervalMs / 1000} s\n`,
     );
   }
+  reportFallbacks(probe.fallbacks);
   const programs = probe.programs.map((p) => p.attachPoint).join(', ');
   const local = server.address();
   const port = typeof local === 'object' && local ? local.port : address.port;
   const host = address.host.includes(':') ? `[${address.host}]` : address.host;
   process.stderr.write(
-    `faultline: serving ${bound.tls ? 'https' : 'http'}://${host}:${port}${telemetryPath} (${probe.tracepointMode}, fault hook ${probe.faultHook}` +
+    `faultline: serving ${bound.tls ? 'https' : 'http'}://${host}:${port}${telemetryPath} (${probe.describeTracepoints()}, fault hook ${probe.faultHook}` +
       `${probe.faultDetail ? (governor ? `, fault detail governed by --bpf.cpu-budget=${cpuBudget}` : '') : ', fault-detail off'}; attached ${programs})\n`,
   );
   const listening = server;

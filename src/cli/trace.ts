@@ -3,7 +3,7 @@ import type { KernelEvent } from '../bpf/contract.js';
 import { FaultlineError } from '../bpf/errors.js';
 import { Probe } from '../bpf/probe.js';
 import { LineBuffer, TRACE_FORMATS, formatEvent } from '../deliver/trace-format.js';
-import { BPF_FLAGS, bpfFlags, onShutdown, startDraining } from './common.js';
+import { BPF_FLAGS, bpfFlags, onShutdown, reportFallbacks, startDraining } from './common.js';
 import { flagHelp, oneOf, parseFlags, positiveInt, processId, type FlagSpecs } from './flags.js';
 import { requireBpfCapabilities, threadGroupOf } from './preflight.js';
 
@@ -69,10 +69,11 @@ export async function trace(argv: string[]): Promise<void> {
   });
   // While stdout is behind (a slow pipe or terminal), records wait in the kernel's ring: memory here stays bounded,
   // and what the ring cannot hold is counted as lost.
+  reportFallbacks(probe.fallbacks);
   const stopDraining = startDraining((max) => process.stdout.writableLength < STDOUT_BACKLOG_BYTES && probe.drain(max), flush, drainMs, true);
   process.stderr.write(
     pid > 0
-      ? `faultline: tracing page faults of pid ${pid} and all OOM kills (${probe.tracepointMode}, fault hook ${probe.faultHook}); Ctrl-C to stop\n`
+      ? `faultline: tracing page faults of pid ${pid} and all OOM kills (${probe.describeTracepoints()}, fault hook ${probe.faultHook}); Ctrl-C to stop\n`
       : 'faultline: no --pid given: streaming OOM kills only (page faults of every process would flood the terminal; add --pid PID)\n',
   );
   onShutdown(async () => {

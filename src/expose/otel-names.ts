@@ -38,6 +38,7 @@ export const OTEL_NAMES: Readonly<Record<string, OtelName>> = {
   faultline_event_log_write_errors_total: { name: 'faultline.event_log.write_errors', unit: '{error}' },
   faultline_event_log_sample_ratio: { name: 'faultline.event_log.sample_ratio', unit: '1' },
   faultline_bpf_programs_attached: { name: 'faultline.bpf.programs.attached', unit: '{link}' },
+  faultline_bpf_program_fallback: { name: 'faultline.bpf.program.fallback', unit: '1' },
   faultline_bpf_program_run_seconds_total: { name: 'faultline.bpf.program.run_time', unit: 's' },
   faultline_bpf_program_runs_total: { name: 'faultline.bpf.program.runs', unit: '{run}' },
   faultline_bpf_stats_enabled: { name: 'faultline.bpf.stats.enabled', unit: '1' },

@@ -34,6 +34,14 @@ export function selfFamilies(state: FaultlineState): Family[] {
       for (const p of state.source.programs) yield [{ program: p.program, attach_point: p.attachPoint }, p.links];
     },
   );
+  gauge(
+    'faultline_bpf_program_fallback',
+    'A typed (tp_btf) program this kernel refused to load or attach, and the classic tracepoint twin that runs instead (1 each); see the README for what each fallback loses.',
+    ['program', 'instead'],
+    function* () {
+      for (const f of state.source.fallbacks) yield [{ program: f.program, instead: f.instead }, 1];
+    },
+  );
   counter(
     'faultline_bpf_program_run_seconds_total',
     'Time the kernel spent running each faultline BPF program; counts only while kernel.bpf_stats_enabled=1.',
