@@ -152,7 +152,7 @@ export interface TracepointModes {
 export interface ProgramFallback {
   readonly program: string;
   readonly instead: string;
-  /** What the kernel or libbpf said: the error's message and the last line of its log. */
+  /** The load or attach error: the errno and, for a verifier refusal, its verdict. */
   readonly reason: string;
 }
 
