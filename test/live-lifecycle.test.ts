@@ -68,7 +68,7 @@ t.test('check reports every feature, detaches, and exits 0 here', { skip: SKIP_N
   const r = await runHoldingPrograms(process.execPath, [CLI, 'check']);
   t.equal(r.code, 0, r.stdout + r.stderr);
   t.ok(r.held.length > 0, `check held programs ${r.held.join(', ')}`);
-  for (const feature of ['privileges', 'libbpf', 'btf', 'tp_btf', 'tracepoint', 'perf events', 'ring buffer', 'cgroups', 'bpf stats', 'kmsg']) {
+  for (const feature of ['privileges', 'libbpf', 'btf', 'tracepoints', 'classic', 'perf events', 'ring buffer', 'cgroups', 'bpf stats', 'kmsg']) {
     t.match(r.stdout, new RegExp(`^(ok|warn) +${feature} `, 'm'), feature);
   }
   t.match(r.stdout, /^faultline can run here$/m);
