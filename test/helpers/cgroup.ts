@@ -38,6 +38,8 @@ export function createMemoryCgroup(limitBytes: number, subpath = ''): TestCgroup
   } else {
     throw new Error('no memory cgroup controller found (v1 at /sys/fs/cgroup/memory or v2 at /sys/fs/cgroup)');
   }
+  // v2 without systemd (a bare VM): the root may not hand the memory controller down yet.
+  if (!v1 && !readFileSync(`${root}/cgroup.subtree_control`, 'utf8').includes('memory')) writeFileSync(`${root}/cgroup.subtree_control`, '+memory');
   const path = `${root}${name}`;
   const dirs: string[] = [];
   for (let dir = path; dir !== root; dir = dir.slice(0, dir.lastIndexOf('/'))) dirs.unshift(dir);
