@@ -57,6 +57,7 @@ for (const c of CASES) t.test(`${c.refused} refused: ${c.instead} runs instead, 
 
   const check = execFileSync(process.execPath, [CLI, 'check', `--bpf.object=${object}`], { encoding: 'utf8' });
   t.match(check, new RegExp(`^warn fallback +${c.refused}: .*the verifier: ${c.refused}: R\\d invalid mem access 'scalar'; ${c.instead} runs instead: `, 'm'));
+  t.equal(check.match(/^warn fallback /gm)?.length, 1, 'one warn line for the one refused program');
   t.match(check, /faultline can run here/);
 
   buildWorkload();

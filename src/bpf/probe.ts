@@ -223,11 +223,16 @@ export function onlineCpus(): number[] {
 }
 
 /** What running a classic twin instead of its tp_btf program costs a user. */
-export const FALLBACK_COST: Record<string, string> = {
+const FALLBACK_COST: Record<string, string> = {
   mark_victim_tp:
     "OOM kills carry no cgroup, container or pod (the classic tracepoint runs in the allocating task, not the victim) and only the fields this kernel's oom/mark_victim format has",
   page_fault_user_tp: "the same counts and fields, read from the tracepoint's record with probe reads instead of typed arguments (more BPF time per fault)",
 };
+
+/** A fallback in one line: the refused program, why, what runs instead, and what that costs. */
+export function describeFallback(f: ProgramFallback): string {
+  return `${f.program}: ${f.reason}; ${f.instead} runs instead: ${FALLBACK_COST[f.instead] ?? 'see the README'}`;
+}
 
 /** The program a load or attach error names (libbpf: "prog 'NAME': failed to load"; ours: "cannot attach NAME"). */
 export function refusedProgram(err: FaultlineError): string | null {

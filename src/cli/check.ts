@@ -7,8 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseCgroupMounts } from '../aggregate/cgroups.js';
 import { FaultlineError } from '../bpf/errors.js';
 import { KmsgOomReports } from '../bpf/kmsg.js';
-import { enableBpfStats, libbpfVersion } from '../bpf/libbpf.js';
-import { FALLBACK_COST, Probe, type TracepointMode } from '../bpf/probe.js';
+import { VMLINUX_BTF, enableBpfStats, libbpfVersion } from '../bpf/libbpf.js';
+import { Probe, describeFallback, type TracepointMode } from '../bpf/probe.js';
 import { BPF_FLAGS, bpfFlags } from './common.js';
 import { flagHelp, parseFlags } from './flags.js';
 import { requireBpfCapabilities } from './preflight.js';
@@ -47,10 +47,11 @@ export async function check(argv: string[]): Promise<void> {
       return false;
     }
   };
-  const probeWith = (mode: TracepointMode, countFaults: boolean): string => {
+  /** What attaches in `mode`; with `reportFallbacks`, a warn line per refused program (once: later probes meet the same refusals). */
+  const probeWith = (mode: TracepointMode, countFaults: boolean, reportFallbacks = false): string => {
     const probe = Probe.start({ objectPath: bpf.objectPath, tracepoints: mode, countFaults });
     try {
-      for (const f of probe.fallbacks) line('warn', 'fallback', `${f.program}: ${f.reason}; ${f.instead} runs instead: ${FALLBACK_COST[f.instead] ?? 'see the README'}`);
+      if (reportFallbacks) for (const f of probe.fallbacks) line('warn', 'fallback', describeFallback(f));
       return probe.programs.map((p) => `${p.attachPoint}${p.links > 1 ? ` x${p.links}` : ''}`).join(', ');
     } finally {
       probe.close();
@@ -60,11 +61,11 @@ export async function check(argv: string[]): Promise<void> {
   attempt('privileges', true, () => (requireBpfCapabilities(), 'CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)'));
   attempt('libbpf', true, () => `libbpf ${libbpfVersion()}`);
   attempt('btf', true, () => {
-    if (!existsSync('/sys/kernel/btf/vmlinux')) throw new Error('/sys/kernel/btf/vmlinux missing: the kernel needs CONFIG_DEBUG_INFO_BTF=y');
-    return '/sys/kernel/btf/vmlinux';
+    if (!existsSync(VMLINUX_BTF)) throw new Error(`${VMLINUX_BTF} missing: the kernel needs CONFIG_DEBUG_INFO_BTF=y`);
+    return VMLINUX_BTF;
   });
   // What serve would attach (tp_btf where the kernel takes it, program by program), then the classic twins alone.
-  const typed = attempt('tracepoints', false, () => probeWith('auto', false));
+  const typed = attempt('tracepoints', false, () => probeWith('auto', false, true));
   const classic = attempt('classic', false, () => probeWith('classic', false));
   if (!typed && !classic) line('FAIL', 'tracepoints', 'neither tp_btf nor the classic tracepoints attach');
   attempt('perf events', true, () => probeWith(typed ? 'auto' : 'classic', true).split(', ').filter((p) => p.startsWith('perf_event')).join(', '));

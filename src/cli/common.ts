@@ -1,6 +1,6 @@
 /** Flags and steps shared by the commands that load the kernel programs. */
 import { libbpfLog } from '../bpf/libbpf.js';
-import { DEFAULT_OBJECT_PATH, FALLBACK_COST, type FaultHook, type ProgramFallback, type TracepointMode } from '../bpf/probe.js';
+import { DEFAULT_OBJECT_PATH, describeFallback, type FaultHook, type ProgramFallback, type TracepointMode } from '../bpf/probe.js';
 import { byteSize, oneOf, type FlagSpecs, type ParsedFlags } from './flags.js';
 import { FaultlineError } from '../bpf/errors.js';
 
@@ -62,7 +62,7 @@ export function ringSize(flag: string, value: ParsedFlags[string]): number {
 /** Runs cleanup once on SIGINT or SIGTERM, then exits 0. */
 /** One stderr line per tp_btf program the kernel refused: why, what runs instead, and what that costs. */
 export function reportFallbacks(fallbacks: readonly ProgramFallback[]): void {
-  for (const f of fallbacks) process.stderr.write(`faultline: ${f.program}: ${f.reason}; ${f.instead} runs instead: ${FALLBACK_COST[f.instead] ?? 'see the README'}\n`);
+  for (const f of fallbacks) process.stderr.write(`faultline: ${describeFallback(f)}\n`);
 }
 
 export function onShutdown(cleanup: () => Promise<void> | void): void {
