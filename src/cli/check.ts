@@ -47,11 +47,17 @@ export async function check(argv: string[]): Promise<void> {
       return false;
     }
   };
-  /** What attaches in `mode`; with `reportFallbacks`, a warn line per refused program (once: later probes meet the same refusals). */
-  const probeWith = (mode: TracepointMode, countFaults: boolean, reportFallbacks = false): string => {
+  /** Refused programs already reported: each probe below meets the same refusals (and the fault programs load only with countFaults). */
+  const reported = new Set<string>();
+  /** What attaches in `mode`, after a warn line for each refused program not reported yet. */
+  const probeWith = (mode: TracepointMode, countFaults: boolean): string => {
     const probe = Probe.start({ objectPath: bpf.objectPath, tracepoints: mode, countFaults });
     try {
-      if (reportFallbacks) for (const f of probe.fallbacks) line('warn', 'fallback', describeFallback(f));
+      for (const f of probe.fallbacks) {
+        if (reported.has(f.program)) continue;
+        reported.add(f.program);
+        line('warn', 'fallback', describeFallback(f));
+      }
       return probe.programs.map((p) => `${p.attachPoint}${p.links > 1 ? ` x${p.links}` : ''}`).join(', ');
     } finally {
       probe.close();
@@ -65,7 +71,7 @@ export async function check(argv: string[]): Promise<void> {
     return VMLINUX_BTF;
   });
   // What serve would attach (tp_btf where the kernel takes it, program by program), then the classic twins alone.
-  const typed = attempt('tracepoints', false, () => probeWith('auto', false, true));
+  const typed = attempt('tracepoints', false, () => probeWith('auto', false));
   const classic = attempt('classic', false, () => probeWith('classic', false));
   if (!typed && !classic) line('FAIL', 'tracepoints', 'neither tp_btf nor the classic tracepoints attach');
   attempt('perf events', true, () => probeWith(typed ? 'auto' : 'classic', true).split(', ').filter((p) => p.startsWith('perf_event')).join(', '));
