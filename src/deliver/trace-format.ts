@@ -115,7 +115,7 @@ export class LineBuffer {
   private chunk: Buffer;
   private used = 0;
   private readonly done: Buffer[] = [];
-  private commKey: [number, number, number, number] = [-1, -1, -1, -1];
+  private comm: string | null = null;
   private commTail = Buffer.alloc(0);
 
   constructor(private readonly chunkBytes = 256 << 10) {
@@ -165,16 +165,16 @@ export class LineBuffer {
     this.used = 0;
   }
 
-  /** " comm=<comm>\n" as bytes: remade only when the 16 comm bytes change (a traced process rarely renames itself). */
+  /**
+   * " comm=<comm>\n" as bytes, remade only when the comm changes (a traced
+   * process rarely renames itself); decodeComm returns its cached string
+   * while the 16 bytes stay the same.
+   */
   private commSuffix(ring: Buffer, at: number): Buffer {
-    const k = this.commKey;
-    const a = ring.readUInt32LE(at);
-    const b = ring.readUInt32LE(at + 4);
-    const c = ring.readUInt32LE(at + 8);
-    const d = ring.readUInt32LE(at + 12);
-    if (a !== k[0] || b !== k[1] || c !== k[2] || d !== k[3]) {
-      this.commKey = [a, b, c, d];
-      this.commTail = Buffer.from(` comm=${decodeComm(ring, at)}\n`);
+    const comm = decodeComm(ring, at);
+    if (comm !== this.comm) {
+      this.comm = comm;
+      this.commTail = Buffer.from(` comm=${comm}\n`);
     }
     return this.commTail;
   }
