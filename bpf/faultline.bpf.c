@@ -993,21 +993,13 @@ static __always_inline __u64 mm_rss_bytes(struct mm_struct *mm, int member)
 	return pages > 0 ? pages * page_size : 0;
 }
 
-/* The victim's task_struct: Linux >= 6.8, and stable kernels that took the change (Debian's 6.1). */
-SEC("tp_btf/mark_victim")
-int BPF_PROG(mark_victim_btf, struct task_struct *task, uid_t uid)
+/* The victim's context from its task_struct, as the typed tracepoint and its own record read it. */
+static __always_inline void victim_from_task(struct oom_event *e, struct task_struct *task)
 {
-	struct oom_event *e = oom_reserve();
 	struct mm_struct *mm = task->mm;
 
-#ifdef FAULTLINE_TEST_REFUSE_OOM
-	REFUSED_BY_VERIFIER();
-#endif
-	if (!e)
-		return 0;
 	e->pid = task->tgid;
 	e->tid = task->pid;
-	e->uid = uid;
 	e->oom_score_adj = task->signal->oom_score_adj;
 	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), task->comm);
 	if (mm) {
@@ -1019,7 +1011,55 @@ int BPF_PROG(mark_victim_btf, struct task_struct *task, uid_t uid)
 		e->pgtables_bytes = mm->pgtables_bytes.counter;
 	}
 	task_cgroups(task, &e->cgroup_id, &e->memcg_id);
+}
+
+/* The victim's task_struct: Linux >= 6.8, and stable kernels that took the change (Debian's 6.1). */
+SEC("tp_btf/mark_victim")
+int BPF_PROG(mark_victim_btf, struct task_struct *task, uid_t uid)
+{
+	struct oom_event *e = oom_reserve();
+
+#ifdef FAULTLINE_TEST_REFUSE_OOM
+	REFUSED_BY_VERIFIER();
+#endif
+	if (!e)
+		return 0;
+	victim_from_task(e, task);
+	e->uid = uid;
 	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/*
+ * Where mark_victim_btf cannot run (a kernel whose mark_victim passes only a
+ * pid, before 6.8), the victim's task is still seen once: __oom_kill_process
+ * sends it SIGKILL (SEND_SIG_PRIV) from the killing task just before
+ * mark_oom_victim(), on every kernel since 4.x. This keeps the victim's
+ * context by the killing thread for mark_victim_tp, which takes it when the
+ * pids match. Loaded only with mark_victim_tp; one compare for other signals.
+ */
+#define SIGKILL 9
+#define SEND_SIG_PRIV 1UL
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);                 /* the killing thread */
+	__type(value, struct oom_event);    /* the victim's context, without trigger and timestamp */
+} oom_signalled SEC(".maps");
+
+SEC("tp_btf/signal_generate")
+int BPF_PROG(oom_victim_signal, int sig, struct kernel_siginfo *info, struct task_struct *task, int group, int result)
+{
+	struct oom_event e = {};
+	__u32 killer;
+
+	if (sig != SIGKILL || (unsigned long)info != SEND_SIG_PRIV)
+		return 0;
+	killer = (__u32)bpf_get_current_pid_tgid();
+	victim_from_task(&e, task);
+	e.uid = BPF_CORE_READ(task, real_cred, uid.val);
+	bpf_map_update_elem(&oom_signalled, &killer, &e, BPF_ANY);
 	return 0;
 }
 
@@ -1027,19 +1067,43 @@ SEC("tracepoint/oom/mark_victim")
 int mark_victim_tp(void *ctx)
 {
 	struct oom_event *e = oom_reserve();
-	__u32 loc;
+	struct oom_event *seen;
+	__u32 loc, killer;
 
 	if (!e)
 		return 0;
 	e->pid = tp_field(ctx, mv_pid_off, 4);
 	e->tid = e->pid;
-	e->uid = tp_field(ctx, mv_uid_off, 4);
-	e->oom_score_adj = (__s16)tp_field(ctx, mv_oom_score_adj_off, 2);
-	e->total_vm_bytes = tp_field(ctx, mv_total_vm_off, 8) << 10;
-	e->anon_rss_bytes = tp_field(ctx, mv_anon_rss_off, 8) << 10;
-	e->file_rss_bytes = tp_field(ctx, mv_file_rss_off, 8) << 10;
-	e->shmem_rss_bytes = tp_field(ctx, mv_shmem_rss_off, 8) << 10;
-	e->pgtables_bytes = tp_field(ctx, mv_pgtables_off, 8) << 10;
+	/* The victim as signalled a moment ago by this thread (oom_victim_signal): its process, comm, cgroups and the rest. */
+	killer = (__u32)bpf_get_current_pid_tgid();
+	seen = bpf_map_lookup_elem(&oom_signalled, &killer);
+	if (seen && seen->tid == e->tid) {
+		e->pid = seen->pid;
+		e->uid = seen->uid;
+		e->oom_score_adj = seen->oom_score_adj;
+		e->total_vm_bytes = seen->total_vm_bytes;
+		e->anon_rss_bytes = seen->anon_rss_bytes;
+		e->file_rss_bytes = seen->file_rss_bytes;
+		e->shmem_rss_bytes = seen->shmem_rss_bytes;
+		e->pgtables_bytes = seen->pgtables_bytes;
+		__builtin_memcpy(e->comm, seen->comm, sizeof(e->comm));
+		e->cgroup_id = seen->cgroup_id;
+		e->memcg_id = seen->memcg_id;
+	}
+	if (seen)
+		bpf_map_delete_elem(&oom_signalled, &killer);
+	/* The tracepoint's own fields where this kernel's format has them (>= 6.8, or a backport). */
+	if (mv_uid_off >= 0)
+		e->uid = tp_field(ctx, mv_uid_off, 4);
+	if (mv_oom_score_adj_off >= 0)
+		e->oom_score_adj = (__s16)tp_field(ctx, mv_oom_score_adj_off, 2);
+	if (mv_total_vm_off >= 0) {
+		e->total_vm_bytes = tp_field(ctx, mv_total_vm_off, 8) << 10;
+		e->anon_rss_bytes = tp_field(ctx, mv_anon_rss_off, 8) << 10;
+		e->file_rss_bytes = tp_field(ctx, mv_file_rss_off, 8) << 10;
+		e->shmem_rss_bytes = tp_field(ctx, mv_shmem_rss_off, 8) << 10;
+		e->pgtables_bytes = tp_field(ctx, mv_pgtables_off, 8) << 10;
+	}
 	if (mv_comm_off >= 0) {
 		/* __data_loc: offset of the string in the record (low 16 bits), its length (high). */
 		loc = tp_field(ctx, mv_comm_off, 4);

@@ -5,12 +5,13 @@
  * load from a scalar in one program (-DFAULTLINE_TEST_REFUSE_*), which every
  * verifier refuses, as Debian's 6.1 refused mark_victim_btf.
  */
-import t from 'tap';
-import { execFileSync } from 'node:child_process';
+import t, { type Test } from 'tap';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, ROOT, SKIP_NOT_ROOT, buildWorkload, runWorkload, scrape, startExporter, sum } from './helpers/live.js';
+import { CLI, ROOT, SKIP_NOT_ROOT, buildWorkload, runWorkload, scrape, startExporter, sum, waitFor } from './helpers/live.js';
+import { createMemoryCgroup, holdMemoryIn } from './helpers/cgroup.js';
 import { refusedProgram } from '../src/bpf/probe.js';
 import { FaultlineError } from '../src/bpf/errors.js';
 
@@ -49,11 +50,17 @@ const CASES = [
   },
 ];
 
-for (const c of CASES) t.test(`${c.refused} refused: ${c.instead} runs instead, the rest stays typed`, { skip: SKIP_NOT_ROOT }, async (t) => {
+/** The shipped source built with one -D flag, into a directory the test removes. */
+function buildObject(t: Test, define: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'faultline-fallback-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const object = join(dir, 'refuse.bpf.o');
-  execFileSync('bash', [`${ROOT}bpf/build.sh`, object, `-D${c.define}`], { cwd: ROOT, stdio: 'ignore' });
+  execFileSync('bash', [`${ROOT}bpf/build.sh`, object, `-D${define}`], { cwd: ROOT, stdio: 'ignore' });
+  return object;
+}
+
+for (const c of CASES) t.test(`${c.refused} refused: ${c.instead} runs instead, the rest stays typed`, { skip: SKIP_NOT_ROOT }, async (t) => {
+  const object = buildObject(t, c.define);
 
   const check = execFileSync(process.execPath, [CLI, 'check', `--bpf.object=${object}`], { encoding: 'utf8' });
   t.match(check, new RegExp(`^warn fallback +${c.refused}: .*the verifier: ${c.refused}: R\\d invalid mem access 'scalar'; ${c.instead} runs instead: `, 'm'));
@@ -76,4 +83,54 @@ for (const c of CASES) t.test(`${c.refused} refused: ${c.instead} runs instead, 
   const pid = String(k.pid);
   t.equal(sum(samples, 'faultline_process_page_faults_total', { pid }), k.minflt + k.majflt, "counts still equal the kernel's minflt+majflt");
   t.ok(sum(samples, 'faultline_process_page_faults_total', { pid, region: 'anon' }) >= 4096, 'and settle into regions');
+});
+
+/*
+ * An OOM kill where the victim and the allocating task sit in sibling
+ * cgroups under one limit: only the victim's own task can name its cgroup.
+ * Returns the victim's faultline_oom_victim_info labels.
+ */
+async function killAcrossSiblings(t: Test, url: string) {
+  const parent = createMemoryCgroup(64 << 20);
+  t.teardown(() => parent.remove());
+  const victimGroup = parent.child('victim');
+  const triggerGroup = parent.child('trigger');
+  const holder = holdMemoryIn(victimGroup, 40, 1000);
+  await waitFor('the victim to hold 40 MiB', () => holder.held());
+  const trigger = spawn('sh', ['-c', `echo $$ > ${triggerGroup.procsFile} && exec ${buildWorkload()} grow 40 0`], { stdio: 'ignore' });
+  const triggerExit = new Promise<number | null>((resolve) => trigger.on('exit', (code) => resolve(code)));
+  t.equal(await holder.exited, 'SIGKILL', 'the holder was killed');
+  t.equal(await triggerExit, 0, 'the allocator finished');
+  const info = await waitFor('the kill on /metrics', async () => {
+    const { samples } = await scrape(url);
+    return samples.find((s) => s.name === 'faultline_oom_victim_info' && s.labels.pid === String(holder.child.pid));
+  });
+  return { labels: info.labels, victimGroup, trigger: trigger.pid! };
+}
+
+t.test('mark_victim_tp with oom_victim_signal: the victim keeps its own cgroup and context', { skip: SKIP_NOT_ROOT }, async (t) => {
+  const object = buildObject(t, 'FAULTLINE_TEST_REFUSE_OOM');
+  const exporter = await startExporter([`--bpf.object=${object}`]);
+  t.teardown(() => exporter.stop());
+  const attached = (await scrape(exporter.url)).samples.filter((s) => s.name === 'faultline_bpf_programs_attached').map((s) => s.labels.program);
+  t.ok(attached.includes('oom_victim_signal') && attached.includes('mark_victim_tp'), 'both attached');
+  t.match(exporter.stderr(), 'OOM kills keep the victim\'s context', 'the startup line says what the fallback keeps');
+  const { labels, victimGroup, trigger } = await killAcrossSiblings(t, exporter.url);
+  t.match(labels, {
+    comm: 'workload',
+    oom_score_adj: '1000',
+    trigger_pid: String(trigger),
+    constraint: 'memcg',
+    cgroup: victimGroup.name,
+  });
+});
+
+t.test('classic asked for: no typed program, so the kill carries the tracepoint\'s fields and no cgroup', { skip: SKIP_NOT_ROOT }, async (t) => {
+  const exporter = await startExporter(['--bpf.tracepoints=classic']);
+  t.teardown(() => exporter.stop());
+  const attached = (await scrape(exporter.url)).samples.filter((s) => s.name === 'faultline_bpf_programs_attached').map((s) => s.labels.program);
+  t.ok(attached.includes('mark_victim_tp'));
+  t.notOk(attached.includes('oom_victim_signal'));
+  const { labels, trigger } = await killAcrossSiblings(t, exporter.url);
+  t.match(labels, { comm: 'workload', oom_score_adj: '1000', trigger_pid: String(trigger), cgroup: '' });
 });

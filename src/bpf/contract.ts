@@ -36,6 +36,9 @@ export function traceFieldBits(fields: readonly TraceField[]): number {
   return fields.reduce((bits, field) => bits | (1 << TRACE_FIELDS.indexOf(field)), 0);
 }
 
+export const FAULT_EVENT_SIZE = 88;
+export const OOM_EVENT_SIZE = 120;
+
 /** Map shapes the loader verifies: [key size, value size]. */
 export const MAP_SIZES: Record<string, readonly [number, number]> = {
   process_slots: [4, 128],
@@ -49,10 +52,9 @@ export const MAP_SIZES: Record<string, readonly [number, number]> = {
   stalls: [STALL_KEY_SIZE, STALL_HIST_SIZE],
   stall_start: [4, 24],
   stall_zero: [4, STALL_HIST_SIZE],
+  oom_signalled: [4, OOM_EVENT_SIZE],
 };
 
-export const FAULT_EVENT_SIZE = 88;
-export const OOM_EVENT_SIZE = 120;
 const EVENT_PAGE_FAULT = 1;
 const EVENT_OOM_KILL = 2;
 

@@ -154,6 +154,8 @@ export interface ProgramFallback {
   readonly instead: string;
   /** The load or attach error: the errno and, for a verifier refusal, its verdict. */
   readonly reason: string;
+  /** What running the twin instead costs a user. */
+  readonly cost: string;
 }
 
 export interface AttachedProgram {
@@ -163,6 +165,8 @@ export interface AttachedProgram {
 }
 
 const MARK_VICTIM = { tp_btf: 'mark_victim_btf', classic: 'mark_victim_tp' } as const;
+/** With mark_victim_tp (not when classic is forced): the victim's context, read at the SIGKILL the OOM killer sends it. */
+const OOM_VICTIM_SIGNAL = 'oom_victim_signal';
 /** The twin pair a tp_btf program belongs to. */
 const TWIN_OF: Record<string, keyof TracepointModes> = {
   page_fault_user_btf: 'faults',
@@ -195,6 +199,7 @@ const ATTACH_POINTS: Record<string, string> = {
   count_major_fault: 'perf_event/software/major-faults',
   mark_victim_btf: 'tp_btf/mark_victim',
   mark_victim_tp: 'tracepoint/oom/mark_victim',
+  oom_victim_signal: 'tp_btf/signal_generate',
   settle_exiting_thread: 'tp_btf/sched_process_exit',
   refresh_comm: 'tp_btf/sched_process_exec',
   read_threads: 'iter/task',
@@ -223,15 +228,18 @@ export function onlineCpus(): number[] {
 }
 
 /** What running a classic twin instead of its tp_btf program costs a user. */
-const FALLBACK_COST: Record<string, string> = {
-  mark_victim_tp:
-    "OOM kills carry no cgroup, container or pod (the classic tracepoint runs in the allocating task, not the victim) and only the fields this kernel's oom/mark_victim format has",
-  page_fault_user_tp: "the same counts and fields, read from the tracepoint's record with probe reads instead of typed arguments (more BPF time per fault)",
-};
+function fallbackCost(instead: string, victimSignal: boolean): string {
+  if (instead === FAULT_ENTRY.classic[0]) {
+    return "the same counts and fields, read from the tracepoint's record with probe reads instead of typed arguments (more BPF time per fault)";
+  }
+  return victimSignal
+    ? `OOM kills keep the victim's context (cgroup, container, pod, comm, rss, oom_score_adj), read from its task at the SIGKILL the OOM killer sends it just before (${OOM_VICTIM_SIGNAL} on ${ATTACH_POINTS[OOM_VICTIM_SIGNAL]}: one more program at every signal on the host, a compare for all but the kernel's own SIGKILLs)`
+    : "OOM kills carry no cgroup, container or pod (the classic tracepoint runs in the allocating task, not the victim) and only the fields this kernel's oom/mark_victim format has (before Linux 6.8: the pid alone)";
+}
 
 /** A fallback in one line: the refused program, why, what runs instead, and what that costs. */
 export function describeFallback(f: ProgramFallback): string {
-  return `${f.program}: ${f.reason}; ${f.instead} runs instead: ${FALLBACK_COST[f.instead] ?? 'see the README'}`;
+  return `${f.program}: ${f.reason}; ${f.instead} runs instead: ${f.cost}`;
 }
 
 /** The program a load or attach error names (libbpf: "prog 'NAME': failed to load"; ours: "cannot attach NAME"). */
@@ -258,6 +266,8 @@ export class Probe {
   readonly accessTypes: boolean;
   private detailPaused = false;
   private readonly oom: boolean;
+  /** Whether oom_victim_signal runs (with mark_victim_tp, unless classic was asked for or the kernel refused it). */
+  readonly victimSignal: boolean;
   private readonly entryLinks = new Map<string, BpfLink[]>();
   private readonly object: BpfObject;
   private threadsLink: BpfLink | null = null;
@@ -271,7 +281,7 @@ export class Probe {
   /** Stall programs whose tracepoint exists here (compaction needs CONFIG_COMPACTION). */
   private readonly stallPrograms: string[] = [];
 
-  private constructor(object: BpfObject, modes: TracepointModes, options: ProbeOptions) {
+  private constructor(object: BpfObject, modes: TracepointModes, options: ProbeOptions, victimSignal: boolean) {
     this.object = object;
     this.tracepointModes = modes;
     const mode = modes.faults;
@@ -288,6 +298,7 @@ export class Probe {
     this.detailOnlyPrograms = this.faultDetail ? entry.filter((p) => !(tracesFaults(options.trace) && (p === 'fault_entry_perf' || p === FAULT_ENTRY[mode][0]))) : [];
     this.accessTypes = this.faultDetail && this.faultHook === 'tracepoint';
     this.oom = options.oom ?? true;
+    this.victimSignal = this.oom && modes.oom === 'classic' && victimSignal;
   }
 
   /** Opens, configures, loads and attaches; on any failure nothing stays attached. */
@@ -304,21 +315,29 @@ export class Probe {
       );
     }
     const requested = options.tracepoints ?? 'auto';
-    if (requested !== 'auto') return Probe.startWith(objectPath, { faults: requested, oom: requested }, options);
+    // Classic asked for: no typed program at all, oom_victim_signal included.
+    if (requested !== 'auto') return Probe.startWith(objectPath, { faults: requested, oom: requested }, options, false);
     // Per program: a tp_btf program the kernel refuses gives way to its classic twin, and the others stay typed.
     let modes: TracepointModes = { faults: 'tp_btf', oom: 'tp_btf' };
-    const fallbacks: ProgramFallback[] = [];
+    let victimSignal = true;
+    const fallbacks: Omit<ProgramFallback, 'cost'>[] = [];
     let first: unknown = null;
     for (;;) {
       try {
-        const probe = Probe.startWith(objectPath, modes, options);
-        probe.fallbacks = fallbacks;
+        const probe = Probe.startWith(objectPath, modes, options, victimSignal);
+        probe.fallbacks = fallbacks.map((f) => ({ ...f, cost: fallbackCost(f.instead, probe.victimSignal) }));
         return probe;
       } catch (err) {
         if (!(err instanceof FaultlineError) || !['BPF_LOAD', 'BPF_ATTACH'].includes(err.code)) throw err;
         first ??= err;
         const reason = err.message;
         const program = refusedProgram(err);
+        if (program === OOM_VICTIM_SIGNAL && victimSignal) {
+          // mark_victim_tp runs alone.
+          victimSignal = false;
+          fallbacks.push({ program, instead: MARK_VICTIM.classic, reason });
+          continue;
+        }
         const twin = program === null ? undefined : TWIN_OF[program];
         const typed = (Object.keys(modes) as (keyof TracepointModes)[]).filter((k) => modes[k] === 'tp_btf');
         // A refused program with a twin: that pair only. Anything else (no program named, or one without a twin): every pair.
@@ -344,9 +363,9 @@ export class Probe {
     return m.faults === m.oom ? m.faults : `page faults ${m.faults}, OOM ${m.oom}`;
   }
 
-  private static startWith(objectPath: string, modes: TracepointModes, options: ProbeOptions): Probe {
+  private static startWith(objectPath: string, modes: TracepointModes, options: ProbeOptions, victimSignal: boolean): Probe {
     const object = BpfObject.open(objectPath);
-    const probe = new Probe(object, modes, options);
+    const probe = new Probe(object, modes, options, victimSignal);
     try {
       probe.configure(modes, options);
       object.load();
@@ -372,6 +391,7 @@ export class Probe {
     }
     this.object.setAutoload(MARK_VICTIM[modes.oom === 'tp_btf' ? 'classic' : 'tp_btf'], false);
     if (!this.oom) this.object.setAutoload(MARK_VICTIM[modes.oom], false);
+    if (!this.victimSignal) this.object.setAutoload(OOM_VICTIM_SIGNAL, false);
     for (const prog of ALL_ENTRY_PROGRAMS) if (!this.entryPrograms.includes(prog)) this.object.setAutoload(prog, false);
     if (!countFaults) for (const prog of COUNT_PROGRAMS) this.object.setAutoload(prog, false);
     for (const [prog, [category, event]] of Object.entries(STALL_TRACEPOINTS)) {
@@ -418,6 +438,8 @@ export class Probe {
       key.writeUInt32LE(pid);
       traced.update(key, Buffer.from([1]));
     }
+    // The signal first: mark_victim_tp looks for what it kept.
+    if (this.victimSignal) this.attachOne(OOM_VICTIM_SIGNAL);
     if (this.oom) this.attachOne(MARK_VICTIM[modes.oom]);
     if (this.stallPrograms.length > 0) {
       // Where stalls of cgroups beyond the map's bound are counted.

@@ -4,7 +4,7 @@
  * memory. remove() kills only the processes this test put in it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { buildWorkload } from './live.js';
 
 const V1 = '/sys/fs/cgroup/memory';
@@ -15,6 +15,8 @@ export interface TestCgroup {
   /** The path as faultline names it: relative to the memory hierarchy's root. */
   readonly name: string;
   readonly procsFile: string;
+  /** A cgroup inside this one, without a limit of its own; remove() on this one removes it too. */
+  child(leaf: string): TestCgroup;
   remove(): Promise<void>;
 }
 
@@ -54,23 +56,43 @@ export function createMemoryCgroup(limitBytes: number, subpath = ''): TestCgroup
     writeFileSync(`${path}/memory.max`, String(limitBytes));
     writeFileSync(`${path}/memory.swap.max`, '0');
   }
-  const procsFile = `${path}/cgroup.procs`;
+  // Its parents go with it.
+  return cgroupAt(path, name, v1, () => {
+    for (const dir of [...dirs].reverse()) if (existsSync(dir)) rmdirSync(dir);
+  });
+}
+
+/** Kills what this test put in the cgroup at dir and below (only our own workloads are there), deepest first. */
+function emptyTree(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const below = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).flatMap((e) => emptyTree(`${dir}/${e.name}`));
+  const procs = `${dir}/cgroup.procs`;
+  for (const pid of existsSync(procs) ? readFileSync(procs, 'utf8').trim().split('\n').filter(Boolean) : []) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  return [...below, dir];
+}
+
+function cgroupAt(path: string, name: string, v1: boolean, removeParents: () => void): TestCgroup {
   return {
     path,
     name,
-    procsFile,
+    procsFile: `${path}/cgroup.procs`,
+    child(leaf) {
+      // v2: a child needs the memory controller enabled in its parent.
+      if (!v1 && !readFileSync(`${path}/cgroup.subtree_control`, 'utf8').includes('memory')) writeFileSync(`${path}/cgroup.subtree_control`, '+memory');
+      mkdirSync(`${path}/${leaf}`);
+      return cgroupAt(`${path}/${leaf}`, `${name}/${leaf}`, v1, () => {});
+    },
     async remove() {
       for (let attempt = 0; attempt < 100; attempt++) {
-        const pids = existsSync(procsFile) ? readFileSync(procsFile, 'utf8').trim().split('\n').filter(Boolean) : [];
-        for (const pid of pids) {
-          try {
-            process.kill(Number(pid), 'SIGKILL'); // only our own workload can be in this cgroup
-          } catch {
-            // already gone
-          }
-        }
         try {
-          for (const dir of [...dirs].reverse()) if (existsSync(dir)) rmdirSync(dir);
+          for (const dir of emptyTree(path)) rmdirSync(dir);
+          removeParents();
           return;
         } catch {
           await new Promise((r) => setTimeout(r, 50));
