@@ -30,6 +30,7 @@ import { parseTracepointFormat } from '../src/bpf/tracepoint-format.js';
 import { byteSize, collectorOn, durationSeconds, fraction, oneOf, parseFlags, positiveInt, powerOfTwo, processId, wholeNumber } from '../src/cli/flags.js';
 import { parseCredentials, parseInheritedFds } from '../src/cli/capabilities.js';
 import { parseCapEff } from '../src/cli/preflight.js';
+import { parseThpMode } from '../src/cli/thp.js';
 import { SERVE_FLAGS } from '../src/cli/serve.js';
 import { ringSize } from '../src/cli/common.js';
 import { parseListenAddress } from '../src/expose/http.js';
@@ -150,7 +151,7 @@ t.test('kernel log lines, cgroup paths, /proc and /sys text', async (t) => {
       pieces(['oom-kill:', 'constraint=CONSTRAINT_MEMCG', ',pid=', ',task_memcg=/a,b', 'oom_memcg=', ',uid=0', '6,1234,5678,-;']),
       pieces(['/kubepods', '/burstable', '/pod', '.slice', 'kubepods-burstable-pod', 'cri-containerd-', 'crio-', 'docker-', '.scope', '/system.slice/', '0123456789abcdef'.repeat(4), '_', '-']),
       pieces(['36 35 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n', ' - cgroup2 cgroup2 rw\n', ' ', '/sys/fs/cgroup', '\n']),
-      pieces(['CapEff:\t', 'CapPrm:\t', 'CapInh:\t', 'CapBnd:\t', 'CapAmb:\t', 'Uid:\t', '0\t0\t0\t0', 'NoNewPrivs:\t1', '000001ffffffffff', '\n', 'pgfault ', '12345', 'some avg10=', ' avg60=', ' avg300=', ' total=', 'full ', '0.00', '\n', 'max', 'anon ', 'file ']),
+      pieces(['always ', '[madvise]', ' never', '[always]', '[never]', '[', ']', 'CapEff:\t', 'CapPrm:\t', 'CapInh:\t', 'CapBnd:\t', 'CapAmb:\t', 'Uid:\t', '0\t0\t0\t0', 'NoNewPrivs:\t1', '000001ffffffffff', '\n', 'pgfault ', '12345', 'some avg10=', ' avg60=', ' avg300=', ' total=', 'full ', '0.00', '\n', 'max', 'anon ', 'file ']),
       pieces(['0', '-', ',', '1', '3', '8191', '8192', '4294967295']),
       pieces(['kmsg', 'bpf-stats', '=', ',', '3', '5', '65535', '65536']),
       (kmsg, cgroup, mountinfo, proc, cpus, inherited) =>
@@ -166,6 +167,7 @@ t.test('kernel log lines, cgroup paths, /proc and /sys text', async (t) => {
           () => parseKeyedValues(proc),
           () => parseLimit(proc),
           () => parseCpuList(cpus),
+          () => parseThpMode(proc),
         ].every(clear),
     ),
     { numRuns: RUNS },

@@ -12,6 +12,7 @@ import { Probe, describeFallback, type TracepointMode } from '../bpf/probe.js';
 import { BPF_FLAGS, bpfFlags } from './common.js';
 import { flagHelp, parseFlags } from './flags.js';
 import { requireBpfCapabilities } from './preflight.js';
+import { describeThp, readThpMode } from './thp.js';
 
 export const CHECK_HELP = `Usage: faultline check [flags]
 
@@ -95,6 +96,12 @@ export async function check(argv: string[]): Promise<void> {
     kmsg.close();
     if (kmsg.unavailable) throw new Error(`${kmsg.unavailable}: OOM kills will have constraint="unknown"`);
     return '/dev/kmsg readable: OOM constraints from the kernel log';
+  });
+  // Not a fault of faultline's: a fact about the counts a user will see (warn where they are not 4 KiB faults).
+  attempt('huge pages', false, () => {
+    const thp = readThpMode();
+    if (thp === 'always') throw new Error(describeThp(thp));
+    return describeThp(thp);
   });
   process.stdout.write(canServe ? 'faultline can run here\n' : 'faultline cannot run here: see FAIL above\n');
   if (!canServe) process.exitCode = 1;
