@@ -1,9 +1,15 @@
 /** Helpers for live tests: real kernel, real processes, the built CLI. */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The checkout: the nearest directory above this file with a package.json (the tests also run compiled, from build/vm-tests). */
+export const ROOT = ((): string => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return `${dir}/`;
+})();
 export const CLI = `${ROOT}dist/cli/main.js`;
 export const isRoot = process.getuid?.() === 0;
 export const SKIP_NOT_ROOT = isRoot ? false : 'live test: needs root';
@@ -54,12 +60,23 @@ export function startCli(args: string[], wrapper: string[] = [], env: Record<str
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
+/**
+ * How much slower than a host this machine runs the tests: every bound of
+ * waitFor is multiplied by it (FAULTLINE_TEST_SLOWDOWN, 1 to 100; .ci/in-vm
+ * sets it under emulation, where a start takes ~20 s instead of ~1).
+ */
+export const SLOWDOWN = ((): number => {
+  const v = Number(process.env.FAULTLINE_TEST_SLOWDOWN ?? '1');
+  if (!Number.isFinite(v) || v < 1 || v > 100) throw new Error(`FAULTLINE_TEST_SLOWDOWN=${process.env.FAULTLINE_TEST_SLOWDOWN}: a number from 1 to 100`);
+  return v;
+})();
+
 export async function waitFor<T>(
   what: string,
   probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
   timeoutMs = 20000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + timeoutMs * SLOWDOWN;
   for (;;) {
     const v = await probe();
     if (v) return v;
