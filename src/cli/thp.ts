@@ -1,7 +1,7 @@
 /**
  * Transparent huge pages: the host's mode, and what it does to the counts.
  * With "always" an anonymous mapping faults once per 2 MiB huge page where the
- * kernel can place one, so the lab's 100 MiB demo takes ~50 faults, not 25,600.
+ * kernel can place one, so the lab's 100 MiB demo takes 50 to 560 faults, not 25,600.
  * faultline counts what the kernel counts either way; users should know why.
  */
 import { readFileSync } from 'node:fs';
@@ -41,7 +41,7 @@ export function describeThp(mode: ThpMode | null): string {
     case 'always':
       return (
         'transparent huge pages always: an anonymous mapping faults once per 2 MiB where the kernel can place a huge page ' +
-        "(the lab's 100 MiB demo: ~50 faults, not 25,600); faultline counts what the kernel counts. " +
+        "(the lab's 100 MiB demo: 50 to 560 faults, not 25,600); faultline counts what the kernel counts. " +
         `For 4 KiB faults: echo madvise > ${THP_ENABLED}`
       );
   }

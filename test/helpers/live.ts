@@ -90,9 +90,12 @@ export interface Exporter extends Started {
   stop: () => Promise<number | null>;
 }
 
+/** Flags every test's `serve` gets besides its own (FAULTLINE_TEST_SERVE_FLAGS, space-separated; .ci/in-vm sets it). */
+const SERVE_FLAGS_FROM_ENV = (process.env.FAULTLINE_TEST_SERVE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+
 /** `faultline serve` on a free loopback port. */
 export async function startExporter(extra: string[] = [], wrapper: string[] = [], env: Record<string, string> = {}): Promise<Exporter> {
-  const s = startCli(['serve', '--web.listen-address=127.0.0.1:0', ...extra], wrapper, env);
+  const s = startCli(['serve', '--web.listen-address=127.0.0.1:0', ...SERVE_FLAGS_FROM_ENV, ...extra], wrapper, env);
   const line = await Promise.race([
     waitFor('faultline to serve', () => /serving (https?:\/\/\S+)/.exec(s.stderr())?.[1]),
     s.exited.then((code) => {
