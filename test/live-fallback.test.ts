@@ -10,7 +10,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, ROOT, SKIP_NOT_ROOT, buildWorkload, runWorkload, scrape, startExporter, sum, waitFor } from './helpers/live.js';
+import { CLI, ROOT, SKIP_NOT_ROOT, buildWorkload, runWorkload, scrape, startExporter, sum, waitFor, type Sample } from './helpers/live.js';
 import { createMemoryCgroup, holdMemoryIn } from './helpers/cgroup.js';
 import { refusedProgram } from '../src/bpf/probe.js';
 import { FaultlineError } from '../src/bpf/errors.js';
@@ -50,6 +50,11 @@ const CASES = [
   },
 ];
 
+/** The programs /metrics says are attached. */
+function attachedPrograms(samples: Sample[]): string[] {
+  return samples.filter((s) => s.name === 'faultline_bpf_programs_attached').map((s) => s.labels.program);
+}
+
 /** The shipped source built with one -D flag, into a directory the test removes. */
 function buildObject(t: Test, define: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'faultline-fallback-'));
@@ -76,7 +81,7 @@ for (const c of CASES) t.test(`${c.refused} refused: ${c.instead} runs instead, 
   const { samples } = await scrape(exporter.url);
   t.equal(sum(samples, 'faultline_bpf_program_fallback', { program: c.refused, instead: c.instead }), 1);
   t.equal(sum(samples, 'faultline_bpf_program_fallback'), 1, 'one fallback, no other');
-  const attached = samples.filter((s) => s.name === 'faultline_bpf_programs_attached').map((s) => s.labels.program);
+  const attached = attachedPrograms(samples);
   for (const p of c.running) t.ok(attached.includes(p), `${p} attached`);
   t.notOk(attached.includes(c.refused));
   t.equal(samples.find((s) => s.name === 'faultline_build_info')?.labels.tracepoints, 'mixed');
@@ -112,7 +117,7 @@ t.test('mark_victim_tp with oom_victim_signal: the victim keeps its own cgroup a
   const object = buildObject(t, 'FAULTLINE_TEST_REFUSE_OOM');
   const exporter = await startExporter([`--bpf.object=${object}`]);
   t.teardown(() => exporter.stop());
-  const attached = (await scrape(exporter.url)).samples.filter((s) => s.name === 'faultline_bpf_programs_attached').map((s) => s.labels.program);
+  const attached = attachedPrograms((await scrape(exporter.url)).samples);
   t.ok(attached.includes('oom_victim_signal') && attached.includes('mark_victim_tp'), 'both attached');
   t.match(exporter.stderr(), 'OOM kills keep the victim\'s context', 'the startup line says what the fallback keeps');
   const { labels, victimGroup, trigger } = await killAcrossSiblings(t, exporter.url);
@@ -128,7 +133,7 @@ t.test('mark_victim_tp with oom_victim_signal: the victim keeps its own cgroup a
 t.test('classic asked for: no typed program, so the kill carries the tracepoint\'s fields and no cgroup', { skip: SKIP_NOT_ROOT }, async (t) => {
   const exporter = await startExporter(['--bpf.tracepoints=classic']);
   t.teardown(() => exporter.stop());
-  const attached = (await scrape(exporter.url)).samples.filter((s) => s.name === 'faultline_bpf_programs_attached').map((s) => s.labels.program);
+  const attached = attachedPrograms((await scrape(exporter.url)).samples);
   t.ok(attached.includes('mark_victim_tp'));
   t.notOk(attached.includes('oom_victim_signal'));
   const { labels, trigger } = await killAcrossSiblings(t, exporter.url);

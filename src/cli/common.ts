@@ -59,12 +59,12 @@ export function ringSize(flag: string, value: ParsedFlags[string]): number {
   return bytes;
 }
 
-/** Runs cleanup once on SIGINT or SIGTERM, then exits 0. */
 /** One stderr line per tp_btf program the kernel refused: why, what runs instead, and what that costs. */
 export function reportFallbacks(fallbacks: readonly ProgramFallback[]): void {
   for (const f of fallbacks) process.stderr.write(`faultline: ${describeFallback(f)}\n`);
 }
 
+/** Runs cleanup once on SIGINT or SIGTERM, then exits 0. */
 export function onShutdown(cleanup: () => Promise<void> | void): void {
   let stopping = false;
   const stop = (): void => {

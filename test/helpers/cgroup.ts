@@ -41,14 +41,13 @@ export function createMemoryCgroup(limitBytes: number, subpath = ''): TestCgroup
     throw new Error('no memory cgroup controller found (v1 at /sys/fs/cgroup/memory or v2 at /sys/fs/cgroup)');
   }
   // v2 without systemd (a bare VM): the root may not hand the memory controller down yet.
-  if (!v1 && !readFileSync(`${root}/cgroup.subtree_control`, 'utf8').includes('memory')) writeFileSync(`${root}/cgroup.subtree_control`, '+memory');
+  if (!v1) handMemoryDown(root);
   const path = `${root}${name}`;
   const dirs: string[] = [];
   for (let dir = path; dir !== root; dir = dir.slice(0, dir.lastIndexOf('/'))) dirs.unshift(dir);
   for (const dir of dirs) {
     mkdirSync(dir);
-    // v2: a child needs the memory controller enabled in its parent.
-    if (!v1 && dir !== path) writeFileSync(`${dir}/cgroup.subtree_control`, '+memory');
+    if (!v1 && dir !== path) handMemoryDown(dir);
   }
   if (v1) {
     writeFileSync(`${path}/memory.limit_in_bytes`, String(limitBytes));
@@ -60,6 +59,11 @@ export function createMemoryCgroup(limitBytes: number, subpath = ''): TestCgroup
   return cgroupAt(path, name, v1, () => {
     for (const dir of [...dirs].reverse()) if (existsSync(dir)) rmdirSync(dir);
   });
+}
+
+/** cgroup v2: a child has the memory controller only if its parent enables it for its children. */
+function handMemoryDown(dir: string): void {
+  if (!readFileSync(`${dir}/cgroup.subtree_control`, 'utf8').includes('memory')) writeFileSync(`${dir}/cgroup.subtree_control`, '+memory');
 }
 
 /** Kills what this test put in the cgroup at dir and below (only our own workloads are there), deepest first. */
@@ -83,8 +87,7 @@ function cgroupAt(path: string, name: string, v1: boolean, removeParents: () => 
     name,
     procsFile: `${path}/cgroup.procs`,
     child(leaf) {
-      // v2: a child needs the memory controller enabled in its parent.
-      if (!v1 && !readFileSync(`${path}/cgroup.subtree_control`, 'utf8').includes('memory')) writeFileSync(`${path}/cgroup.subtree_control`, '+memory');
+      if (!v1) handMemoryDown(path);
       mkdirSync(`${path}/${leaf}`);
       return cgroupAt(`${path}/${leaf}`, `${name}/${leaf}`, v1, () => {});
     },
