@@ -778,6 +778,23 @@ int count_major_fault(struct bpf_perf_event_data *ctx)
 
 /* ---- raw events for trace and the event log ---- */
 
+/*
+ * The current thread's comm in two direct loads through its BTF pointer:
+ * ~90 ns less per traced fault than bpf_get_current_comm() (bpf_stats on the
+ * storm, 6.18), whose strscpy_pad is the most expensive part of a record.
+ * Both copy a comm that prctl(PR_SET_NAME) may be rewriting; user space reads
+ * up to the first NUL, and the last byte is always one.
+ */
+static __always_inline void current_comm(char comm[TASK_COMM_LEN])
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	const __u64 *words = (const __u64 *)task->comm;
+
+	((__u64 *)comm)[0] = words[0];
+	((__u64 *)comm)[1] = words[1];
+	comm[TASK_COMM_LEN - 1] = 0;
+}
+
 static __always_inline bool trace_wanted(void)
 {
 	__u32 tgid, zero = 0;
@@ -791,7 +808,7 @@ static __always_inline bool trace_wanted(void)
 	if (trace_by_comm) {
 		char comm[TASK_COMM_LEN];
 
-		bpf_get_current_comm(comm, sizeof(comm));
+		current_comm(comm);
 		for (int i = 0; i < TASK_COMM_LEN; i++) {
 			if (comm[i] != trace_comm[i])
 				return false;
@@ -838,7 +855,7 @@ static __always_inline void trace_fault(struct thread_faults *tf, __u64 address,
 	e->address = address;
 	e->ip = ip; /* 0 unless TRACE_FIELD_IP: the hooks read it only then */
 	e->error_code = error_code;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	current_comm(e->comm);
 	e->region = tf ? tf->pending_region : REGION_OTHER;
 	e->pad = 0;
 	if (trace_fields & TRACE_FIELD_CGROUPS) {
