@@ -228,12 +228,16 @@ async function main(): Promise<void> {
     }
   }
   lines.push('');
-  for (const workload of WORKLOADS) {
-    const faultline = runs.filter((r) => r.config === 'faultline' && r.workload === workload.name);
-    const programs = [...new Set(faultline.flatMap((r) => Object.keys(r.bpfNsByProgram)))];
-    lines.push(`faultline per program, ns per ${workload.name} fault (median): ${programs
-      .map((p) => `${p} ${fmt(median(faultline.map((r) => r.bpfNsByProgram[p] ?? 0)), 1)}`)
-      .join(', ')}`);
+  // Programs of the same name (the exporter's and trace's page_fault_user_btf) are summed.
+  for (const config of ['faultline', 'faultline + trace --pid']) {
+    for (const workload of WORKLOADS) {
+      const mine = runs.filter((r) => r.config === config && r.workload === workload.name);
+      if (mine.length === 0) continue;
+      const programs = [...new Set(mine.flatMap((r) => Object.keys(r.bpfNsByProgram)))];
+      lines.push(`${config} per program, ns per ${workload.name} fault (median): ${programs
+        .map((p) => `${p} ${fmt(median(mine.map((r) => r.bpfNsByProgram[p] ?? 0)), 1)}`)
+        .join(', ')}`);
+    }
   }
   if (scrape) {
     lines.push('');

@@ -42,15 +42,19 @@ for (const hook of ['tracepoint', 'perf-event']) t.test(`trace --pid prints ever
   const faults = lines.filter((l) => l.startsWith('[PAGE_FAULT] '));
   t.ok(expected > 25600, `bpftrace counted ${expected} faults`);
   t.equal(faults.length, expected, 'one [PAGE_FAULT] line per tracepoint hit');
-  t.ok(faults.every((l) => new RegExp(`^\\[PAGE_FAULT\\] pid=${pid} address=0x[0-9a-f]+ comm=\\S+$`).test(l)), 'lab format');
+  // The process is sh until it execs the workload: each line names the thread's comm at that fault.
+  t.ok(faults.every((l) => new RegExp(`^\\[PAGE_FAULT\\] pid=${pid} address=0x[0-9a-f]+ comm=(sh|workload)$`).test(l)), 'lab format');
 
   const [, start, end] = /range (0x[0-9a-f]+) (0x[0-9a-f]+)/.exec(targetOut)!.map((x) => x) as string[];
   const lo = BigInt(start!);
   const hi = BigInt(end!);
-  const anon = faults
-    .map((l) => BigInt(/address=(0x[0-9a-f]+)/.exec(l)![1]!))
-    .filter((a) => a >= lo && a < hi);
+  const inRange = faults.filter((l) => {
+    const a = BigInt(/address=(0x[0-9a-f]+)/.exec(l)![1]!);
+    return a >= lo && a < hi;
+  });
+  const anon = inRange.map((l) => BigInt(/address=(0x[0-9a-f]+)/.exec(l)![1]!));
   t.equal(anon.length, 25600, '100 MiB / 4096 faults in the mapping: the lab\'s size/4096');
+  t.ok(inRange.every((l) => l.endsWith(' comm=workload')), 'each names the workload, whose comm the kernel copied');
   t.ok(anon.every((a, i) => i === 0 || a - anon[i - 1]! === 0x1000n), 'addresses step by 0x1000');
 });
 
