@@ -11,5 +11,5 @@ t.test('run-time deltas count programs loaded in between from zero', async (t) =
   const after = parseBpftoolProgs(
     '[{"id":1,"name":"a","run_time_ns":350,"run_cnt":3},{"id":2,"name":"b"},{"id":7,"name":"new","run_time_ns":40,"run_cnt":2}]',
   );
-  t.same(runTimeDelta(before, after), { runTimeNs: 290, byProgram: { a: 250, new: 40 } });
+  t.strictSame(runTimeDelta(before, after), { runTimeNs: 290, byProgram: { a: 250, new: 40 } });
 });

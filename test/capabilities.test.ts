@@ -32,7 +32,7 @@ const ctx = { port: 10190, unprivilegedPortStart: 1024, tracefsNeedsCapability: 
 
 t.test('credentials from /proc status', async (t) => {
   const root = parseCredentials(STATUS);
-  t.same(root.uids, [0, 0, 0, 0]);
+  t.strictSame(root.uids, [0, 0, 0, 0]);
   t.equal(root.effective, ALL);
   t.equal(root.ambient, 0n);
   t.equal(root.noNewPrivs, false);
@@ -43,7 +43,7 @@ t.test('credentials from /proc status', async (t) => {
   t.throws(() => parseCredentials(STATUS.replace('Uid:\t0\t0\t0\t0', 'Uid:\t0\t0\t0\t4294967296')), { message: /not four uids/ });
   t.equal(capabilityNames(BPF_PERFMON), 'cap_perfmon,cap_bpf');
   t.equal(capabilityNames(0n), 'none');
-  t.same(capabilityNumbers(BPF_PERFMON | bit(2)), [2, 38, 39]);
+  t.strictSame(capabilityNumbers(BPF_PERFMON | bit(2)), [2, 38, 39]);
 });
 
 const creds = (over: Partial<Credentials>): Credentials => ({ ...parseCredentials(STATUS), ...over });
@@ -66,20 +66,20 @@ t.test('what it keeps', async (t) => {
 });
 
 t.test('the plan', async (t) => {
-  t.same(planDrop(creds({}), BPF_PERFMON), { action: 'exec', keep: BPF_PERFMON, dropBounding: ALL & ~BPF_PERFMON, noRoot: true }, 'root: bounding set and SECBIT_NOROOT too');
+  t.strictSame(planDrop(creds({}), BPF_PERFMON), { action: 'exec', keep: BPF_PERFMON, dropBounding: ALL & ~BPF_PERFMON, noRoot: true }, 'root: bounding set and SECBIT_NOROOT too');
   const chart = creds({ effective: BPF_PERFMON | bit(34), permitted: BPF_PERFMON | bit(34), bounding: BPF_PERFMON | bit(34), noNewPrivs: true });
-  t.same(planDrop(chart, BPF_PERFMON), { action: 'exec', keep: BPF_PERFMON, dropBounding: 0n, noRoot: false }, 'uid 0 without CAP_SETPCAP: no_new_privs does it');
+  t.strictSame(planDrop(chart, BPF_PERFMON), { action: 'exec', keep: BPF_PERFMON, dropBounding: 0n, noRoot: false }, 'uid 0 without CAP_SETPCAP: no_new_privs does it');
   const user = creds({ uids: [65534, 65534, 65534, 65534], inheritable: ALL, permitted: BPF_PERFMON | bit(21), effective: BPF_PERFMON | bit(21), ambient: BPF_PERFMON | bit(21) });
-  t.same(planDrop(user, BPF_PERFMON), { action: 'exec', keep: BPF_PERFMON, dropBounding: 0n, noRoot: false }, 'a dedicated user: ambient capabilities');
+  t.strictSame(planDrop(user, BPF_PERFMON), { action: 'exec', keep: BPF_PERFMON, dropBounding: 0n, noRoot: false }, 'a dedicated user: ambient capabilities');
   const done = creds({ inheritable: BPF_PERFMON, permitted: BPF_PERFMON, effective: BPF_PERFMON, ambient: BPF_PERFMON, noNewPrivs: true });
-  t.same(planDrop(done, BPF_PERFMON), { action: 'none' }, 'nothing to drop, no_new_privs set');
+  t.strictSame(planDrop(done, BPF_PERFMON), { action: 'none' }, 'nothing to drop, no_new_privs set');
   t.equal(planDrop({ ...done, noNewPrivs: false }, BPF_PERFMON).action, 'exec', 'no_new_privs not set yet');
   t.equal(planDrop({ ...done, inheritable: ALL }, BPF_PERFMON).action, 'exec', 'an inheritable capability is one more to drop');
 });
 
 t.test('descriptors passed from one image to the next', async (t) => {
-  t.same(parseInheritedFds(''), {}, 'none');
-  t.same(parseInheritedFds(formatInheritedFds({ kmsg: 5, 'bpf-stats': 6 })), { kmsg: 5, 'bpf-stats': 6 });
+  t.strictSame(parseInheritedFds(''), {}, 'none');
+  t.strictSame(parseInheritedFds(formatInheritedFds({ kmsg: 5, 'bpf-stats': 6 })), { kmsg: 5, 'bpf-stats': 6 });
   for (const [bad, why] of [
     ['kmsg', /not NAME=FD/],
     ['kmsg=2', /out of range/],
@@ -94,7 +94,7 @@ t.test('descriptors passed from one image to the next', async (t) => {
   t.throws(() => parseInheritedFds('kmsg=1x'), { message: /FAULTLINE_INHERITED_FDS=.*unset it$/ }, 'the error says what to do');
   const targets: Record<number, string> = { 5: '/dev/kmsg', 6: 'anon_inode:bpf-stats', 7: '/etc/shadow' };
   const read = (fd: number): string | null => targets[fd] ?? null;
-  t.same(checkInheritedFds({ kmsg: 5, 'bpf-stats': 6 }, read), { kmsg: 5, 'bpf-stats': 6 });
+  t.strictSame(checkInheritedFds({ kmsg: 5, 'bpf-stats': 6 }, read), { kmsg: 5, 'bpf-stats': 6 });
   t.throws(() => checkInheritedFds({ kmsg: 7 }, read), { message: /descriptor 7 is "\/etc\/shadow", not \/dev\/kmsg/ });
   t.throws(() => checkInheritedFds({ 'bpf-stats': 9 }, read), { message: /descriptor 9 is not open/ });
 });

@@ -11,6 +11,6 @@ const v2 = `
 30 24 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot
 `;
 
-t.same(parseCgroupMounts(v1), { unified: '/sys/fs/cgroup/unified', memoryV1: '/sys/fs/cgroup/memory' }, 'hybrid: memory on v1');
-t.same(parseCgroupMounts(v2), { unified: '/sys/fs/cgroup', memoryV1: null }, 'unified only');
-t.same(parseCgroupMounts(''), { unified: null, memoryV1: null });
+t.strictSame(parseCgroupMounts(v1), { unified: '/sys/fs/cgroup/unified', memoryV1: '/sys/fs/cgroup/memory' }, 'hybrid: memory on v1');
+t.strictSame(parseCgroupMounts(v2), { unified: '/sys/fs/cgroup', memoryV1: null }, 'unified only');
+t.strictSame(parseCgroupMounts(''), { unified: null, memoryV1: null });

@@ -6,8 +6,8 @@ import { ringSize } from '../src/cli/common.js';
 
 t.test('flags', async (t) => {
   const specs = { 'web.listen-address': { type: 'string', help: 'x', default: ':1' }, help: { type: 'boolean', help: 'h' } } as const;
-  t.same(parseFlags('serve', specs, ['--web.listen-address=127.0.0.1:9']), { 'web.listen-address': '127.0.0.1:9', help: undefined });
-  t.same(parseFlags('serve', specs, []), { 'web.listen-address': ':1', help: undefined });
+  t.strictSame(parseFlags('serve', specs, ['--web.listen-address=127.0.0.1:9']), { 'web.listen-address': '127.0.0.1:9', help: undefined });
+  t.strictSame(parseFlags('serve', specs, []), { 'web.listen-address': ':1', help: undefined });
   t.throws(() => parseFlags('serve', specs, ['--nope']), { code: 'BAD_FLAG', message: /Unknown option '--nope'.*faultline serve --help/ });
   t.throws(() => parseFlags('serve', specs, ['extra']), { code: 'BAD_FLAG' });
   t.throws(() => parseFlags('serve', specs, ['--web.listen-address=:1', '--web.listen-address=:2']), {
@@ -15,7 +15,7 @@ t.test('flags', async (t) => {
     message: '--web.listen-address is given more than once; give it once',
   });
   const many = { pid: { type: 'string', help: 'p', multiple: true } } as const;
-  t.same(parseFlags('serve', many, ['--pid=1', '--pid=2']).pid, ['1', '2'], 'a repeatable flag repeats');
+  t.strictSame(parseFlags('serve', many, ['--pid=1', '--pid=2']).pid, ['1', '2'], 'a repeatable flag repeats');
 });
 
 t.test('ranges', async (t) => {
@@ -71,9 +71,9 @@ t.test('collectors: on by default, --no-collector.NAME turns one off', async (t)
 });
 
 t.test('listen addresses', async (t) => {
-  t.same(parseListenAddress('127.0.0.1:10190'), { host: '127.0.0.1', port: 10190 });
-  t.same(parseListenAddress(':10190'), { host: '0.0.0.0', port: 10190 });
-  t.same(parseListenAddress('[::1]:80'), { host: '::1', port: 80 });
+  t.strictSame(parseListenAddress('127.0.0.1:10190'), { host: '127.0.0.1', port: 10190 });
+  t.strictSame(parseListenAddress(':10190'), { host: '0.0.0.0', port: 10190 });
+  t.strictSame(parseListenAddress('[::1]:80'), { host: '::1', port: 80 });
   for (const bad of ['10190', 'host', 'a:99999', 'a:b']) t.throws(() => parseListenAddress(bad), { code: 'BAD_FLAG' }, bad);
 });
 

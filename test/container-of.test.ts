@@ -39,5 +39,5 @@ const cases: [string, Partial<Workload>][] = [
 ];
 
 for (const [path, want] of cases) {
-  t.same(workloadOf(path), { ...none, ...want }, path || '(empty)');
+  t.strictSame(workloadOf(path), { ...none, ...want }, path || '(empty)');
 }

@@ -186,11 +186,14 @@ t.test('decoders', async (t) => {
   fe.writeBigUInt64LE(0x7f3a4c000000n, 24);
   fe.write('pagefault_demo', 48);
   t.match(decodeFaultEvent(fe), { kind: 'page_fault', pid: 5200, address: 0x7f3a4c000000n, comm: 'pagefault_demo', region: 'stack', cgroupId: 77n, memcgId: 78n });
-  t.equal(decodeFaultEvent(Buffer.alloc(64)), null, 'wrong kind');
-  t.equal(decodeFaultEvent(Buffer.alloc(8)), null, 'short record');
+  // A whole record whose kind says OOM kill: only the kind check can refuse it.
+  const wrongKind = Buffer.from(fe);
+  wrongKind.writeUInt32LE(2, 0);
+  t.equal(decodeFaultEvent(wrongKind), null, 'wrong kind');
+  t.equal(decodeFaultEvent(fe.subarray(0, FAULT_EVENT_SIZE - 1)), null, 'one byte short');
   // As the ring reader calls it: the record in place, at an offset of the ring.
   const ring = Buffer.concat([Buffer.alloc(24, 0xff), fe, Buffer.alloc(16, 0xff)]);
-  t.same(decodeFaultEvent(ring, 24, fe.length), decodeFaultEvent(fe), 'at an offset: the same event');
+  t.strictSame(decodeFaultEvent(ring, 24, fe.length), decodeFaultEvent(fe), 'at an offset: the same event');
   t.equal(decodeFaultEvent(ring, 24, 40), null, 'a record shorter than an event');
   t.equal(decodeFaultEvent(ring, ring.length - 8), null, 'past the end of the ring');
 
@@ -202,6 +205,14 @@ t.test('decoders', async (t) => {
   oe.write('stress-ng', 72);
   oe.write('trigger', 88);
   t.match(decodeOomEvent(oe), { kind: 'oom_kill', pid: 6100, oomScoreAdj: -500, comm: 'stress-ng', triggerComm: 'trigger', memcgId: 99n });
+  t.equal(oe.length, OOM_EVENT_SIZE);
+  const notOom = Buffer.from(oe);
+  notOom.writeUInt32LE(1, 0);
+  t.equal(decodeOomEvent(notOom), null, 'a page fault record is not an OOM kill');
+  t.equal(decodeOomEvent(oe.subarray(0, OOM_EVENT_SIZE - 1)), null, 'one byte short');
+  const oomInRing = Buffer.concat([Buffer.alloc(8, 0xff), oe]);
+  t.strictSame(decodeOomEvent(oomInRing, 8, OOM_EVENT_SIZE), decodeOomEvent(oe), 'at an offset: the same kill');
+  t.equal(decodeOomEvent(oomInRing, 8, OOM_EVENT_SIZE - 8), null, 'a record shorter than a kill');
 });
 
 t.test('stall records', async (t) => {
@@ -220,12 +231,12 @@ t.test('stall records', async (t) => {
 });
 
 t.test('access slots', async (t) => {
-  t.same(accessOfSlot(0), { access: 'read', present: false });
-  t.same(accessOfSlot(1), { access: 'read', present: true });
-  t.same(accessOfSlot(2), { access: 'write', present: false });
-  t.same(accessOfSlot(3), { access: 'write', present: true });
-  t.same(accessOfSlot(4), { access: 'exec', present: false });
-  t.same(accessOfSlot(5), { access: 'exec', present: true });
+  t.strictSame(accessOfSlot(0), { access: 'read', present: false });
+  t.strictSame(accessOfSlot(1), { access: 'read', present: true });
+  t.strictSame(accessOfSlot(2), { access: 'write', present: false });
+  t.strictSame(accessOfSlot(3), { access: 'write', present: true });
+  t.strictSame(accessOfSlot(4), { access: 'exec', present: false });
+  t.strictSame(accessOfSlot(5), { access: 'exec', present: true });
 });
 
 t.test('thread records decode from the iterator\'s output, a torn tail ignored', async (t) => {
@@ -242,7 +253,7 @@ t.test('thread records decode from the iterator\'s output, a torn tail ignored',
   const records = decodeThreadRecords(buf);
   t.equal(records.length, 2);
   t.match(records[0], { pid: 4242, tid: 4243, flags: THREAD_INCOMPLETE, comm: 'worker', cgroupId: 11n, memcgId: 12n });
-  t.same(records[0]!.faults, [[0n, 0n], [0n, 0n], [7n, 0n], [0n, 3n], [0n, 0n]]);
+  t.strictSame(records[0]!.faults, [[0n, 0n], [0n, 0n], [7n, 0n], [0n, 3n], [0n, 0n]]);
   t.equal(records[1]!.pid, 9);
   t.equal(decodeThreadRecords(Buffer.alloc(THREAD_RECORD_SIZE - 1)).length, 0);
 });

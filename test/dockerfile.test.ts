@@ -27,7 +27,7 @@ t.test('the build stage runs the README\'s build steps, in order', async (t) => 
     .split('\n')
     .map((l) => l.replace(/\s+#.*$/, '').trim())
     .filter((l) => l && !l.startsWith('#'));
-  t.same(runCommands(stages[0]!), readmeSteps);
+  t.strictSame(runCommands(stages[0]!), readmeSteps);
 });
 
 t.test('its packages are ones scripts/setup.sh installs; the runtime stage is node and libbpf1', async (t) => {
@@ -36,7 +36,7 @@ t.test('its packages are ones scripts/setup.sh installs; the runtime stage is no
   for (const p of aptPackages(runCommands(stages[0]!))) t.ok(setupPackages.has(p), `${p} is in scripts/setup.sh`);
   t.match(stages[0]!, /^FROM node:20-bookworm AS build/m);
   t.match(stages[1]!, /^FROM node:20-bookworm-slim$/m);
-  t.same(aptPackages(runCommands(stages[1]!)), ['libbpf1']);
+  t.strictSame(aptPackages(runCommands(stages[1]!)), ['libbpf1']);
   for (const path of ['package.json', 'node_modules', 'dist', 'build/faultline.bpf.o']) {
     t.match(stages[1]!, new RegExp(`^COPY --from=build /src/${path.replace('.', '\\.')} `, 'm'), `copies ${path}`);
   }

@@ -23,7 +23,7 @@ t.test('writes lines, rotates by size, keeps max-files', async (t) => {
   t.notOk(existsSync(`${path}.3`), 'no more than max-files');
   const current = readFileSync(path, 'utf8').trim().split('\n');
   t.ok(readFileSync(path).length <= 1000, 'each file within max-size');
-  t.same(JSON.parse(current.at(-1)!).i, 99, 'the newest line is last in the current file');
+  t.strictSame(JSON.parse(current.at(-1)!).i, 99, 'the newest line is last in the current file');
   const previous = readFileSync(`${path}.1`, 'utf8').trim().split('\n');
   t.equal(JSON.parse(previous.at(-1)!).i + 1, JSON.parse(current[0]!).i, 'no line lost across a rotation');
 });

@@ -36,7 +36,7 @@ t.equal(
 );
 t.match(renderFamily(info, false), /^faultline_oom_victim_info\{comm="a \\"quoted\\"\\\\name\\n"\} 1764103550\.123$/m, 'label values escaped');
 t.equal(renderFamilies([faults, info], false).split('\n\n').length, 2, 'Prometheus text separates families with a blank line');
-t.same([formatValue(NaN), formatValue(Infinity), formatValue(-Infinity), formatValue(1e21)], ['NaN', '+Inf', '-Inf', '1e+21']);
+t.strictSame([formatValue(NaN), formatValue(Infinity), formatValue(-Infinity), formatValue(1e21)], ['NaN', '+Inf', '-Inf', '1e+21']);
 t.throws(
   () => renderFamily({ ...info, labelNames: ['pid'] }, false),
   /faultline_oom_victim_info: samples have labels \(comm\), declared \(pid\)/,

@@ -74,7 +74,7 @@ for (const valuesFile of valueSets) {
     const [ds] = of('DaemonSet');
     t.ok(ds, 'a DaemonSet');
     const pod = ds.spec.template.spec;
-    t.same(ds.spec.selector.matchLabels, Object.fromEntries(Object.entries(ds.spec.template.metadata.labels).filter(([k]) => k in ds.spec.selector.matchLabels)), 'the selector matches the pod labels');
+    t.strictSame(ds.spec.selector.matchLabels, Object.fromEntries(Object.entries(ds.spec.template.metadata.labels).filter(([k]) => k in ds.spec.selector.matchLabels)), 'the selector matches the pod labels');
     t.equal(pod.hostPID, true, 'hostPID');
     t.ok(pod.tolerations.some((x: Any) => x.operator === 'Exists' && !x.key), 'tolerates every taint');
     t.ok(['RollingUpdate', 'OnDelete'].includes(ds.spec.updateStrategy.type), 'updateStrategy');
@@ -112,10 +112,10 @@ for (const valuesFile of valueSets) {
     } else {
       t.equal(sc.privileged, false, 'not privileged');
       t.equal(sc.allowPrivilegeEscalation, false);
-      t.same(sc.capabilities.drop, ['ALL'], 'drops every capability');
+      t.strictSame(sc.capabilities.drop, ['ALL'], 'drops every capability');
       const added = [...sc.capabilities.add].sort();
       const expected = [...v.capabilities, ...(v.oomKernelLog.enabled ? ['SYSLOG'] : [])].sort();
-      t.same(added, expected, `adds ${expected.join(', ')} and nothing else`);
+      t.strictSame(added, expected, `adds ${expected.join(', ')} and nothing else`);
       t.ok(added.includes('BPF') && added.includes('PERFMON'), 'CAP_BPF and CAP_PERFMON');
     }
 
@@ -131,13 +131,13 @@ for (const valuesFile of valueSets) {
     for (const [path, type] of hostMounts) {
       const m = mounts.get(path);
       t.ok(m?.readOnly, `${path} mounted read-only`);
-      t.same(volumes.get(m?.name)?.hostPath, { path, type }, `${path} from the host`);
+      t.strictSame(volumes.get(m?.name)?.hostPath, { path, type }, `${path} from the host`);
     }
     t.equal(mounts.size, hostMounts.length + (v.webConfig.secretName ? 1 : 0), 'no other mounts (the web config Secret aside)');
 
     const [svc] = of('Service');
     if (v.service.enabled) {
-      t.same(svc.spec.selector, ds.spec.selector.matchLabels, 'the Service selects the pods');
+      t.strictSame(svc.spec.selector, ds.spec.selector.matchLabels, 'the Service selects the pods');
       t.equal(svc.spec.ports[0].targetPort, 'metrics');
     } else {
       t.notOk(svc, 'no Service');
@@ -148,7 +148,7 @@ for (const valuesFile of valueSets) {
     else t.equal(pod.serviceAccountName, v.serviceAccount.name);
     const [role] = of('ClusterRole');
     if (v.rbac.create && v.kubernetes.enabled) {
-      t.same(role.rules, [{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }], 'RBAC: list and watch pods, nothing more');
+      t.strictSame(role.rules, [{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }], 'RBAC: list and watch pods, nothing more');
       t.equal(of('ClusterRoleBinding')[0].subjects[0].name, pod.serviceAccountName);
     } else {
       t.notOk(role, 'no RBAC');
@@ -159,12 +159,12 @@ for (const valuesFile of valueSets) {
       if (v[key].enabled) t.match(of(kind)[0].metadata.labels, v[key].labels, `${kind} carries ${key}.labels`);
     }
     const [sm] = of('ServiceMonitor');
-    if (sm) t.same(sm.spec.endpoints[0].relabelings, [{ sourceLabels: ['__meta_kubernetes_pod_node_name'], targetLabel: 'node' }], 'the node label');
+    if (sm) t.strictSame(sm.spec.endpoints[0].relabelings, [{ sourceLabels: ['__meta_kubernetes_pod_node_name'], targetLabel: 'node' }], 'the node label');
     const [rule] = of('PrometheusRule');
     if (rule) {
       const shipped = parseYaml(readFileSync(`${ROOT}deploy/prometheus/faultline-rules.yml`, 'utf8')) as Any;
       const names = (g: Any): string[] => g.groups.flatMap((x: Any) => x.rules.map((r: Any) => r.alert));
-      t.same(names(rule.spec), names(shipped), 'the PrometheusRule has the shipped rules');
+      t.strictSame(names(rule.spec), names(shipped), 'the PrometheusRule has the shipped rules');
       const urls: string[] = rule.spec.groups.flatMap((x: Any) => x.rules.map((r: Any) => r.annotations.runbook_url));
       t.ok(urls.every((u) => u.startsWith(`${v.prometheusRule.runbookBaseURL}#`)), 'runbook links point at runbookBaseURL');
     }

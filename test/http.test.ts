@@ -93,7 +93,7 @@ t.test('--web.max-requests: beyond it, 503', async (t) => {
   const { url, bound } = await serving(slowExposition(300), 2);
   t.teardown(() => close(bound));
   const statuses = await Promise.all(Array.from({ length: 5 }, () => fetch(`${url}/metrics`).then((r) => r.status)));
-  t.same(
+  t.strictSame(
     statuses.sort(),
     [200, 200, 503, 503, 503],
     'two in flight, three turned away',

@@ -17,9 +17,9 @@ const CACHE_CONTAINER = '9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2
 t.test('PodIndex reads names from pod objects', async (t) => {
   const index = new PodIndex();
   for (const pod of JSON.parse(fixture('pods-list.json')).items) index.upsert(pod);
-  t.same(index.lookup(API_POD, API_CONTAINER), { pod: 'api-7d9c6b5f4-x2kqp', namespace: 'shop', container: 'api' });
-  t.same(index.lookup(API_POD, '0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c')?.container, 'migrate', 'init containers too');
-  t.same(index.lookup(CACHE_POD, CACHE_CONTAINER), { pod: 'cache-0', namespace: 'shop', container: '' }, 'no container id yet');
+  t.strictSame(index.lookup(API_POD, API_CONTAINER), { pod: 'api-7d9c6b5f4-x2kqp', namespace: 'shop', container: 'api' });
+  t.strictSame(index.lookup(API_POD, '0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c')?.container, 'migrate', 'init containers too');
+  t.strictSame(index.lookup(CACHE_POD, CACHE_CONTAINER), { pod: 'cache-0', namespace: 'shop', container: '' }, 'no container id yet');
   t.equal(index.lookup('nope', ''), null);
 });
 
@@ -57,9 +57,9 @@ t.test('list then watch, scoped to the node', async (t) => {
   }
   t.ok(requests.every((u) => decodeURIComponent(u).includes('fieldSelector=spec.nodeName=node-a')), 'every request is scoped to the node');
   t.ok(requests.some((u) => u.includes('watch=true')), `a watch follows the list: ${requests.join(' ')}`);
-  t.same(pods.lookup(CACHE_POD, CACHE_CONTAINER), { pod: 'cache-0', namespace: 'shop', container: 'redis' }, 'MODIFIED: container id arrived');
+  t.strictSame(pods.lookup(CACHE_POD, CACHE_CONTAINER), { pod: 'cache-0', namespace: 'shop', container: 'redis' }, 'MODIFIED: container id arrived');
   t.equal(pods.lookup(API_POD, API_CONTAINER), null, 'DELETED: gone');
-  t.same(pods.lookup('7a8b9c0d-1e2f-4a3b-9c4d-5e6f7a8b9c0d', '1111111111111111111111111111111111111111111111111111111111111111'), {
+  t.strictSame(pods.lookup('7a8b9c0d-1e2f-4a3b-9c4d-5e6f7a8b9c0d', '1111111111111111111111111111111111111111111111111111111111111111'), {
     pod: 'worker-5b8f',
     namespace: 'batch',
     container: 'worker',

@@ -99,7 +99,7 @@ const unreadable = SKIP_NOT_ROOT || (spawnSync('setpriv', [`--reuid=${NOBODY}`, 
 t.test('as a dedicated user with the systemd unit\'s ambient capabilities', { skip: unreadable }, async (t) => {
   const unit = readFileSync(new URL('../deploy/systemd/faultline.service', import.meta.url), 'utf8');
   const ambient = /^AmbientCapabilities=(.+)$/m.exec(unit)![1]!.split(/\s+/);
-  t.same(/^CapabilityBoundingSet=(.+)$/m.exec(unit)![1]!.split(/\s+/), ambient, 'the unit bounds what it grants');
+  t.strictSame(/^CapabilityBoundingSet=(.+)$/m.exec(unit)![1]!.split(/\s+/), ambient, 'the unit bounds what it grants');
   const caps = ambient.map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`).join(',');
   const exporter = await startExporter([], ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', `--inh-caps=-all,${caps}`, `--ambient-caps=-all,${caps}`]);
   // tracefs is mode 0700: a uid other than 0 reads it at load through CAP_DAC_READ_SEARCH, so that one stays too.

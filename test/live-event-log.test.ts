@@ -36,7 +36,7 @@ t.test("the event log: one process's faults and every OOM kill", { skip: SKIP_NO
   const faults = records.filter((r) => r.event_type === 'page_fault');
   t.ok(faults.length >= 2048, `${faults.length} page faults logged (8 MiB = 2048 pages)`);
   t.ok(faults.every((r) => r.pid === target.pid), 'only the --event-log.pid process: filtered in the kernel');
-  t.same(Object.keys(faults[0]).slice(0, 5), ['pid', 'event_type', 'address', 'timestamp_ns', 'comm'], 'the lab fields first');
+  t.strictSame(Object.keys(faults[0]).slice(0, 5), ['pid', 'event_type', 'address', 'timestamp_ns', 'comm'], 'the lab fields first');
   t.match(faults.find((r) => r.comm === 'workload'), { tid: Number, access: /^(read|write|exec)$/, present: Boolean, ip: /^0x[0-9a-f]+$/ });
   t.ok(faults.every((r) => r.ip !== '0x0' && r.timestamp_ns > 0), 'every optional field filled: the event log asks for them all');
   t.ok(faults.filter((r) => r.access === 'write' && r.present === false).length >= 2048, 'the touch loop: a write to a missing page each');

@@ -6,6 +6,7 @@ import t from 'tap';
 import { writeFileSync, rmSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { attachedAgainstHeld } from './helpers/bpf-objects.js';
 import { SKIP_NOT_ROOT, buildWorkload, runWorkload, scrape, startExporter, sum, type Exporter, type Sample } from './helpers/live.js';
 
 const FAMILY = 'faultline_process_page_faults_total';
@@ -118,7 +119,10 @@ for (const mode of MODES) t.test(`page faults, exact against the kernel: ${mode.
     if (mode.access) t.ok(writes >= 25600, `${writes} writes to missing pages`);
     else t.equal(samples.filter((s) => s.name === 'faultline_page_fault_access_total').length, 0, 'no access types without the x86 error code');
     t.equal(sum(samples, 'faultline_ringbuf_lost_records_total'), 0);
-    t.ok(sum(samples, 'faultline_bpf_programs_attached') >= 6);
+    const programs = attachedAgainstHeld(samples, exporter.child.pid!);
+    t.strictSame(programs.listed, programs.held, 'the programs listed are the ones the exporter holds');
+    t.strictSame(programs.wrongLinks, [], 'one link each, one per CPU for a perf event');
+    t.equal(programs.listed.includes('count_major_fault'), mode.detail, 'major faults typed where the detail runs');
   });
 });
 

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { CLI, SKIP_NOT_ROOT, scrape, startCli, startExporter, waitFor } from './helpers/live.js';
-import { heldBpfObjects, programsFreed, runHoldingPrograms } from './helpers/bpf-objects.js';
+import { attachedAgainstHeld, heldBpfObjects, programsFreed, runHoldingPrograms } from './helpers/bpf-objects.js';
 
 /** A pid below pid_max that no process has now (counting down from the top, where pids are rarely in use). */
 function freePid(): number {
@@ -25,8 +25,9 @@ function run(args: string[], env: NodeJS.ProcessEnv = process.env): { code: numb
 t.test('metrics pass promtool and OpenMetrics is served on request', { skip: SKIP_NOT_ROOT }, async (t) => {
   const exporter = await startExporter();
   const held = heldBpfObjects(exporter.child.pid!).progs;
-  t.ok(held.length >= 6, `programs loaded while serving: ids ${held.join(', ')}`);
-  const { text } = await scrape(exporter.url);
+  const { text, samples } = await scrape(exporter.url);
+  const programs = attachedAgainstHeld(samples, exporter.child.pid!);
+  t.strictSame(programs.listed, programs.held, `the programs it holds (ids ${held.join(', ')}) are the ones /metrics lists`);
   const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
   t.equal(check.status, 0, `promtool check metrics: ${check.stdout}${check.stderr}`);
   for (const family of [
@@ -51,7 +52,7 @@ t.test('metrics pass promtool and OpenMetrics is served on request', { skip: SKI
   t.match(await (await fetch(`${base}/`)).text(), /href="\/metrics"/);
 
   t.equal(await exporter.stop(), 0, 'exits 0 on SIGTERM');
-  t.same(await programsFreed(held), [], 'the kernel frees every program it held after SIGTERM');
+  t.strictSame(await programsFreed(held), [], 'the kernel frees every program it held after SIGTERM');
 });
 
 t.test('trace detaches on SIGINT too', { skip: SKIP_NOT_ROOT }, async (t) => {
@@ -61,7 +62,7 @@ t.test('trace detaches on SIGINT too', { skip: SKIP_NOT_ROOT }, async (t) => {
   t.ok(held.length >= 2, `programs loaded while tracing: ids ${held.join(', ')}`);
   tracer.child.kill('SIGINT');
   t.equal(await tracer.exited, 0);
-  t.same(await programsFreed(held), [], 'the kernel frees every program it held after SIGINT');
+  t.strictSame(await programsFreed(held), [], 'the kernel frees every program it held after SIGINT');
 });
 
 t.test('check reports every feature, detaches, and exits 0 here', { skip: SKIP_NOT_ROOT }, async (t) => {
@@ -72,7 +73,7 @@ t.test('check reports every feature, detaches, and exits 0 here', { skip: SKIP_N
     t.match(r.stdout, new RegExp(`^(ok|warn) +${feature} `, 'm'), feature);
   }
   t.match(r.stdout, /^faultline can run here$/m);
-  t.same(await programsFreed(r.held), [], 'nothing left attached');
+  t.strictSame(await programsFreed(r.held), [], 'nothing left attached');
   const nobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, CLI, 'check'], {
     encoding: 'utf8',
     timeout: 60000,
@@ -110,7 +111,7 @@ t.test('bad input: one line, non-zero exit, nothing attached', async (t) => {
     const r = await runHoldingPrograms(process.execPath, [CLI, 'serve', `--web.listen-address=127.0.0.1:${port}`]);
     t.equal(r.code, 1);
     t.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use`));
-    t.same(await programsFreed(r.held), [], 'nothing left attached');
+    t.strictSame(await programsFreed(r.held), [], 'nothing left attached');
   });
   t.test('not root', { skip: SKIP_NOT_ROOT }, async (t) => {
     const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, CLI, 'serve'], {

@@ -72,7 +72,7 @@ t.test('--format json prints one object per line', { skip: SKIP_NOT_ROOT }, asyn
   t.equal(await tracer.exited, 0);
   const objects = tracer.stdout().trim().split('\n').map((l) => JSON.parse(l));
   t.ok(objects.length >= 1024);
-  t.same(Object.keys(objects[0]), ['pid', 'event_type', 'address', 'timestamp_ns', 'comm']);
+  t.strictSame(Object.keys(objects[0]), ['pid', 'event_type', 'address', 'timestamp_ns', 'comm']);
   t.ok(objects.every((o) => o.pid === target.pid && o.event_type === 'page_fault' && /^0x[0-9a-f]+$/.test(o.address)));
   t.ok(objects.every((o, i) => i === 0 || o.timestamp_ns >= objects[i - 1].timestamp_ns), 'in time order');
   // The kernel fills a record's timestamp only where the format prints it (trace_fields): JSON does.

@@ -26,11 +26,11 @@ t.test('the standard variables', async (t) => {
   })!;
   t.equal(c.url, 'http://collector:4318/v1/metrics', 'the base endpoint gets /v1/metrics for HTTP');
   t.equal(c.protocol, 'http/protobuf', 'default protocol');
-  t.same(c.headers, { authorization: 'Bearer abc', 'x-tenant': 't1' }, 'headers, percent-decoded');
+  t.strictSame(c.headers, { authorization: 'Bearer abc', 'x-tenant': 't1' }, 'headers, percent-decoded');
   t.equal(c.intervalMs, 15000);
   t.equal(c.timeoutMs, 5000);
   t.equal(c.temporality, 'delta');
-  t.same(c.resourceAttributes, { 'deployment.environment.name': 'prod', team: 'sre', 'service.name': 'faultline-prod' });
+  t.strictSame(c.resourceAttributes, { 'deployment.environment.name': 'prod', team: 'sre', 'service.name': 'faultline-prod' });
   const specific = resolveOtlpConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://b:9000/custom' })!;
   t.equal(specific.url, 'http://b:9000/custom', 'the metrics endpoint is used as is, and beats the base one');
   const grpc = resolveOtlpConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })!;
@@ -57,10 +57,10 @@ t.test('a flag wins over its variable', async (t) => {
   )!;
   t.equal(c.url, 'http://flag:4318/v1/metrics', '--otlp.endpoint beats both variables');
   t.equal(c.protocol, 'http/json');
-  t.same(c.headers, { a: 'flag', b: 'env' }, 'a header flag replaces that header only');
+  t.strictSame(c.headers, { a: 'flag', b: 'env' }, 'a header flag replaces that header only');
   t.equal(c.intervalMs, 5000);
   t.equal(c.temporality, 'cumulative');
-  t.same(c.resourceAttributes, { team: 'platform', zone: 'a', 'service.name': 'flag-name' });
+  t.strictSame(c.resourceAttributes, { team: 'platform', zone: 'a', 'service.name': 'flag-name' });
   t.equal(resolveOtlpConfig({ metricsEndpoint: 'http://exact/path' }, env)!.url, 'http://exact/path');
   t.equal(resolveOtlpConfig({ timeoutSeconds: 30, intervalSeconds: 10 }, env)!.timeoutMs, 10000, 'an export cannot outlast the interval');
 });
@@ -96,8 +96,8 @@ t.test('every family has an OpenTelemetry name and unit, and the README maps the
 });
 
 t.test('labels become attributes; Prometheus histograms become OTLP histograms', async (t) => {
-  t.same(attributesOf('pid="42",comm="a \\"b\\"\\\\c",type="minor"'), { pid: '42', comm: 'a "b"\\c', type: 'minor' });
-  t.same(attributesOf({ cgroup: '/x', event: 'max' }), { cgroup: '/x', event: 'max' });
+  t.strictSame(attributesOf('pid="42",comm="a \\"b\\"\\\\c",type="minor"'), { pid: '42', comm: 'a "b"\\c', type: 'minor' });
+  t.strictSame(attributesOf({ cgroup: '/x', event: 'max' }), { cgroup: '/x', event: 'max' });
   const points = histogramPoints([
     ['cgroup="/a",le="0.001"', 2, '_bucket'],
     ['cgroup="/a",le="0.004"', 5, '_bucket'],
@@ -109,7 +109,7 @@ t.test('labels become attributes; Prometheus histograms become OTLP histograms',
     ['', 7, '_sum'],
     ['', 1, '_count'],
   ]);
-  t.same(points, [
+  t.strictSame(points, [
     { attributes: { cgroup: '/a' }, boundaries: [0.001, 0.004], counts: [2, 3, 1], sum: 0.01, count: 6 },
     { attributes: {}, boundaries: [1], counts: [0, 1], sum: 7, count: 1 },
   ]);

@@ -27,14 +27,14 @@ t.test('live threads add to the exited threads of their process; the leader name
     [thread(10, 11, counts([ANON, MINOR, 2n]), 0, 'worker'), thread(10, 10, counts([FILE, MAJOR, 1n]), 0, 'app'), thread(20, 20, counts([OTHER, MINOR, 3n]))],
     new Map(),
   );
-  t.same(out.get(10)!.faults, counts([ANON, MINOR, 7n], [FILE, MAJOR, 1n]));
+  t.strictSame(out.get(10)!.faults, counts([ANON, MINOR, 7n], [FILE, MAJOR, 1n]));
   t.match(out.get(10), { comm: 'app', cgroupId: 5n, memcgId: 6n, exitNs: 0n });
-  t.same(out.get(20)!.faults, counts([OTHER, MINOR, 3n]));
+  t.strictSame(out.get(20)!.faults, counts([OTHER, MINOR, 3n]));
 });
 
 t.test('exited threads still listed count only through the process record', async (t) => {
   const out = mergeProcessSnapshot([exited(10, counts([ANON, MINOR, 5n]), 99n)], [thread(10, 10, counts([ANON, MINOR, 5n]), THREAD_EXITED)], new Map());
-  t.same(out.get(10)!.faults, counts([ANON, MINOR, 5n]));
+  t.strictSame(out.get(10)!.faults, counts([ANON, MINOR, 5n]));
   t.equal(out.get(10)!.exitNs, 99n);
   t.notOk(mergeProcessSnapshot([], [thread(30, 30, emptyCounts(), THREAD_EXITED)], new Map()).has(30), 'a zombie with no record is no process');
 });
@@ -46,20 +46,20 @@ t.test('an incomplete read keeps the previous view; without one the process wait
   t.notOk(mergeProcessSnapshot([], [thread(11, 11, emptyCounts(), THREAD_INCOMPLETE)], new Map()).has(11));
   // The last thread exited between the map read and the iterator: neither read has it.
   const gone = mergeProcessSnapshot([exited(10, counts([ANON, MINOR, 2n]))], [], prev);
-  t.same(gone.get(10)!.faults, counts([ANON, MINOR, 9n]));
+  t.strictSame(gone.get(10)!.faults, counts([ANON, MINOR, 9n]));
   const zombie = mergeProcessSnapshot([], [thread(10, 10, emptyCounts(), THREAD_EXITED)], prev);
-  t.same(zombie.get(10)!.faults, counts([ANON, MINOR, 9n]), 'exited after the map read, listed as exited by the iterator');
+  t.strictSame(zombie.get(10)!.faults, counts([ANON, MINOR, 9n]), 'exited after the map read, listed as exited by the iterator');
   const done = mergeProcessSnapshot([exited(10, counts([ANON, MINOR, 12n]), 5n)], [], prev);
-  t.same(done.get(10)!.faults, counts([ANON, MINOR, 12n]), 'its final record, once stamped');
+  t.strictSame(done.get(10)!.faults, counts([ANON, MINOR, 12n]), 'its final record, once stamped');
 });
 
 t.test('counts never go down, and each type keeps the kernel total', async (t) => {
   const prev = counts([ANON, MINOR, 10n], [OTHER, MINOR, 2n], [FILE, MAJOR, 1n]);
-  t.same(monotoneCounts(prev, counts([ANON, MINOR, 12n], [OTHER, MINOR, 2n], [FILE, MAJOR, 1n])), counts([ANON, MINOR, 12n], [OTHER, MINOR, 2n], [FILE, MAJOR, 1n]));
+  t.strictSame(monotoneCounts(prev, counts([ANON, MINOR, 12n], [OTHER, MINOR, 2n], [FILE, MAJOR, 1n])), counts([ANON, MINOR, 12n], [OTHER, MINOR, 2n], [FILE, MAJOR, 1n]));
   // One fault moved from "other" to anon between reads, and one more came.
-  t.same(monotoneCounts(prev, counts([ANON, MINOR, 12n], [OTHER, MINOR, 1n], [FILE, MAJOR, 1n])), counts([ANON, MINOR, 11n], [OTHER, MINOR, 2n], [FILE, MAJOR, 1n]));
+  t.strictSame(monotoneCounts(prev, counts([ANON, MINOR, 12n], [OTHER, MINOR, 1n], [FILE, MAJOR, 1n])), counts([ANON, MINOR, 11n], [OTHER, MINOR, 2n], [FILE, MAJOR, 1n]));
   // A smaller total (a thread between reads) keeps the previous counts of that type only.
-  t.same(monotoneCounts(prev, counts([ANON, MINOR, 3n], [OTHER, MINOR, 2n], [FILE, MAJOR, 4n])), counts([ANON, MINOR, 10n], [OTHER, MINOR, 2n], [FILE, MAJOR, 4n]));
+  t.strictSame(monotoneCounts(prev, counts([ANON, MINOR, 3n], [OTHER, MINOR, 2n], [FILE, MAJOR, 4n])), counts([ANON, MINOR, 10n], [OTHER, MINOR, 2n], [FILE, MAJOR, 4n]));
   const merged = mergeProcessSnapshot([], [thread(10, 10, counts([ANON, MINOR, 12n], [OTHER, MINOR, 1n], [FILE, MAJOR, 1n]))], new Map([[10, exited(10, prev)]]));
-  t.same(merged.get(10)!.faults, counts([ANON, MINOR, 11n], [OTHER, MINOR, 2n], [FILE, MAJOR, 1n]));
+  t.strictSame(merged.get(10)!.faults, counts([ANON, MINOR, 11n], [OTHER, MINOR, 2n], [FILE, MAJOR, 1n]));
 });

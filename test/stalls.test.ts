@@ -16,7 +16,7 @@ t.test('cumulative counts at powers of two', async (t) => {
   slots[3] = 2n; // [8, 16) ns
   slots[11] = 5n; // [2048, 4096) ns
   slots[39] = 1n; // the last slot: 2^39 ns and above
-  t.same(cumulativeBelow(slots, [3, 4, 12, 34, 40]), [0n, 2n, 7n, 7n, 8n]);
+  t.strictSame(cumulativeBelow(slots, [3, 4, 12, 34, 40]), [0n, 2n, 7n, 7n, 8n]);
 });
 
 t.test('live cgroups by kind; the all-zero key is cgroups beyond the map', async (t) => {
@@ -46,16 +46,16 @@ t.test('a removed cgroup is folded and forgotten in the kernel; its counts stay'
   const isGone = (ids: { memcgId: bigint }): boolean => gone.has(ids.memcgId);
   const a = rec(7n, 'memcg_reclaim', 20, 4);
   const b = rec(8n, 'memcg_reclaim', 20, 2);
-  t.same(table.update([a, b], 0n, isGone), []);
+  t.strictSame(table.update([a, b], 0n, isGone), []);
   gone = new Set([7n]);
-  t.same(table.update([a, b], 5n * S, isGone), [], 'not looked for before goneCheckNs');
-  t.same(table.update([a, b], 10n * S, isGone), [a], 'folded: delete it from the map');
+  t.strictSame(table.update([a, b], 5n * S, isGone), [], 'not looked for before goneCheckNs');
+  t.strictSame(table.update([a, b], 10n * S, isGone), [a], 'folded: delete it from the map');
   t.equal(table.byCgroup('memcg_reclaim').get(7n)?.count, 4n, 'still exported under its cgroup');
   table.update([b], 20n * S, isGone);
   t.equal(table.byCgroup('memcg_reclaim').get(7n)?.count, 4n, 'after the kernel entry is gone');
   t.equal(table.byCgroup('memcg_reclaim').get(8n)?.count, 2n);
   const overflow = { ...rec(0n, 'compaction', 3, 1), cgroupId: 0n };
-  t.same(table.update([overflow], 30n * S, () => true), [], 'the overflow key is never removed');
+  t.strictSame(table.update([overflow], 30n * S, () => true), [], 'the overflow key is never removed');
 });
 
 t.test('folded cgroups are bounded; the rest count as other', async (t) => {

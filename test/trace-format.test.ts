@@ -43,7 +43,7 @@ t.equal(
   '{"pid":5200,"event_type":"page_fault","address":"0x7f3a4c000000","timestamp_ns":230481567890,"comm":"pagefault_demo"}',
 );
 t.equal(formatJson(kill), '{"pid":6100,"event_type":"oom_kill","address":"0x0","timestamp_ns":230481600000,"comm":"stress-ng"}');
-t.same(JSON.parse(formatEvent(fault, 'json')).pid, 5200);
+t.strictSame(JSON.parse(formatEvent(fault, 'json')).pid, 5200);
 
 t.test('timestamps past 2^53 ns keep every digit', async (t) => {
   const line = formatJson({ ...fault, timestampNs: 18446744073709551615n });
@@ -113,7 +113,7 @@ t.test('LineBuffer keeps lines whole and in order across chunks, and skips what 
     if (i % 50 === 0) t.equal(lines.length > 0, true);
   }
   t.equal(Buffer.concat(lines.take()).toString(), expected.join('\n') + '\n');
-  t.same(lines.take(), [], 'empty after take()');
+  t.strictSame(lines.take(), [], 'empty after take()');
   t.equal(lines.length, 0);
 
   const oom = Buffer.alloc(FAULT_EVENT_SIZE);
@@ -122,5 +122,5 @@ t.test('LineBuffer keeps lines whole and in order across chunks, and skips what 
   const fault = record({ pid: 1, address: 1n }, Buffer.from('a'));
   t.notOk(lines.appendFaultText(fault, 0, FAULT_EVENT_SIZE - 8), 'a record shorter than a fault_event');
   t.notOk(lines.appendFaultText(fault, 8, FAULT_EVENT_SIZE), 'a record past the end of the ring');
-  t.same(lines.take(), []);
+  t.strictSame(lines.take(), []);
 });

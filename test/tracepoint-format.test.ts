@@ -16,7 +16,7 @@ t.test('page_fault_user on 6.18', async (t) => {
 
 t.test('mark_victim with the victim details (6.8+)', async (t) => {
   const f = parseTracepointFormat(fixture('mark_victim-6.18.format'));
-  t.same(
+  t.strictSame(
     ['pid', 'comm', 'total_vm', 'anon_rss', 'file_rss', 'shmem_rss', 'uid', 'pgtables', 'oom_score_adj'].map((n) => fieldOffset(f, n)),
     [8, 12, 16, 24, 32, 40, 48, 56, 64],
   );

@@ -35,7 +35,7 @@ function certificates(): void {
 t.test('parsing: every key checked, errors name the key', async (t) => {
   const ok = parseWebConfig(`basic_auth_users:\n  prom: '${HASH}'\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n`, dir);
   t.equal(ok.users.get('prom'), HASH);
-  t.same(ok.headers, { 'X-Frame-Options': 'deny' });
+  t.strictSame(ok.headers, { 'X-Frame-Options': 'deny' });
   t.equal(ok.tls, null);
   const bad: [string, RegExp][] = [
     ['tls_server_config:\n  cert_file: nope.pem\n  key_file: nope.key\n', /tls_server_config\.cert_file: cannot read "nope\.pem"/],

@@ -43,6 +43,23 @@ export function programsStillLoaded(ids: readonly number[]): number[] {
   return ids.filter((id) => loaded.has(id));
 }
 
+/** The names of these program ids, sorted (bpftool names a program in full from its BTF). */
+export function programNames(ids: readonly number[]): string[] {
+  const wanted = new Set(ids);
+  const all = JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8', maxBuffer: 64 << 20 })) as { id: number; name?: string }[];
+  return all.filter((p) => wanted.has(p.id)).map((p) => p.name ?? `id ${p.id}`).sort();
+}
+
+/** The CPUs a per-CPU perf event attaches to: the online ones. */
+export function onlineCpuCount(): number {
+  let n = 0;
+  for (const range of readFileSync('/sys/devices/system/cpu/online', 'utf8').trim().split(',')) {
+    const [lo, hi = lo] = range.split('-').map(Number);
+    n += hi! - lo! + 1;
+  }
+  return n;
+}
+
 /**
  * Waits (bounded) until the kernel has freed every one of these programs: it
  * frees a closed program asynchronously, 10-200 ms after its holder exits.
@@ -92,4 +109,22 @@ export async function runHoldingPrograms(
   }
   if (!done) child.kill('SIGKILL');
   return { code: await exited, stdout, stderr, held: [...held] };
+}
+
+/**
+ * faultline_bpf_programs_attached against what the exporter's process holds:
+ * the program names the metric lists and those of the programs it holds (both
+ * sorted; they must be equal), and each series whose link count is not one
+ * per online CPU for a perf event, one otherwise.
+ */
+export function attachedAgainstHeld(samples: readonly { name: string; labels: Record<string, string>; value: number }[], pid: number): { listed: string[]; held: string[]; wrongLinks: string[] } {
+  const attached = samples.filter((s) => s.name === 'faultline_bpf_programs_attached');
+  const cpus = onlineCpuCount();
+  return {
+    listed: attached.map((s) => s.labels.program ?? '').sort(),
+    held: programNames(heldBpfObjects(pid).progs),
+    wrongLinks: attached
+      .filter((s) => s.value !== (s.labels.attach_point?.startsWith('perf_event/') ? cpus : 1))
+      .map((s) => `${s.labels.program} at ${s.labels.attach_point}: ${s.value} links`),
+  };
 }
