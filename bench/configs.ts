@@ -61,21 +61,21 @@ function spawnCounting(cmd: string, args: string[], keepStdout = false): Spawned
   let lines = 0;
   let out = '';
   let err = '';
-  child.stdout!.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => {
     for (let i = d.indexOf(10); i >= 0; i = d.indexOf(10, i + 1)) lines++;
     if (keepStdout || out.length < 4096) out += d.toString();
   });
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   return { child, lines: () => lines, stdout: () => out, stderr: () => err, exited };
 }
 
 async function until(what: string, ready: () => boolean, exited: Promise<void>, timeoutMs = 60000): Promise<void> {
-  let gone = false;
-  void exited.then(() => (gone = true));
+  const exit = { gone: false }; // set by the promise, between the loop's turns
+  void exited.then(() => (exit.gone = true));
   const deadline = Date.now() + timeoutMs;
   while (!ready()) {
-    if (gone) throw new Error(`${what}: exited before it was ready`);
+    if (exit.gone) throw new Error(`${what}: exited before it was ready`);
     if (Date.now() > deadline) throw new Error(`${what}: not ready after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -41,7 +41,7 @@ benchmark. Needs root. Results: a table on stdout, JSON in FILE.
   process.exit(0);
 }
 const repeats = Number(flags.repeats);
-const stormArgs = [String(flags['storm-mib']), String(flags['storm-rounds'])];
+const stormArgs = [flags['storm-mib'], flags['storm-rounds']];
 
 /** What runs under each configuration; `ratio` compares it with the untraced run of the same repeat. */
 interface Workload {
@@ -51,7 +51,7 @@ interface Workload {
 const WORKLOADS: Workload[] = [
   { name: 'storm 1T', argv: [STORM, ...stormArgs, '1', 'wait'] },
   { name: 'storm 2T', argv: [STORM, ...stormArgs, '2', 'wait'] },
-  { name: 'start-ups', argv: [STARTUPS, String(flags.startups), 'wait', '--', ...STARTUP_COMMAND] },
+  { name: 'start-ups', argv: [STARTUPS, flags.startups, 'wait', '--', ...STARTUP_COMMAND] },
 ];
 
 interface StormRun {
@@ -86,12 +86,12 @@ function shuffle<T>(items: T[]): T[] {
 async function runStorm(config: BenchConfig, workload: Workload, repeat: number): Promise<StormRun> {
   const storm = spawn(workload.argv[0]!, workload.argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
-  storm.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  storm.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const done = new Promise<void>((resolve) => storm.on('exit', () => resolve()));
   const attached = await config.start(storm.pid!);
   const before = progStats();
   const sampleBefore: Sampled | undefined = attached.sample?.();
-  storm.stdin!.end('go\n');
+  storm.stdin.end('go\n');
   await done;
   const sampleAfter: Sampled | undefined = attached.sample?.();
   const after = progStats();
@@ -133,7 +133,7 @@ async function scrapeBench(targets: number[]): Promise<{ idle: Sampled & { secon
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
-  serve.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  serve.stderr.on('data', (d: Buffer) => (err += d.toString()));
   while (!/serving (\S+)/.test(err)) await new Promise((r) => setTimeout(r, 20));
   const url = /serving (\S+)/.exec(err)![1]!;
   try {
@@ -251,7 +251,7 @@ async function main(): Promise<void> {
   }
   const table = lines.join('\n');
   process.stdout.write(table + '\n');
-  writeFileSync(String(flags.output), JSON.stringify({ date: new Date().toISOString(), stormArgs, repeats, runs, scrape, table }, null, 2) + '\n');
+  writeFileSync(flags.output, JSON.stringify({ date: new Date().toISOString(), stormArgs, repeats, runs, scrape, table }, null, 2) + '\n');
   process.stderr.write(`bench: results written to ${flags.output}\n`);
 }
 

@@ -25,7 +25,7 @@ t.test('writes lines, rotates by size, keeps max-files', async (t) => {
   t.ok(readFileSync(path).length <= 1000, 'each file within max-size');
   t.strictSame(JSON.parse(current.at(-1)!).i, 99, 'the newest line is last in the current file');
   const previous = readFileSync(`${path}.1`, 'utf8').trim().split('\n');
-  t.equal(JSON.parse(previous.at(-1)!).i + 1, JSON.parse(current[0]!).i, 'no line lost across a rotation');
+  t.equal((JSON.parse(previous.at(-1)!) as { i: number }).i + 1, (JSON.parse(current[0]!) as { i: number }).i, 'no line lost across a rotation');
 });
 
 t.test('a write error is reported once, counted, and never thrown', async (t) => {

@@ -16,10 +16,11 @@ import { ROOT } from './helpers/live.js';
 const CHART = `${ROOT}deploy/helm/faultline`;
 const RENDER = `${ROOT}build/test/helm-render`;
 
+/** A rendered manifest as YAML parsed it: what it holds is what the tests check. */
 interface Doc {
-  apiVersion: string;
+  apiVersion?: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
   [key: string]: unknown;
 }
 interface Rendered {
@@ -65,9 +66,9 @@ for (const valuesFile of valueSets) {
     t.ok(validate(out.values), `values match values.schema.json: ${ajv.errorsText(validate.errors)}`);
     const docs = out.manifests.flatMap((m) => m.documents);
     for (const d of docs) {
-      t.ok(d.apiVersion && d.kind && d.metadata?.name, `${d.kind} ${d.metadata?.name}: apiVersion, kind, metadata.name`);
-      if (!CLUSTER_SCOPED.has(d.kind)) t.equal(d.metadata.namespace, 'monitoring', `${d.kind} is in the release namespace`);
-      t.equal(d.metadata.labels?.['app.kubernetes.io/managed-by'], 'Helm', `${d.kind} has the chart's labels`);
+      t.ok(d.apiVersion && d.kind && d.metadata?.name, `${d.kind} ${d.metadata?.name ?? '(no name)'}: apiVersion, kind, metadata.name`);
+      if (!CLUSTER_SCOPED.has(d.kind)) t.equal(d.metadata?.namespace, 'monitoring', `${d.kind} is in the release namespace`);
+      t.equal(d.metadata?.labels?.['app.kubernetes.io/managed-by'], 'Helm', `${d.kind} has the chart's labels`);
     }
     const of = (kind: string): Any[] => docs.filter((d) => d.kind === kind);
 
@@ -162,7 +163,7 @@ for (const valuesFile of valueSets) {
     if (sm) t.strictSame(sm.spec.endpoints[0].relabelings, [{ sourceLabels: ['__meta_kubernetes_pod_node_name'], targetLabel: 'node' }], 'the node label');
     const [rule] = of('PrometheusRule');
     if (rule) {
-      const shipped = parseYaml(readFileSync(`${ROOT}deploy/prometheus/faultline-rules.yml`, 'utf8')) as Any;
+      const shipped = parseYaml(readFileSync(`${ROOT}deploy/prometheus/faultline-rules.yml`, 'utf8'));
       const names = (g: Any): string[] => g.groups.flatMap((x: Any) => x.rules.map((r: Any) => r.alert));
       t.strictSame(names(rule.spec), names(shipped), 'the PrometheusRule has the shipped rules');
       const urls: string[] = rule.spec.groups.flatMap((x: Any) => x.rules.map((r: Any) => r.annotations.runbook_url));

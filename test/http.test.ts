@@ -32,7 +32,9 @@ function close(bound: BoundServer): void {
 async function serving(exposition: Exposition, maxRequests = 0, limits = {}): Promise<{ url: string; bound: BoundServer; refreshes: () => number }> {
   let refreshes = 0;
   const bound = await bind({ host: '127.0.0.1', port: 0 }, { maxConnections: 512, headersTimeoutMs: 1000, requestTimeoutMs: 2000, keepAliveTimeoutMs: 5000, ...limits });
-  bound.use(createApp(exposition, { telemetryPath: '/metrics', beforeScrape: () => void refreshes++, maxRequests }, 'test'));
+  bound.use(createApp(exposition, { telemetryPath: '/metrics', beforeScrape: () => {
+    refreshes++;
+  }, maxRequests }, 'test'));
   const address = bound.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return { url: `http://127.0.0.1:${port}`, bound, refreshes: () => refreshes };

@@ -72,13 +72,13 @@ t.test('every dashboard panel and every rule gets data from a real Prometheus', 
 
   const range = async (expr: string): Promise<PromResult[]> => {
     const q = `/api/v1/query_range?query=${encodeURIComponent(expr)}&start=${started}&end=${end}&step=1`;
-    const body = (await (await fetch(`${prometheus.url}${q}`)).json()) as Any;
+    const body = (await (await fetch(`${prometheus.url}${q}`)).json());
     if (body.status !== 'success') throw new Error(`${expr}: ${body.error}`);
     return body.data.result as PromResult[];
   };
   const finite = (results: PromResult[]): boolean => results.some((r) => (r.values ?? []).some(([, v]) => Number.isFinite(Number(v))));
 
-  const dashboard = JSON.parse(readFileSync(`${ROOT}deploy/grafana/faultline.json`, 'utf8')) as Any;
+  const dashboard = JSON.parse(readFileSync(`${ROOT}deploy/grafana/faultline.json`, 'utf8'));
   for (const panel of dashboard.panels.filter((p: Any) => p.type !== 'row')) {
     for (const target of panel.targets) {
       const expr = substitute(target.expr);
@@ -99,7 +99,7 @@ t.test('every dashboard panel and every rule gets data from a real Prometheus', 
     else t.ok(result.some((r) => label! in r.metric), `variable ${v.name}: ${result.length} series with ${label}`);
   }
 
-  const rules = (parseYaml(readFileSync(SHIPPED_RULES, 'utf8')) as Any).groups.flatMap((g: Any) => g.rules);
+  const rules = (parseYaml(readFileSync(SHIPPED_RULES, 'utf8'))).groups.flatMap((g: Any) => g.rules);
   for (const rule of rules) {
     await prometheus.query(rule.expr); // throws unless it parses and evaluates
     for (const name of new Set(rule.expr.match(/faultline_[a-z0-9_]+/g) as string[])) {

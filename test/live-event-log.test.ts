@@ -20,7 +20,7 @@ t.test("the event log: one process's faults and every OOM kill", { skip: SKIP_NO
   const exporter = await startExporter([`--event-log=${path}`, `--event-log.pid=${target.pid}`]);
   let stopped = false;
   t.teardown(() => (stopped ? undefined : exporter.stop()));
-  target.stdin!.end('go\n');
+  target.stdin.end('go\n');
   await targetExit;
 
   const cgroup = createMemoryCgroup(64 << 20);
@@ -87,7 +87,7 @@ t.test('--event-log.cgroup logs only processes in that cgroup', { skip: SKIP_NOT
   const { faults } = await logWith([`--event-log.cgroup=${cgroup.name}`], async () => {
     const sh = spawn('sh', ['-c', `echo $$ > ${cgroup.procsFile} && exec ${workload} run anon 8`], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
-    sh.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    sh.stdout.on('data', (d: Buffer) => (out += d.toString()));
     await new Promise((resolve) => sh.on('exit', resolve));
     inside = [sh.pid!, (JSON.parse(out.trim().split('\n').at(-1)!) as { pid: number }).pid];
     execFileSync(workload, ['run', 'anon', '4'], { stdio: 'ignore' }); // outside the cgroup
@@ -100,9 +100,9 @@ t.test('--event-log.sample 10 logs about one in ten', { skip: SKIP_NOT_ROOT }, a
   const workload = buildWorkload();
   const target = spawn('sh', ['-c', `read go && exec ${workload} anon 16`], { stdio: ['pipe', 'pipe', 'ignore'] });
   let out = '';
-  target.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  target.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const { faults, samples } = await logWith([`--event-log.pid=${target.pid}`, '--event-log.sample=10'], async () => {
-    target.stdin!.end('go\n');
+    target.stdin.end('go\n');
     await new Promise((resolve) => target.on('exit', resolve));
   });
   const [, lo, hi] = /range (0x[0-9a-f]+) (0x[0-9a-f]+)/.exec(out)!;
@@ -165,7 +165,7 @@ t.test("a 655,360-fault storm into the event log, inside the Helm chart's memory
   });
   await counter.attached;
 
-  target.stdin!.end('go\n');
+  target.stdin.end('go\n');
   let writtenDuringStorm = 0;
   await waitFor(
     `${STORM_FAULTS} faults`,

@@ -52,7 +52,7 @@ const CASES = [
 
 /** The programs /metrics says are attached. */
 function attachedPrograms(samples: Sample[]): string[] {
-  return samples.filter((s) => s.name === 'faultline_bpf_programs_attached').map((s) => s.labels.program);
+  return samples.filter((s) => s.name === 'faultline_bpf_programs_attached').map((s) => s.labels.program ?? '');
 }
 
 /** The shipped source built with one -D flag, into a directory the test removes. */

@@ -28,7 +28,7 @@ for (const mode of MODES) t.test(`page faults, exact against the kernel: ${mode.
   buildWorkload();
   const exporter: Exporter = await startExporter(mode.flags);
   t.teardown(() => exporter.stop());
-  const metrics = `${exporter.url}`;
+  const metrics = exporter.url;
   /** Where the mode settles faults into regions: the region's count; else all of it is "other". */
   const inRegion = (samples: Sample[], pid: string, region: string, type?: string): number =>
     sum(samples, FAMILY, { pid, ...(type ? { type } : {}), region: mode.detail ? region : 'other' });

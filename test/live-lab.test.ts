@@ -27,10 +27,10 @@ async function logged(args: string[], env: Record<string, string> = {}): Promise
     env: { ...process.env, ...env },
   });
   let stdout = '';
-  target.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  target.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   const exited = new Promise((resolve) => target.on('exit', resolve));
   const exporter = await startExporter([`--event-log=${path}`, `--event-log.pid=${target.pid}`]);
-  target.stdin!.end('go\n');
+  target.stdin.end('go\n');
   await exited;
   await new Promise((r) => setTimeout(r, 200));
   await exporter.stop();

@@ -32,10 +32,10 @@ async function growUntilKilled(prometheus: Prometheus, exporterUrl: string, step
     const started = Date.now();
     const child = spawn('sh', ['-c', `echo $$ > ${cgroup.procsFile} && exec ${buildWorkload()} grow ${LIMIT_MIB * 2} ${stepMs}`], { stdio: 'ignore' });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
-    let done = false;
-    void exited.then(() => (done = true));
+    const workload = { done: false }; // set by the exit, between the loop's turns
+    void exited.then(() => (workload.done = true));
     const firstFiring = new Map<string, number>();
-    while (!done) {
+    while (!workload.done) {
       const seenAt = Date.now();
       for (const a of await prometheus.alerts()) {
         if (a.state === 'firing' && a.labels.cgroup === cgroup.name && !firstFiring.has(a.labels.alertname!)) {

@@ -49,7 +49,7 @@ t.test('memcg reclaim and compaction histograms count what the tracepoints saw',
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let counted = '';
-  bpftrace.stdout!.on('data', (d: Buffer) => (counted += d.toString()));
+  bpftrace.stdout.on('data', (d: Buffer) => (counted += d.toString()));
   const bpftraceExit = new Promise<void>((resolve) => bpftrace.on('exit', () => resolve()));
   t.teardown(() => {
     bpftrace.kill('SIGKILL');
@@ -58,7 +58,7 @@ t.test('memcg reclaim and compaction histograms count what the tracepoints saw',
   // BEGIN runs once every probe is attached; "Attaching N probes" is printed before.
   await waitFor('bpftrace to attach', () => counted.includes('bpftrace-ready'), 60000);
 
-  shell.stdin!.end('go\n');
+  shell.stdin.end('go\n');
   t.equal(await shellExit, 0, 'read the file and compacted');
   bpftrace.kill('SIGINT');
   await bpftraceExit;

@@ -14,7 +14,7 @@ for (const hook of ['tracepoint', 'perf-event']) t.test(`trace --pid prints ever
   // The shell waits for a line on stdin, then becomes the workload (same pid).
   const target = spawn('sh', ['-c', `read go && exec ${workload} anon 100`], { stdio: ['pipe', 'pipe', 'inherit'] });
   let targetOut = '';
-  target.stdout!.on('data', (d: Buffer) => (targetOut += d.toString()));
+  target.stdout.on('data', (d: Buffer) => (targetOut += d.toString()));
   const targetExit = new Promise<number | null>((resolve) => target.on('exit', (code) => resolve(code)));
   const pid = target.pid!;
 
@@ -28,7 +28,7 @@ for (const hook of ['tracepoint', 'perf-event']) t.test(`trace --pid prints ever
   await waitFor('trace to start', () => tracer.stderr().includes(`tracing page faults of pid ${pid}`));
   await counter.attached;
 
-  target.stdin!.end('go\n');
+  target.stdin.end('go\n');
   t.equal(await targetExit, 0);
   // Let the tracer drain, then stop both and compare.
   await new Promise((r) => setTimeout(r, 300));
@@ -45,7 +45,7 @@ for (const hook of ['tracepoint', 'perf-event']) t.test(`trace --pid prints ever
   // The process is sh until it execs the workload: each line names the thread's comm at that fault.
   t.ok(faults.every((l) => new RegExp(`^\\[PAGE_FAULT\\] pid=${pid} address=0x[0-9a-f]+ comm=(sh|workload)$`).test(l)), 'lab format');
 
-  const [, start, end] = /range (0x[0-9a-f]+) (0x[0-9a-f]+)/.exec(targetOut)!.map((x) => x) as string[];
+  const [, start, end] = /range (0x[0-9a-f]+) (0x[0-9a-f]+)/.exec(targetOut)!;
   const lo = BigInt(start!);
   const hi = BigInt(end!);
   const inRange = faults.filter((l) => {
@@ -65,7 +65,7 @@ t.test('--format json prints one object per line', { skip: SKIP_NOT_ROOT }, asyn
   const tracer = startCli(['trace', '--pid', String(target.pid), '--format', 'json']);
   t.teardown(() => tracer.child.kill('SIGKILL'));
   await waitFor('trace to start', () => tracer.stderr().includes('tracing page faults'));
-  target.stdin!.end('go\n');
+  target.stdin.end('go\n');
   await targetExit;
   await new Promise((r) => setTimeout(r, 200));
   tracer.child.kill('SIGTERM');

@@ -51,7 +51,7 @@ t.test('parsing: every key checked, errors name the key', async (t) => {
     ['tls_server_config: [1]\n', /tls_server_config: must be a mapping/],
     ['{{{', /not YAML/],
   ];
-  for (const [text, want] of bad) t.throws(() => parseWebConfig(text, dir), want, text.split('\n')[0]);
+  for (const [text, want] of bad) t.throws(() => parseWebConfig(text, dir), want, text.split('\n')[0] ?? text);
   t.throws(() => webGuard(join(dir, 'missing.yml'), () => {}), { code: 'BAD_WEB_CONFIG', message: /--web\.config\.file .*missing\.yml: cannot read it/ });
   t.ok(new WebConfigError('x') instanceof Error);
 });

@@ -76,7 +76,7 @@ export class CgroupNames {
     try {
       ino = statSync(dir, { bigint: true }).ino;
     } catch (err) {
-      throw new Error(`no cgroup ${path} under ${root} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new Error(`no cgroup ${path} under ${root} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
     }
     return { id: ino, memcg: this.memoryOnV1 };
   }

@@ -92,9 +92,9 @@ export class KubePods {
       fieldSelector,
     );
     const pods = new KubePods();
-    watcher.on(k8s.ADD, (p) => pods.index.upsert(p as PodObject));
-    watcher.on(k8s.UPDATE, (p) => pods.index.upsert(p as PodObject));
-    watcher.on(k8s.DELETE, (p) => pods.index.remove(p as PodObject));
+    watcher.on(k8s.ADD, (p) => pods.index.upsert(p));
+    watcher.on(k8s.UPDATE, (p) => pods.index.upsert(p));
+    watcher.on(k8s.DELETE, (p) => pods.index.remove(p));
     let started = false;
     watcher.on(k8s.ERROR, (err) => {
       pods.lastError = String((err as Error | undefined)?.message ?? err);
@@ -102,7 +102,7 @@ export class KubePods {
       if (started) setTimeout(() => void watcher.start().catch(() => undefined), 5000).unref();
     });
     watcher.on(k8s.CONNECT, () => (pods.lastError = null));
-    await watcher.start().catch((err: Error) => (pods.lastError = err.message));
+    await watcher.start().catch((err: unknown) => (pods.lastError = err instanceof Error ? err.message : String(err)));
     if (pods.lastError) {
       await watcher.stop();
       throw new FaultlineError('KUBERNETES', `cannot list the pods of node ${options.nodeName}: ${pods.lastError}; check the API server address and the service account's RBAC (pods: list, watch)`);

@@ -90,7 +90,7 @@ export class FaultlineState {
   constructor(
     source: KernelSource,
     options: FaultlineStateOptions = {},
-    clock: () => bigint = process.hrtime.bigint,
+    clock: () => bigint = () => process.hrtime.bigint(),
     isAlive: (pid: number) => boolean = processAlive,
     cgroups: CgroupNames = new CgroupNames(undefined, options.cgroupHierarchy),
   ) {

@@ -547,8 +547,8 @@ export class RingBuffer {
     }
     this.consumerMap = consumer;
     this.producerMap = producer;
-    this.consumerPos = new BigUint64Array(koffi.view(consumer, 8) as ArrayBuffer);
-    const area = koffi.view(producer, pageSize + 2 * this.size) as ArrayBuffer;
+    this.consumerPos = new BigUint64Array(koffi.view(consumer, 8));
+    const area = koffi.view(producer, pageSize + 2 * this.size);
     this.producerPos = new BigUint64Array(area, 0, 1);
     this.data = Buffer.from(area, pageSize, 2 * this.size);
     this.header = new Uint32Array(area, pageSize, (2 * this.size) / 4);
@@ -788,12 +788,16 @@ export function perfEventsNeedSysAdmin(cpu: number): boolean {
   const lowered = Buffer.from(saved);
   lowered.writeUInt32LE((saved.readUInt32LE(0) & ~(1 << CAP_SYS_ADMIN)) >>> 0, 0);
   if (Number(fn.capset(header, lowered)) < 0) return false;
-  let fd: number;
+  let fd = -1;
+  let openFailed: Error | null = null;
   try {
     fd = perfEventOpen(PERF_COUNT_SW_PAGE_FAULTS_MAJ, cpu);
-  } finally {
-    if (Number(fn.capset(header, saved)) < 0) throw new FaultlineError('CAPABILITIES', `cannot restore CAP_SYS_ADMIN (capset): ${errnoName(koffi.errno())}`);
+  } catch (err) {
+    openFailed = err instanceof Error ? err : new Error(String(err));
   }
+  // The capability comes back whatever happened: failing that is the worse error.
+  if (Number(fn.capset(header, saved)) < 0) throw new FaultlineError('CAPABILITIES', `cannot restore CAP_SYS_ADMIN (capset): ${errnoName(koffi.errno())}`);
+  if (openFailed !== null) throw openFailed;
   if (fd >= 0) fn.close(fd);
   return fd === -EPERM || fd === -EACCES; // refused, not missing
 }

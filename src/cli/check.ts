@@ -33,9 +33,9 @@ export async function check(argv: string[]): Promise<void> {
     return;
   }
   const bpf = bpfFlags(flags);
-  let canServe = true;
+  const failed: string[] = [];
   const line = (level: Level, feature: string, text: string): void => {
-    if (level === 'FAIL') canServe = false;
+    if (level === 'FAIL') failed.push(feature);
     process.stdout.write(`${level.padEnd(5)}${feature.padEnd(16)}${text}\n`);
   };
   const attempt = (feature: string, required: boolean, run: () => string): boolean => {
@@ -103,6 +103,6 @@ export async function check(argv: string[]): Promise<void> {
     if (thp === 'always') throw new Error(describeThp(thp));
     return describeThp(thp);
   });
-  process.stdout.write(canServe ? 'faultline can run here\n' : 'faultline cannot run here: see FAIL above\n');
-  if (!canServe) process.exitCode = 1;
+  process.stdout.write(failed.length === 0 ? 'faultline can run here\n' : 'faultline cannot run here: see FAIL above\n');
+  if (failed.length > 0) process.exitCode = 1;
 }

@@ -37,7 +37,7 @@ export interface LeastPrivilegeOptions {
 export function dropCapabilities(opts: LeastPrivilegeOptions): InheritedFds {
   const inherited = process.env[INHERITED_FDS_ENV];
   if (inherited !== undefined) {
-    delete process.env[INHERITED_FDS_ENV]; // nothing it starts inherits the marker
+    Reflect.deleteProperty(process.env, INHERITED_FDS_ENV); // nothing it starts inherits the marker
     const fds = checkInheritedFds(parseInheritedFds(inherited));
     const creds = ownCredentials();
     const perfNeedsSysAdmin = perfEventsNeedSysAdmin(onlineCpus()[0] ?? 0);

@@ -139,7 +139,7 @@ export async function serve(argv: string[]): Promise<void> {
   }
   const address = parseListenAddress(String(flags['web.listen-address']));
   const telemetryPath = String(flags['web.telemetry-path']);
-  if (!/^\/[A-Za-z0-9._~\/-]{1,200}$/.test(telemetryPath) || telemetryPath === '/healthz') {
+  if (!/^\/[A-Za-z0-9._~/-]{1,200}$/.test(telemetryPath) || telemetryPath === '/healthz') {
     throw new FaultlineError('BAD_FLAG', `--web.telemetry-path ${JSON.stringify(telemetryPath)} must be a path such as /metrics (letters, digits, . _ ~ - /), not / or /healthz`);
   }
   const collectors = Object.fromEntries(COLLECTORS.map((c) => [c, collectorOn(flags, c)])) as Record<CollectorName, boolean>;

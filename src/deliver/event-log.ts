@@ -57,7 +57,7 @@ export class EventLog {
     this.maxBacklog = options.maxBacklogBytes ?? 8 * 2 ** 20;
     this.onError = options.onError ?? (() => {});
     if (this.path === '-') {
-      process.stdout.on('error', (err) => this.fail(err));
+      process.stdout.on('error', (err: Error) => this.fail(err));
     } else {
       this.fd = openSync(this.path, OPEN_FLAGS, FILE_MODE); // a bad path (or a symlink) fails here, at startup, with its cause
       this.size = fstatSync(this.fd).size; // appending: what is there counts toward the limit

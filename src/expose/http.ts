@@ -7,7 +7,7 @@
 import { statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer, type ServerOptions as TlsServerOptions } from 'node:https';
-import type { TLSSocket } from 'node:tls';
+import { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import express from 'express';
@@ -263,14 +263,17 @@ export class WebGuard {
       for (const [name, value] of Object.entries(this.config.headers)) res.set(name, value);
       const tls = this.config.tls;
       if (tls && tls.clientAuth !== 'NoClientCert' && tls.clientAuth !== 'RequestClientCert') {
-        const socket = req.socket as TLSSocket;
-        const given = Object.keys(socket.getPeerCertificate?.() ?? {}).length > 0;
+        const socket = req.socket instanceof TLSSocket ? req.socket : null;
+        const given = socket !== null && Object.keys(socket.getPeerCertificate()).length > 0;
         if ((tls.clientAuth === 'RequireAnyClientCert' && !given) || (tls.clientAuth === 'VerifyClientCertIfGiven' && given && !socket.authorized)) {
           res.status(403).type('text').send('faultline: a valid client certificate is required\n');
           return;
         }
       }
-      if (!this.auth.required) return next();
+      if (!this.auth.required) {
+        next();
+        return;
+      }
       this.auth.check(req.get('authorization')).then(
         (ok) => {
           if (ok) return next();
@@ -306,7 +309,7 @@ export async function bind(address: ListenAddress, limits: ServerLimits = DEFAUL
   };
   const tls = guard?.tls ?? null;
   const server: Server = tls
-    ? (createTlsServer({ ...options, ...tlsOptions(tls) }, (req, res) => handler(req, res)) as unknown as Server)
+    ? createTlsServer({ ...options, ...tlsOptions(tls) }, (req, res) => handler(req, res))
     : createServer(options, (req, res) => handler(req, res));
   server.maxConnections = limits.maxConnections;
   guard?.attach(server);

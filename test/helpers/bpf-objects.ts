@@ -16,7 +16,7 @@ export interface HeldObjects {
 export function heldBpfObjects(pid: number): HeldObjects {
   const progs = new Set<number>();
   const maps = new Set<number>();
-  let fds: string[] = [];
+  let fds: string[];
   try {
     fds = readdirSync(`/proc/${pid}/fdinfo`);
   } catch {
@@ -100,14 +100,19 @@ export async function runHoldingPrograms(
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const held = new Set<number>();
-  let done = false;
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => ((done = true), resolve(code))));
+  const state = { done: false }; // set by the close event, between the loop's turns
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('close', (code) => {
+      state.done = true;
+      resolve(code);
+    }),
+  );
   const deadline = Date.now() + timeoutMs;
-  while (!done && Date.now() < deadline) {
+  while (!state.done && Date.now() < deadline) {
     for (const id of heldBpfObjects(child.pid!).progs) held.add(id);
     await new Promise((r) => setTimeout(r, 2));
   }
-  if (!done) child.kill('SIGKILL');
+  if (!state.done) child.kill('SIGKILL');
   return { code: await exited, stdout, stderr, held: [...held] };
 }
 

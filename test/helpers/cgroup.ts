@@ -122,7 +122,7 @@ export function holdMemoryIn(cgroup: TestCgroup, mib: number, oomScoreAdj: numbe
     { stdio: ['ignore', 'pipe', 'ignore'] },
   );
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
   return { child, held: () => out.includes('held'), exited };
 }

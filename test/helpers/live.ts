@@ -54,8 +54,8 @@ export function startCli(args: string[], wrapper: string[] = [], env: Record<str
   const child = spawn(command!, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, stdout: () => out, stderr: () => err, exited };
 }
@@ -173,7 +173,7 @@ export function countUserFaults(pid: number): FaultCounter {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  bpftrace.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  bpftrace.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((resolve) => bpftrace.on('exit', () => resolve()));
   return {
     attached: waitFor('bpftrace to attach', () => out.includes('bpftrace-ready'), 60000),

@@ -10,8 +10,8 @@ import { createServer, type IncomingMessage } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 
 const require = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const root = require('otlp-transformer-protos/build/src/generated/root.js') as any;
+// The generated protobuf root is untyped JavaScript: require() gives it as any.
+const root = require('otlp-transformer-protos/build/src/generated/root.js');
 const Request = root.opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest;
 const Response = root.opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceResponse;
 
@@ -71,7 +71,7 @@ function attrs(list: Any[] | undefined): Record<string, string> {
 /** A decoded ExportMetricsServiceRequest as plain data. */
 export function decodeRequest(body: Buffer, headers: Record<string, string>, json = false): Push {
   const message = json ? Request.fromObject(JSON.parse(body.toString('utf8'))) : Request.decode(body);
-  const request = Request.toObject(message, { longs: String, enums: String }) as Any;
+  const request = Request.toObject(message, { longs: String, enums: String });
   const push: Push = { at: Date.now(), headers, resource: {}, metrics: new Map() };
   for (const rm of request.resourceMetrics ?? []) {
     Object.assign(push.resource, attrs(rm.resource?.attributes));

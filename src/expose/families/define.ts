@@ -5,8 +5,8 @@ import type { Family, Sample } from '../exposition.js';
 
 export interface FamilyList {
   readonly families: Family[];
-  counter(name: string, help: string, labelNames: string[], samples: () => Iterable<Sample>): void;
-  gauge(name: string, help: string, labelNames: string[], samples: () => Iterable<Sample>): void;
+  readonly counter: (name: string, help: string, labelNames: string[], samples: () => Iterable<Sample>) => void;
+  readonly gauge: (name: string, help: string, labelNames: string[], samples: () => Iterable<Sample>) => void;
 }
 
 export function familyList(): FamilyList {

@@ -59,7 +59,7 @@ export function faultFamilies(state: FaultlineState): Family[] {
     },
   );
 
-  const groupSamples = function* <K>(groups: GroupTotals<K>, label: (key: K) => string): Generator<Sample> {
+  const groupSamples = function* <K>(groups: GroupTotals<K>, label: (key: K | null) => string): Generator<Sample> {
     const cells = function* (key: string, counts: RegionTypeCounts): Generator<Sample> {
       const prefix = `${key},`;
       for (let r = 0; r < REGIONS.length; r++) {
@@ -70,7 +70,7 @@ export function faultFamilies(state: FaultlineState): Family[] {
       }
     };
     for (const [key, counts] of groups.byKey) yield* cells(label(key), counts);
-    yield* cells(label(null as K), groups.other);
+    yield* cells(label(null), groups.other);
   };
   counter(
     'faultline_comm_page_faults_total',
