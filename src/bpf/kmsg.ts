@@ -37,7 +37,9 @@ export class KmsgOomReports {
         if (code === 'EPIPE') continue; // records were overwritten before we read them
         return; // EAGAIN: nothing more now
       }
-      if (n <= 0 || discard) continue;
+      // /dev/kmsg gives one record a read and EAGAIN at the end; anything else (end of file) ends the poll too.
+      if (n <= 0) return;
+      if (discard) continue;
       const report = parseOomReport(this.buf.toString('utf8', 0, n));
       if (!report) continue;
       this.byPid.set(report.pid, report);
