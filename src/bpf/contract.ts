@@ -24,8 +24,6 @@ export const STALL_KINDS = ['direct_reclaim', 'memcg_reclaim', 'compaction'] as 
 export type StallKind = (typeof STALL_KINDS)[number];
 /** log2 buckets of a stall histogram: slot i counts stalls of [2^i, 2^(i+1)) ns, the last from 2^39 ns. */
 export const STALL_SLOTS = 40;
-export const STALL_KEY_SIZE = 24;
-export const STALL_HIST_SIZE = STALL_SLOTS * 8 + 24;
 
 /** enum trace_field, bit i for element i: a fault_event's optional fields, filled only when asked for (0 otherwise). */
 export const TRACE_FIELDS = ['timestamp', 'ip', 'cgroups'] as const;
@@ -36,13 +34,81 @@ export function traceFieldBits(fields: readonly TraceField[]): number {
   return fields.reduce((bits, field) => bits | (1 << TRACE_FIELDS.indexOf(field)), 0);
 }
 
+/*
+ * The structs of bpf/faultline.h that user space reads or writes: each
+ * field's byte offset, under the C member's name in camelCase (timestampNs is
+ * timestamp_ns), and each struct's size. The one place offsets are written:
+ * test/contract.test.ts compiles the header and checks every entry with
+ * offsetof() and sizeof().
+ */
+/** struct fault_event: a ring record of one page fault. */
+export const FAULT_EVENT = {
+  kind: 0,
+  pid: 4,
+  tid: 8,
+  cpu: 12,
+  timestampNs: 16,
+  address: 24,
+  ip: 32,
+  errorCode: 40,
+  comm: 48,
+  region: 64,
+  cgroupId: 72,
+  memcgId: 80,
+} as const;
 export const FAULT_EVENT_SIZE = 88;
+
+/** struct oom_event: a ring record of one OOM kill. */
+export const OOM_EVENT = {
+  kind: 0,
+  pid: 4,
+  tid: 8,
+  uid: 12,
+  triggerPid: 16,
+  oomScoreAdj: 20,
+  timestampNs: 24,
+  totalVmBytes: 32,
+  anonRssBytes: 40,
+  fileRssBytes: 48,
+  shmemRssBytes: 56,
+  pgtablesBytes: 64,
+  comm: 72,
+  triggerComm: 88,
+  cgroupId: 104,
+  memcgId: 112,
+} as const;
 export const OOM_EVENT_SIZE = 120;
+
+/** struct process_faults: faults[REGION_COUNT][FAULT_TYPE_COUNT] u64 from offset 0, then these. */
+export const PROCESS_FAULTS = { faults: 0, exitNs: 80, comm: 88, cgroupId: 104, memcgId: 112, pid: 120 } as const;
+export const PROCESS_FAULTS_SIZE = 128;
+
+/** struct thread_record: the task iterator's output, one per live thread. */
+export const THREAD_RECORD = { pid: 0, tid: 4, flags: 8, faults: 16, comm: 96, cgroupId: 112, memcgId: 120 } as const;
+export const THREAD_RECORD_SIZE = 128;
+
+/** struct stall_key: the stalls map's key. */
+export const STALL_KEY = { cgroupId: 0, memcgId: 8, kind: 16 } as const;
+export const STALL_KEY_SIZE = 24;
+
+/** struct stall_hist: the stalls map's value, slots[STALL_SLOTS] u64 from offset 0, then these. */
+export const STALL_HIST = { slots: 0, count: STALL_SLOTS * 8, sumNs: STALL_SLOTS * 8 + 8, reclaimedPages: STALL_SLOTS * 8 + 16 } as const;
+export const STALL_HIST_SIZE = STALL_SLOTS * 8 + 24;
+
+/** Every struct above by its C name, for the test that checks them against the header. */
+export const LAYOUTS: Readonly<Record<string, { readonly size: number; readonly offsets: Readonly<Record<string, number>> }>> = {
+  fault_event: { size: FAULT_EVENT_SIZE, offsets: FAULT_EVENT },
+  oom_event: { size: OOM_EVENT_SIZE, offsets: OOM_EVENT },
+  process_faults: { size: PROCESS_FAULTS_SIZE, offsets: PROCESS_FAULTS },
+  thread_record: { size: THREAD_RECORD_SIZE, offsets: THREAD_RECORD },
+  stall_key: { size: STALL_KEY_SIZE, offsets: STALL_KEY },
+  stall_hist: { size: STALL_HIST_SIZE, offsets: STALL_HIST },
+};
 
 /** Map shapes the loader verifies: [key size, value size]. */
 export const MAP_SIZES: Record<string, readonly [number, number]> = {
-  process_slots: [4, 128],
-  process_faults: [4, 128],
+  process_slots: [4, PROCESS_FAULTS_SIZE],
+  process_faults: [4, PROCESS_FAULTS_SIZE],
   unattributed_faults: [4, 8],
   fault_access: [4, 8],
   lost_records: [4, 8],
@@ -125,27 +191,26 @@ export interface StallRecord {
 /** struct stall_key for a record's cgroups and kind. */
 export function encodeStallKey(cgroupId: bigint, memcgId: bigint, kind: StallKind): Buffer {
   const key = Buffer.alloc(STALL_KEY_SIZE);
-  key.writeBigUInt64LE(cgroupId, 0);
-  key.writeBigUInt64LE(memcgId, 8);
-  key.writeUInt32LE(STALL_KINDS.indexOf(kind), 16);
+  key.writeBigUInt64LE(cgroupId, STALL_KEY.cgroupId);
+  key.writeBigUInt64LE(memcgId, STALL_KEY.memcgId);
+  key.writeUInt32LE(STALL_KINDS.indexOf(kind), STALL_KEY.kind);
   return key;
 }
 
 /** A stalls map entry; null for a kind this build does not know. */
 export function decodeStall(key: Buffer, keyOffset: number, value: Buffer, valueOffset: number): StallRecord | null {
-  const kind = STALL_KINDS[key.readUInt32LE(keyOffset + 16)];
+  const kind = STALL_KINDS[key.readUInt32LE(keyOffset + STALL_KEY.kind)];
   if (!kind) return null;
   const slots: bigint[] = [];
-  for (let i = 0; i < STALL_SLOTS; i++) slots.push(value.readBigUInt64LE(valueOffset + i * 8));
-  const tail = valueOffset + STALL_SLOTS * 8;
+  for (let i = 0; i < STALL_SLOTS; i++) slots.push(value.readBigUInt64LE(valueOffset + STALL_HIST.slots + i * 8));
   return {
-    cgroupId: key.readBigUInt64LE(keyOffset),
-    memcgId: key.readBigUInt64LE(keyOffset + 8),
+    cgroupId: key.readBigUInt64LE(keyOffset + STALL_KEY.cgroupId),
+    memcgId: key.readBigUInt64LE(keyOffset + STALL_KEY.memcgId),
     kind,
     slots,
-    count: value.readBigUInt64LE(tail),
-    sumNs: value.readBigUInt64LE(tail + 8),
-    reclaimedPages: value.readBigUInt64LE(tail + 16),
+    count: value.readBigUInt64LE(valueOffset + STALL_HIST.count),
+    sumNs: value.readBigUInt64LE(valueOffset + STALL_HIST.sumNs),
+    reclaimedPages: value.readBigUInt64LE(valueOffset + STALL_HIST.reclaimedPages),
   };
 }
 
@@ -171,15 +236,12 @@ export function emptyCounts(): RegionTypeCounts {
   return REGIONS.map(() => FAULT_TYPES.map(() => 0n));
 }
 
-export const PROCESS_FAULTS_SIZE = 128;
-const PROCESS_FAULTS_PID = 120;
-
 /** The owning tgid of a process_faults value; 0 for a free slot. */
 export function processFaultsPid(value: Buffer, offset = 0): number {
-  return Number(value.readBigUInt64LE(offset + PROCESS_FAULTS_PID));
+  return Number(value.readBigUInt64LE(offset + PROCESS_FAULTS.pid));
 }
 
-/** struct process_faults: faults[5][2] u64, exit_ns u64, comm[16], cgroup_id, memcg_id, pid u64. */
+/** A struct process_faults value. */
 export function decodeProcessFaults(value: Buffer, offset = 0): ProcessFaultsRecord {
   // One 64-bit load per counter, so a value the kernel is incrementing never reads torn.
   const start = value.byteOffset + offset;
@@ -188,38 +250,22 @@ export function decodeProcessFaults(value: Buffer, offset = 0): ProcessFaultsRec
   const faults: RegionTypeCounts = [];
   for (let r = 0; r < REGIONS.length; r++) {
     const row: bigint[] = [];
-    for (let t = 0; t < FAULT_TYPES.length; t++) row.push(words[r * FAULT_TYPES.length + t]!);
+    for (let t = 0; t < FAULT_TYPES.length; t++) row.push(words[PROCESS_FAULTS.faults / 8 + r * FAULT_TYPES.length + t]!);
     faults.push(row);
   }
   return {
-    pid: Number(words[PROCESS_FAULTS_PID / 8]),
+    pid: Number(words[PROCESS_FAULTS.pid / 8]),
     faults,
-    exitNs: words[10]!,
-    comm: decodeComm(value, offset + 88),
-    cgroupId: words[13]!,
-    memcgId: words[14]!,
+    exitNs: words[PROCESS_FAULTS.exitNs / 8]!,
+    comm: decodeComm(value, offset + PROCESS_FAULTS.comm),
+    cgroupId: words[PROCESS_FAULTS.cgroupId / 8]!,
+    memcgId: words[PROCESS_FAULTS.memcgId / 8]!,
   };
 }
 
-/** struct fault_event: each field's byte offset. */
-export const FAULT_EVENT = {
-  kind: 0,
-  pid: 4,
-  tid: 8,
-  cpu: 12,
-  timestampNs: 16,
-  address: 24,
-  ip: 32,
-  errorCode: 40,
-  comm: 48,
-  region: 64,
-  cgroupId: 72,
-  memcgId: 80,
-} as const;
-
 /** Whether the `length` bytes at `offset` of `buf` (a ring record) are a fault_event. */
 export function isFaultEvent(buf: Buffer, offset: number, length: number): boolean {
-  return length >= FAULT_EVENT_SIZE && buf.length - offset >= FAULT_EVENT_SIZE && buf.readUInt32LE(offset) === EVENT_PAGE_FAULT;
+  return length >= FAULT_EVENT_SIZE && buf.length - offset >= FAULT_EVENT_SIZE && buf.readUInt32LE(offset + FAULT_EVENT.kind) === EVENT_PAGE_FAULT;
 }
 
 /** A fault_event at `offset` of `buf` (a ring record: `length` bytes), or null when it is not one. */
@@ -243,25 +289,26 @@ export function decodeFaultEvent(buf: Buffer, offset = 0, length = buf.length - 
 }
 
 export function decodeOomEvent(buf: Buffer, offset = 0, length = buf.length - offset): OomKillEvent | null {
-  if (length < OOM_EVENT_SIZE || buf.length - offset < OOM_EVENT_SIZE || buf.readUInt32LE(offset) !== EVENT_OOM_KILL) return null;
+  const o = OOM_EVENT;
+  if (length < OOM_EVENT_SIZE || buf.length - offset < OOM_EVENT_SIZE || buf.readUInt32LE(offset + o.kind) !== EVENT_OOM_KILL) return null;
   if (offset !== 0) buf = buf.subarray(offset, offset + OOM_EVENT_SIZE);
   return {
     kind: 'oom_kill',
-    pid: buf.readUInt32LE(4),
-    tid: buf.readUInt32LE(8),
-    uid: buf.readUInt32LE(12),
-    triggerPid: buf.readUInt32LE(16),
-    oomScoreAdj: buf.readInt32LE(20),
-    timestampNs: buf.readBigUInt64LE(24),
-    totalVmBytes: buf.readBigUInt64LE(32),
-    anonRssBytes: buf.readBigUInt64LE(40),
-    fileRssBytes: buf.readBigUInt64LE(48),
-    shmemRssBytes: buf.readBigUInt64LE(56),
-    pgtablesBytes: buf.readBigUInt64LE(64),
-    comm: decodeComm(buf, 72),
-    triggerComm: decodeComm(buf, 88),
-    cgroupId: buf.readBigUInt64LE(104),
-    memcgId: buf.readBigUInt64LE(112),
+    pid: buf.readUInt32LE(o.pid),
+    tid: buf.readUInt32LE(o.tid),
+    uid: buf.readUInt32LE(o.uid),
+    triggerPid: buf.readUInt32LE(o.triggerPid),
+    oomScoreAdj: buf.readInt32LE(o.oomScoreAdj),
+    timestampNs: buf.readBigUInt64LE(o.timestampNs),
+    totalVmBytes: buf.readBigUInt64LE(o.totalVmBytes),
+    anonRssBytes: buf.readBigUInt64LE(o.anonRssBytes),
+    fileRssBytes: buf.readBigUInt64LE(o.fileRssBytes),
+    shmemRssBytes: buf.readBigUInt64LE(o.shmemRssBytes),
+    pgtablesBytes: buf.readBigUInt64LE(o.pgtablesBytes),
+    comm: decodeComm(buf, o.comm),
+    triggerComm: decodeComm(buf, o.triggerComm),
+    cgroupId: buf.readBigUInt64LE(o.cgroupId),
+    memcgId: buf.readBigUInt64LE(o.memcgId),
   };
 }
 
@@ -271,13 +318,19 @@ export interface AccessKind {
   readonly present: boolean;
 }
 
-export function accessOfSlot(slot: number): AccessKind {
-  const present = (slot & 1) !== 0;
-  if (slot & 4) return { access: 'exec', present };
-  return { access: slot & 2 ? 'write' : 'read', present };
+/** The x86 page-fault error code's bits the programs read (arch/x86/include/asm/trap_pf.h). */
+export const PF_ERROR = { present: 0x1, write: 0x2, exec: 0x10 } as const;
+
+/** A page fault's access and whether the page was present, from its x86 error code. */
+export function accessOfErrorCode(code: number): AccessKind {
+  return { access: code & PF_ERROR.exec ? 'exec' : code & PF_ERROR.write ? 'write' : 'read', present: (code & PF_ERROR.present) !== 0 };
 }
 
-export const THREAD_RECORD_SIZE = 128;
+/** A fault_access slot (present | write << 1 | exec << 2, as the programs fill it) → its access kind. */
+export function accessOfSlot(slot: number): AccessKind {
+  return accessOfErrorCode((slot & 1 ? PF_ERROR.present : 0) | (slot & 2 ? PF_ERROR.write : 0) | (slot & 4 ? PF_ERROR.exec : 0));
+}
+
 /** struct thread_record flags. */
 export const THREAD_INCOMPLETE = 1;
 export const THREAD_EXITED = 2;
@@ -301,17 +354,17 @@ export function decodeThreadRecords(buf: Buffer): ThreadRecord[] {
     const faults: RegionTypeCounts = [];
     for (let r = 0; r < REGIONS.length; r++) {
       const row: bigint[] = [];
-      for (let t = 0; t < FAULT_TYPES.length; t++) row.push(buf.readBigUInt64LE(off + 16 + (r * FAULT_TYPES.length + t) * 8));
+      for (let t = 0; t < FAULT_TYPES.length; t++) row.push(buf.readBigUInt64LE(off + THREAD_RECORD.faults + (r * FAULT_TYPES.length + t) * 8));
       faults.push(row);
     }
     out.push({
-      pid: buf.readUInt32LE(off),
-      tid: buf.readUInt32LE(off + 4),
-      flags: buf.readUInt32LE(off + 8),
+      pid: buf.readUInt32LE(off + THREAD_RECORD.pid),
+      tid: buf.readUInt32LE(off + THREAD_RECORD.tid),
+      flags: buf.readUInt32LE(off + THREAD_RECORD.flags),
       faults,
-      comm: decodeComm(buf, off + 96),
-      cgroupId: buf.readBigUInt64LE(off + 112),
-      memcgId: buf.readBigUInt64LE(off + 120),
+      comm: decodeComm(buf, off + THREAD_RECORD.comm),
+      cgroupId: buf.readBigUInt64LE(off + THREAD_RECORD.cgroupId),
+      memcgId: buf.readBigUInt64LE(off + THREAD_RECORD.memcgId),
     });
   }
   return out;

@@ -4,7 +4,7 @@
  *   [OOM_KILL] pid=6100 comm=stress-ng
  * or one JSON object per line with --format json.
  */
-import { FAULT_EVENT, decodeComm, isFaultEvent, type KernelEvent, type OomKillEvent, type PageFaultEvent } from '../bpf/contract.js';
+import { FAULT_EVENT, accessOfErrorCode, decodeComm, isFaultEvent, type KernelEvent, type OomKillEvent, type PageFaultEvent } from '../bpf/contract.js';
 
 export const TRACE_FORMATS = ['text', 'json'] as const;
 export type TraceFormat = (typeof TRACE_FORMATS)[number];
@@ -63,15 +63,14 @@ export function pageFaultExtras(event: PageFaultEvent, cgroup = ''): Record<stri
   if (event.errorCode === ERROR_CODE_UNKNOWN) {
     return { tid: event.tid, cpu: event.cpu, ip: hex(event.ip), region: event.region, access: 'unknown', cgroup };
   }
-  const code = Number(event.errorCode);
-  const access = code & 0x10 ? 'exec' : code & 0x2 ? 'write' : 'read';
+  const { access, present } = accessOfErrorCode(Number(event.errorCode));
   return {
     tid: event.tid,
     cpu: event.cpu,
     ip: hex(event.ip),
     region: event.region,
     access,
-    present: (code & 0x1) !== 0,
+    present,
     error_code: hex(event.errorCode),
     cgroup,
   };
