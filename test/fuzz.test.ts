@@ -27,11 +27,11 @@ import { parseCpuList } from '../src/bpf/cpu-list.js';
 import { FaultlineError } from '../src/bpf/errors.js';
 import { parseOomReport } from '../src/bpf/oom-report.js';
 import { parseTracepointFormat } from '../src/bpf/tracepoint-format.js';
-import { byteSize, collectorOn, durationSeconds, fraction, oneOf, parseFlags, positiveInt, powerOfTwo, processId, wholeNumber } from '../src/cli/flags.js';
+import { byteSize, durationSeconds, fraction, oneOf, positiveInt, powerOfTwo, processId, wholeNumber } from '../src/cli/flags.js';
 import { parseCredentials, parseInheritedFds } from '../src/cli/capabilities.js';
 import { parseCapEff } from '../src/cli/preflight.js';
 import { parseThpMode } from '../src/cli/thp.js';
-import { SERVE_FLAGS } from '../src/cli/serve.js';
+import { SERVE_FLAGS, parseServeConfig } from '../src/cli/serve-config.js';
 import { ringSize } from '../src/cli/common.js';
 import { parseListenAddress } from '../src/expose/http.js';
 import { OtlpConfigError, parseKeyValueList, resolveOtlpConfig } from '../src/expose/otlp-config.js';
@@ -99,14 +99,12 @@ t.test('serve argv', async (t) => {
   );
   fc.assert(
     fc.property(fc.array(arg, { maxLength: 12 }), (argv) =>
-      clear(() => {
-        const flags = parseFlags('serve', SERVE_FLAGS, argv);
-        collectorOn(flags, 'oom');
-      }),
+      // The whole of serve's configuration: every flag parsed, ranged and cross-checked (nothing is loaded).
+      clear(() => parseServeConfig(argv, {})),
     ),
     { numRuns: RUNS },
   );
-  t.pass('parseFlags returns flags or one clear error');
+  t.pass('parseServeConfig returns a configuration or one clear error');
 });
 
 t.test('OTLP flags and OTEL_* variables', async (t) => {

@@ -55,6 +55,27 @@ export function flagHelp(specs: FlagSpecs): string {
 
 type FlagValue = string | boolean | string[] | undefined;
 
+/** A string flag's value, or undefined when not given (and no default). */
+export function stringFlag(flags: ParsedFlags, name: string): string | undefined {
+  const value = flags[name];
+  if (value === undefined || typeof value === 'string') return value;
+  throw new TypeError(`--${name} is not declared as a single string flag`);
+}
+
+/** A repeatable flag's values, or undefined when not given. */
+export function listFlag(flags: ParsedFlags, name: string): string[] | undefined {
+  const value = flags[name];
+  if (value === undefined || Array.isArray(value)) return value;
+  throw new TypeError(`--${name} is not declared as a repeatable flag`);
+}
+
+/** A boolean flag: true when given. */
+export function booleanFlag(flags: ParsedFlags, name: string): boolean {
+  const value = flags[name];
+  if (value === undefined || typeof value === 'boolean') return value === true;
+  throw new TypeError(`--${name} is not declared as a boolean flag`);
+}
+
 const BYTE_UNITS: Record<string, number> = { '': 1, B: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, KB: 1e3, MB: 1e6, GB: 1e9 };
 
 /** Parses a size such as `100MiB`, `1GiB`, `500KB` or `4096`, in bytes. */
