@@ -15,6 +15,8 @@ import { faultFamilies } from '../src/expose/families/faults.js';
 import { cgroupMemoryRows, headroomFamilies } from '../src/expose/families/headroom.js';
 import { stallFamilies } from '../src/expose/families/stalls.js';
 import { oomFamilies } from '../src/expose/families/oom.js';
+import { selfFamilies } from '../src/expose/families/self.js';
+import { packageVersion } from '../src/aggregate/state.js';
 
 const POD = '0f2c7e3a-1b2c-4d5e-8f90-123456789abc';
 const CONTAINER = 'a'.repeat(64);
@@ -245,4 +247,70 @@ t.test('a limited cgroup that never reclaimed shows its memcg reclaim histogram 
   const text = renderFamilies(stallFamilies(state, cgroupMemoryRows(state)), false);
   t.strictSame(lines(text, 'faultline_memcg_reclaim_duration_seconds_count'), ['faultline_memcg_reclaim_duration_seconds_count{cgroup="/system.slice/demo.service"} 0']);
   t.strictSame(lines(text, 'faultline_reclaimed_pages_total'), ['faultline_reclaimed_pages_total{cgroup="/system.slice/demo.service",reclaim="memcg"} 0']);
+});
+
+t.test("the exporter's own health: programs, fallbacks, run time, lost records, event log, OTLP, collectors", async (t) => {
+  const { names } = cgroupTree((fn) => t.teardown(fn));
+  const source: KernelSource = {
+    ...fakeSource([], counts({ 'other/minor': 3 })),
+    programs: [
+      { program: 'mark_victim_tp', attachPoint: 'tracepoint/oom/mark_victim', links: 1 },
+      { program: 'count_major_fault', attachPoint: 'perf_event/software/major-faults', links: 2 },
+    ],
+    fallbacks: [{ program: 'mark_victim_btf', instead: 'mark_victim_tp', reason: 'refused' }],
+    ringCallbackErrors: 2,
+    readLostRecords: () => ({ fault_events: 5n, oom_events: 0n }),
+    runStats: () => [{ program: 'count_major_fault', stats: { runTimeNs: 1_500_000_000n, runCount: 300n } }],
+  };
+  const state = new FaultlineState(source, {}, () => 1n, () => true, names);
+  state.collectors = { 'fault-detail': false, processes: true, oom: true, stalls: false, headroom: true };
+  state.bpfStatsHeld = true;
+  state.eventLog = { records: 10, droppedBacklog: 1, droppedWriteError: 2, writeErrors: 3 };
+  state.eventLogSampleEvery = 4;
+  state.otlp = { success: 7, failure: 1 };
+  state.refresh();
+  state.attempt('oom', () => {
+    throw new Error('decode');
+  });
+  const text = renderFamilies(selfFamilies(state), false);
+  const one = (family: string): string[] => lines(text, family);
+  t.strictSame(one('faultline_ringbuf_lost_records_total'), [
+    'faultline_ringbuf_lost_records_total{ringbuf="fault_events"} 5',
+    'faultline_ringbuf_lost_records_total{ringbuf="oom_events"} 0',
+  ]);
+  t.strictSame(one('faultline_event_callback_errors_total'), ['faultline_event_callback_errors_total 2']);
+  t.strictSame(one('faultline_bpf_programs_attached'), [
+    'faultline_bpf_programs_attached{program="mark_victim_tp",attach_point="tracepoint/oom/mark_victim"} 1',
+    'faultline_bpf_programs_attached{program="count_major_fault",attach_point="perf_event/software/major-faults"} 2',
+  ]);
+  t.strictSame(one('faultline_bpf_program_fallback'), ['faultline_bpf_program_fallback{program="mark_victim_btf",instead="mark_victim_tp"} 1']);
+  t.strictSame(one('faultline_bpf_program_run_seconds_total'), ['faultline_bpf_program_run_seconds_total{program="count_major_fault"} 1.5']);
+  t.strictSame(one('faultline_bpf_program_runs_total'), ['faultline_bpf_program_runs_total{program="count_major_fault"} 300']);
+  t.strictSame(one('faultline_processes_tracked_max'), ['faultline_processes_tracked_max 16']);
+  t.strictSame(one('faultline_event_log_records_total'), ['faultline_event_log_records_total 10']);
+  t.strictSame(one('faultline_event_log_dropped_records_total'), [
+    'faultline_event_log_dropped_records_total{reason="backlog"} 1',
+    'faultline_event_log_dropped_records_total{reason="write_error"} 2',
+  ]);
+  t.strictSame(one('faultline_event_log_write_errors_total'), ['faultline_event_log_write_errors_total 3']);
+  t.strictSame(one('faultline_event_log_sample_ratio'), ['faultline_event_log_sample_ratio 0.25']);
+  t.strictSame(one('faultline_otlp_exports_total'), ['faultline_otlp_exports_total{result="success"} 7', 'faultline_otlp_exports_total{result="failure"} 1']);
+  t.strictSame(one('faultline_process_map_overflow_faults_total'), ['faultline_process_map_overflow_faults_total 3']);
+  t.strictSame(one('faultline_bpf_stats_enabled'), ['faultline_bpf_stats_enabled 1'], 'held by faultline');
+  t.strictSame(one('faultline_collector_success'), ['faultline_collector_success{collector="counts"} 1', 'faultline_collector_success{collector="oom"} 0'], 'stalls off: not listed');
+  t.strictSame(one('faultline_collector_enabled'), [
+    'faultline_collector_enabled{collector="fault-detail"} 0',
+    'faultline_collector_enabled{collector="processes"} 1',
+    'faultline_collector_enabled{collector="oom"} 1',
+    'faultline_collector_enabled{collector="stalls"} 0',
+    'faultline_collector_enabled{collector="headroom"} 1',
+  ]);
+  t.strictSame(one('faultline_fault_detail_state'), [
+    'faultline_fault_detail_state{state="on"} 0',
+    'faultline_fault_detail_state{state="over_budget"} 0',
+    'faultline_fault_detail_state{state="disabled"} 1',
+  ]);
+  t.strictSame(one('faultline_fault_detail_paused_seconds_total'), [], 'no governor: absent');
+  t.strictSame(one('faultline_bpf_cpu_budget'), [], 'no governor: absent');
+  t.match(one('faultline_build_info')[0], new RegExp(`^faultline_build_info\\{version="${packageVersion().replace(/\./g, '\\.')}",nodejs_version="${process.version.replace(/\./g, '\\.')}",libbpf_version="[^"]*",tracepoints="tp_btf"\\} 1$`));
 });

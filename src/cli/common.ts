@@ -1,7 +1,7 @@
 /** Flags and steps shared by the commands that load the kernel programs. */
 import { libbpfLog } from '../bpf/libbpf.js';
 import { DEFAULT_OBJECT_PATH, describeFallback, type FaultHook, type ProgramFallback, type TracepointMode } from '../bpf/probe.js';
-import { byteSize, oneOf, type FlagSpecs, type ParsedFlags } from './flags.js';
+import { byteSize, oneOf, stringFlag, type FlagSpecs, type ParsedFlags } from './flags.js';
 import { FaultlineError } from '../bpf/errors.js';
 
 export const TRACEPOINT_MODES: readonly TracepointMode[] = ['auto', 'tp_btf', 'classic'];
@@ -43,7 +43,7 @@ export function bpfFlags(flags: ParsedFlags): BpfFlags {
   const level = oneOf('log.level', flags['log.level'], LOG_LEVELS);
   if (level === 'debug') libbpfLog.sink = (lvl, line) => process.stderr.write(`libbpf ${lvl}: ${line}\n`);
   return {
-    objectPath: String(flags['bpf.object']),
+    objectPath: stringFlag(flags, 'bpf.object') ?? '',
     tracepoints: oneOf('bpf.tracepoints', flags['bpf.tracepoints'], TRACEPOINT_MODES),
     faultHook: oneOf('bpf.fault-hook', flags['bpf.fault-hook'], FAULT_HOOKS),
     faultRingBytes: ringSize('bpf.ring-size', flags['bpf.ring-size']),
