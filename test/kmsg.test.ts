@@ -9,20 +9,26 @@ import { KmsgOomReports } from '../src/bpf/kmsg.js';
 const kill = (pid: number, constraint = 'CONSTRAINT_MEMCG'): string =>
   `6,${pid},4401356188,-;oom-kill:constraint=${constraint},nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/faultline-test-1,task_memcg=/faultline-test-1/a,task=workload,pid=${pid},uid=0\n`;
 
-t.test('reads OOM reports from records, skips what was there before it started, hands each out once', async (t) => {
+/** A FIFO standing in for /dev/kmsg: its path, a non-blocking read end and a write end, removed after the test. */
+function fakeKmsg(teardown: (fn: () => void) => void): { path: string; reader: number; writer: number } {
   const dir = mkdtempSync(join(tmpdir(), 'faultline-kmsg-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const fifo = join(dir, 'kmsg');
-  execFileSync('mkfifo', [fifo]);
+  const path = join(dir, 'kmsg');
+  execFileSync('mkfifo', [path]);
   // The writer opens after the reader (a FIFO opened for writing without a reader fails with ENXIO).
-  const earlyReader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-  const writer = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
-  t.teardown(() => {
+  const reader = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const writer = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+  teardown(() => {
     closeSync(writer);
-    closeSync(earlyReader);
+    closeSync(reader);
+    rmSync(dir, { recursive: true, force: true });
   });
+  return { path, reader, writer };
+}
+
+t.test('reads OOM reports from records, skips what was there before it started, hands each out once', async (t) => {
+  const { path, reader, writer } = fakeKmsg((fn) => t.teardown(fn));
   writeSync(writer, kill(100)); // logged before faultline started
-  const reports = new KmsgOomReports(fifo, earlyReader);
+  const reports = new KmsgOomReports(path, reader);
   t.equal(reports.unavailable, null);
   t.equal(reports.take(100), null, 'a report from before the start is skipped');
 
@@ -38,17 +44,8 @@ t.test('reads OOM reports from records, skips what was there before it started, 
 });
 
 t.test('keeps the latest 100 reports', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'faultline-kmsg-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const fifo = join(dir, 'kmsg');
-  execFileSync('mkfifo', [fifo]);
-  const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-  const writer = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
-  t.teardown(() => {
-    closeSync(writer);
-    closeSync(reader);
-  });
-  const reports = new KmsgOomReports(fifo, reader);
+  const { path, reader, writer } = fakeKmsg((fn) => t.teardown(fn));
+  const reports = new KmsgOomReports(path, reader);
   for (let pid = 1000; pid < 1101; pid++) {
     writeSync(writer, kill(pid));
     reports.poll();
