@@ -17,6 +17,7 @@ import { stallFamilies } from '../src/expose/families/stalls.js';
 import { oomFamilies } from '../src/expose/families/oom.js';
 import { selfFamilies } from '../src/expose/families/self.js';
 import { packageVersion } from '../src/aggregate/state.js';
+import { exporterSelf, fakeKernelSource } from './helpers/fakes.js';
 
 const POD = '0f2c7e3a-1b2c-4d5e-8f90-123456789abc';
 const CONTAINER = 'a'.repeat(64);
@@ -41,22 +42,7 @@ function counts(cells: Record<string, number>): RegionTypeCounts {
 }
 
 function fakeSource(records: ProcessFaultsRecord[], unattributed: RegionTypeCounts, access: bigint[] = [], stalls: StallRecord[] = []): KernelSource {
-  return {
-    tracepointMode: 'tp_btf',
-    fallbacks: [],
-    processCapacity: 16,
-    accessTypes: access.length > 0,
-    programs: [],
-    ringCallbackErrors: 0,
-    readProcesses: () => records,
-    forgetProcesses: () => {},
-    readUnattributed: () => unattributed,
-    readAccess: () => access,
-    readLostRecords: () => ({ fault_events: 0n, oom_events: 0n }),
-    readStalls: () => stalls,
-    forgetStalls: () => {},
-    runStats: () => [],
-  };
+  return fakeKernelSource({ accessTypes: access.length > 0, readProcesses: () => records, readUnattributed: () => unattributed, readAccess: () => access, readStalls: () => stalls });
 }
 
 /** The sample lines of one family, in order. */
@@ -262,17 +248,19 @@ t.test("the exporter's own health: programs, fallbacks, run time, lost records, 
     readLostRecords: () => ({ fault_events: 5n, oom_events: 0n }),
     runStats: () => [{ program: 'count_major_fault', stats: { runTimeNs: 1_500_000_000n, runCount: 300n } }],
   };
-  const state = new FaultlineState(source, {}, () => 1n, () => true, names);
-  state.collectors = { 'fault-detail': false, processes: true, oom: true, stalls: false, headroom: true };
-  state.bpfStatsHeld = true;
-  state.eventLog = { records: 10, droppedBacklog: 1, droppedWriteError: 2, writeErrors: 3 };
-  state.eventLogSampleEvery = 4;
-  state.otlp = { success: 7, failure: 1 };
+  const state = new FaultlineState(source, { readStalls: false }, () => 1n, () => true, names);
+  const self = exporterSelf({
+    collectors: { 'fault-detail': false, processes: true, oom: true, stalls: false, headroom: true },
+    bpfStatsHeld: true,
+    eventLog: { records: 10, droppedBacklog: 1, droppedWriteError: 2, writeErrors: 3, lastError: null },
+    eventLogSampleEvery: 4,
+    otlp: { success: 7, failure: 1 },
+  });
   state.refresh();
   state.attempt('oom', () => {
     throw new Error('decode');
   });
-  const text = renderFamilies(selfFamilies(state), false);
+  const text = renderFamilies(selfFamilies(state, self), false);
   const one = (family: string): string[] => lines(text, family);
   t.strictSame(one('faultline_ringbuf_lost_records_total'), [
     'faultline_ringbuf_lost_records_total{ringbuf="fault_events"} 5',
@@ -312,5 +300,5 @@ t.test("the exporter's own health: programs, fallbacks, run time, lost records, 
   ]);
   t.strictSame(one('faultline_fault_detail_paused_seconds_total'), [], 'no governor: absent');
   t.strictSame(one('faultline_bpf_cpu_budget'), [], 'no governor: absent');
-  t.match(one('faultline_build_info')[0], new RegExp(`^faultline_build_info\\{version="${packageVersion().replace(/\./g, '\\.')}",nodejs_version="${process.version.replace(/\./g, '\\.')}",libbpf_version="[^"]*",tracepoints="tp_btf"\\} 1$`));
+  t.match(one('faultline_build_info')[0], new RegExp(`^faultline_build_info\\{version="${packageVersion().replace(/\./g, '\\.')}",nodejs_version="${process.version.replace(/\./g, '\\.')}",libbpf_version="1\\.1\\.0",tracepoints="tp_btf"\\} 1$`));
 });

@@ -5,7 +5,9 @@ import { OTEL_NAMES } from '../src/expose/otel-names.js';
 import { OtlpConfigError, parseKeyValueList, resolveOtlpConfig } from '../src/expose/otlp-config.js';
 import { attributesOf, histogramPoints } from '../src/expose/otlp.js';
 import { createFamilies } from '../src/expose/metrics.js';
-import { COLLECTORS, type FaultlineState } from '../src/aggregate/state.js';
+import { FaultlineState } from '../src/aggregate/state.js';
+import { CgroupNames } from '../src/aggregate/cgroups.js';
+import { exporterSelf, fakeKernelSource } from './helpers/fakes.js';
 import { ROOT } from './helpers/live.js';
 
 t.test('off unless an endpoint is configured', async (t) => {
@@ -79,7 +81,8 @@ t.test('errors say what is wrong', async (t) => {
 });
 
 t.test('every family has an OpenTelemetry name and unit, and the README maps them all', async (t) => {
-  const families = createFamilies({ collectors: Object.fromEntries(COLLECTORS.map((c) => [c, true])) } as unknown as FaultlineState);
+  const state = new FaultlineState(fakeKernelSource(), {}, () => 0n, () => true, new CgroupNames({ unified: null, memoryV1: null }));
+  const families = createFamilies(state, exporterSelf());
   const readme = readFileSync(`${ROOT}README.md`, 'utf8');
   const otelNames = new Set<string>();
   for (const f of families) {

@@ -6,33 +6,21 @@
 import t from 'tap';
 import { FaultlineState, type KernelSource } from '../src/aggregate/state.js';
 import { CgroupNames, parseCgroupMounts } from '../src/aggregate/cgroups.js';
-import { emptyCounts } from '../src/bpf/contract.js';
 import { renderFamilies } from '../src/expose/exposition.js';
 import { createFamilies } from '../src/expose/metrics.js';
+import { exporterSelf, fakeKernelSource } from './helpers/fakes.js';
 
 function source(fail: { processes?: string; stalls?: string }): KernelSource {
-  return {
-    tracepointMode: 'tp_btf',
-    fallbacks: [],
-    processCapacity: 1,
-    accessTypes: false,
-    programs: [],
-    ringCallbackErrors: 0,
+  return fakeKernelSource({
     readProcesses: () => {
       if (fail.processes) throw new Error(fail.processes);
       return [];
     },
-    forgetProcesses: () => {},
-    readUnattributed: () => emptyCounts(),
-    readAccess: () => [],
-    readLostRecords: () => ({ fault_events: 0n, oom_events: 0n }),
     readStalls: () => {
       if (fail.stalls) throw new Error(fail.stalls);
       return [];
     },
-    forgetStalls: () => {},
-    runStats: () => [],
-  };
+  });
 }
 
 t.test('a failed map read: the rest goes on, health says what failed, until it works again', async (t) => {
@@ -40,7 +28,7 @@ t.test('a failed map read: the rest goes on, health says what failed, until it w
   const state = new FaultlineState(source(fail), {}, () => 0n, () => true, new CgroupNames(parseCgroupMounts('')));
   t.doesNotThrow(() => state.refresh(), 'refresh does not throw');
   t.equal(state.health(), 'stalls: bpf(BPF_MAP_LOOKUP_BATCH): EPERM');
-  const text = renderFamilies(createFamilies(state), false);
+  const text = renderFamilies(createFamilies(state, exporterSelf()), false);
   t.match(text, /faultline_collector_success\{collector="counts"\} 1/);
   t.match(text, /faultline_collector_success\{collector="stalls"\} 0/);
   fail.stalls = undefined;

@@ -15,8 +15,7 @@ import {
 } from '../bpf/contract.js';
 import { CgroupNames, type CgroupHierarchy } from './cgroups.js';
 import { workloadOf } from './container-of.js';
-import type { DetailGovernor } from './detail-governor.js';
-import type { KubePods, PodNames } from './kube-pods.js';
+import type { PodNames } from './kube-pods.js';
 import { OomKills, type OomKillsOptions } from './oom-kills.js';
 import { ProcessTable, addCounts, sumCounts, type ProcessTableOptions } from './process-table.js';
 import { StallTable } from './stalls.js';
@@ -48,6 +47,10 @@ export type CollectorName = (typeof COLLECTORS)[number];
 export interface FaultlineStateOptions extends ProcessTableOptions, OomKillsOptions {
   /** Which cgroup hierarchy names cgroups. Default 'memory'. */
   cgroupHierarchy?: CgroupHierarchy;
+  /** Whether refresh() reads the stalls map (the stalls collector). Default true. */
+  readStalls?: boolean;
+  /** Pod, namespace and container names by pod UID and container id (the Kubernetes API), or null when unknown or off. */
+  podNames?: (podUid: string, containerId: string) => PodNames | null;
 }
 
 export interface AccessCount extends AccessKind {
@@ -67,25 +70,13 @@ export class FaultlineState {
   private unattributed: RegionTypeCounts | null = null;
   private readonly now: () => bigint;
   private readonly isAlive: (pid: number) => boolean;
+  private readonly readStalls: boolean;
+  private readonly podNamesOf: (podUid: string, containerId: string) => PodNames | null;
   lastRefreshSeconds = 0;
   /** How many times refresh() ran: scrape-time readers memoize on it. */
   refreshes = 0;
   /** How long the previous scrape took to read the maps and render (this scrape cannot time itself). */
   lastScrapeSeconds = 0;
-  /** True while faultline holds BPF run-time statistics on (--bpf.stats); the sysctl does not show it. */
-  bpfStatsHeld = false;
-  /** The event log's counters (serve --event-log), or null. */
-  eventLog: { records: number; droppedBacklog: number; droppedWriteError: number; writeErrors: number } | null = null;
-  /** 1 in how many filtered page faults the event log takes; 0 when it logs no page faults. */
-  eventLogSampleEvery = 0;
-  /** OTLP export outcomes (serve with an OTLP endpoint), or null. */
-  otlp: { success: number; failure: number } | null = null;
-  /** This node's pods from the Kubernetes API (serve --kubernetes.enabled), or null. */
-  pods: KubePods | null = null;
-  /** Which collectors run. */
-  collectors: Readonly<Record<CollectorName, boolean>> = Object.fromEntries(COLLECTORS.map((c) => [c, true])) as Record<CollectorName, boolean>;
-  /** The overhead governor (--bpf.cpu-budget), or null when it is off. */
-  governor: DetailGovernor | null = null;
 
   constructor(
     source: KernelSource,
@@ -101,6 +92,8 @@ export class FaultlineState {
     this.stalls = new StallTable({ maxGroups: options.maxGroups, cgroupKey: (ids) => cgroups.idOf(ids) });
     this.now = clock;
     this.isAlive = isAlive;
+    this.readStalls = options.readStalls ?? true;
+    this.podNamesOf = options.podNames ?? (() => null);
   }
 
   /**
@@ -118,7 +111,7 @@ export class FaultlineState {
       if (forget.length > 0) this.source.forgetProcesses(forget);
       this.unattributed = this.source.readUnattributed();
     });
-    if (this.collectors.stalls) {
+    if (this.readStalls) {
       this.attempt('stalls', () => {
         const removed = this.stalls.update(this.source.readStalls(), this.now(), (ids) => !this.cgroups.exists(ids));
         if (removed.length > 0) this.source.forgetStalls(removed);
@@ -159,7 +152,7 @@ export class FaultlineState {
 
   /** Pod, namespace and container names, or empty strings when unknown or not enabled. */
   podNames(podUid: string, containerId: string): PodNames {
-    return this.pods?.lookup(podUid, containerId) ?? { pod: '', namespace: '', container: '' };
+    return this.podNamesOf(podUid, containerId) ?? { pod: '', namespace: '', container: '' };
   }
 
   /** The label of a cgroup key: its path, or `id:N` when no path is known. */

@@ -3,10 +3,11 @@ import { FaultlineState, packageVersion } from '../aggregate/state.js';
 import { KubePods } from '../aggregate/kube-pods.js';
 import { FaultlineError } from '../bpf/errors.js';
 import { KmsgOomReports } from '../bpf/kmsg.js';
-import { adoptBpfStats, bpfStatsOnHostWide, enableBpfStats } from '../bpf/libbpf.js';
+import { adoptBpfStats, bpfStatsOnHostWide, enableBpfStats, libbpfVersion } from '../bpf/libbpf.js';
 import { Probe } from '../bpf/probe.js';
 import { DEFAULT_LIMITS, bind, createApp, webGuard } from '../expose/http.js';
 import { createExposition, createFamilies } from '../expose/metrics.js';
+import type { OtlpStats } from '../expose/otlp.js';
 import { DRAIN_BATCH, onShutdown, reportFallbacks, startDraining } from './common.js';
 import { EventLog } from '../deliver/event-log.js';
 import { formatJson, oomKillExtras, pageFaultExtras } from '../deliver/trace-format.js';
@@ -105,16 +106,13 @@ export async function serve(argv: string[]): Promise<void> {
     },
     onPageFault: (fault) => eventLog?.write(formatJson(fault, pageFaultExtras(fault, state?.cgroups.pathOf(fault)))),
   });
-  state = new FaultlineState(probe, config.state);
-  state.bpfStatsHeld = bpfStats !== null;
-  state.collectors = collectors;
+  // The pods are named once the watch is up: until then (and without --kubernetes.enabled) names are empty.
+  let pods: KubePods | null = null;
+  state = new FaultlineState(probe, { ...config.state, readStalls: collectors.stalls, podNames: (podUid, containerId) => pods?.lookup(podUid, containerId) ?? null });
   const governor = governs ? startGovernor(probe, cpuBudget, (line) => process.stderr.write(`faultline: ${line}\n`)) : null;
-  state.governor = governor?.governor ?? null;
-  state.eventLog = eventLog?.stats ?? null;
-  state.eventLogSampleEvery = logged?.logsFaults ? logged.sampleEvery : 0;
   if (config.kubernetes) {
     try {
-      state.pods = await KubePods.start(config.kubernetes);
+      pods = await KubePods.start(config.kubernetes);
     } catch (err) {
       governor?.stop();
       probe.close();
@@ -123,9 +121,19 @@ export async function serve(argv: string[]): Promise<void> {
     }
   }
   const liveState = state;
-  const families = createFamilies(liveState);
+  const otlpStats: OtlpStats | null = config.otlp ? { success: 0, failure: 0 } : null;
+  const families = createFamilies(liveState, {
+    collectors,
+    bpfStatsHeld: bpfStats !== null,
+    bpfStatsOnHostWide,
+    libbpfVersion: libbpfVersion(),
+    governor: governor?.governor ?? null,
+    eventLog: eventLog?.stats ?? null,
+    eventLogSampleEvery: logged?.logsFaults ? logged.sampleEvery : 0,
+    otlp: otlpStats,
+  });
   const app = createApp(
-    createExposition(liveState, families),
+    createExposition(families),
     {
       telemetryPath: config.telemetryPath,
       beforeScrape: () => {
@@ -147,9 +155,8 @@ export async function serve(argv: string[]): Promise<void> {
   housekeeping.unref();
   let otlp: { shutdown(): Promise<void> } | null = null;
   const otlpConfig = config.otlp;
-  if (otlpConfig) {
+  if (otlpConfig && otlpStats) {
     const { OtlpPush } = await import('../expose/otlp.js');
-    liveState.otlp = { success: 0, failure: 0 };
     try {
       otlp = new OtlpPush({
         config: otlpConfig,
@@ -158,7 +165,7 @@ export async function serve(argv: string[]): Promise<void> {
           probe.drain(DRAIN_BATCH);
           liveState.refresh();
         },
-        stats: liveState.otlp,
+        stats: otlpStats,
         version: packageVersion(),
         detected: kubernetesResource(config.nodeName),
       });
@@ -193,7 +200,7 @@ export async function serve(argv: string[]): Promise<void> {
     probe.close(); // drains what is left
     kmsg?.close();
     bpfStats?.close();
-    await liveState.pods?.stop();
+    await pods?.stop();
     if (eventLog) {
       await eventLog.close();
       const s = eventLog.stats;

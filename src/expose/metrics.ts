@@ -10,7 +10,7 @@ import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, renderFamilies, type
 import { faultFamilies } from './families/faults.js';
 import { cgroupMemoryRows, headroomFamilies } from './families/headroom.js';
 import { oomFamilies } from './families/oom.js';
-import { selfFamilies } from './families/self.js';
+import { selfFamilies, type ExporterSelf } from './families/self.js';
 import { stallFamilies } from './families/stalls.js';
 
 export interface Exposition {
@@ -18,20 +18,20 @@ export interface Exposition {
   render(openMetrics: boolean): Promise<{ contentType: string; body: string }>;
 }
 
-/** Every faultline family, computed from the state when read: /metrics renders them, OTLP pushes them. */
-export function createFamilies(state: FaultlineState): Family[] {
+/** Every faultline family, computed from the state (and the exporter's own statistics) when read: /metrics renders them, OTLP pushes them. */
+export function createFamilies(state: FaultlineState, self: ExporterSelf): Family[] {
   const cgroups = cgroupMemoryRows(state);
-  const on = state.collectors;
+  const on = self.collectors;
   return [
     ...faultFamilies(state),
     ...(on.headroom ? headroomFamilies(state, cgroups) : []),
     ...(on.stalls ? stallFamilies(state, cgroups) : []),
     ...(on.oom ? oomFamilies(state) : []),
-    ...selfFamilies(state),
+    ...selfFamilies(state, self),
   ];
 }
 
-export function createExposition(state: FaultlineState, families: Family[] = createFamilies(state)): Exposition {
+export function createExposition(families: Family[]): Exposition {
   // prom-client's runtime metrics; its registries render them (each has its own metric objects).
   const prometheus = new client.Registry();
   const openMetrics = new client.Registry<client.OpenMetricsContentType>();

@@ -1,11 +1,35 @@
 /** faultline's own health: programs, BPF run time, maps, ring buffers, the event log, scrapes, build. */
-import { COLLECTORS, packageVersion, type FaultlineState } from '../../aggregate/state.js';
+import type { DetailGovernor } from '../../aggregate/detail-governor.js';
+import { COLLECTORS, packageVersion, type CollectorName, type FaultlineState } from '../../aggregate/state.js';
 import { RINGBUFS } from '../../bpf/contract.js';
-import { bpfStatsOnHostWide, libbpfVersion } from '../../bpf/libbpf.js';
+import type { EventLogStats } from '../../deliver/event-log.js';
 import type { Family } from '../exposition.js';
+import type { OtlpStats } from '../otlp.js';
 import { familyList, perRefresh } from './define.js';
 
-export function selfFamilies(state: FaultlineState): Family[] {
+/**
+ * What the exporter knows about itself beyond the kernel's state, handed to
+ * its families explicitly by whoever wires it (serve). The counters are live
+ * objects their owners update; the families read them when scraped.
+ */
+export interface ExporterSelf {
+  readonly collectors: Readonly<Record<CollectorName, boolean>>;
+  /** True while faultline holds BPF run-time statistics on (--bpf.stats or the governor); the sysctl does not show it. */
+  readonly bpfStatsHeld: boolean;
+  /** Whether kernel.bpf_stats_enabled is on host-wide (read when scraped). */
+  readonly bpfStatsOnHostWide: () => boolean;
+  readonly libbpfVersion: string;
+  /** The overhead governor (--bpf.cpu-budget), or null when it is off. */
+  readonly governor: DetailGovernor | null;
+  /** The event log's counters (--event-log), or null. */
+  readonly eventLog: EventLogStats | null;
+  /** 1 in how many filtered page faults the event log takes; 0 when it logs no page faults. */
+  readonly eventLogSampleEvery: number;
+  /** OTLP export outcomes, or null when OTLP is off. */
+  readonly otlp: OtlpStats | null;
+}
+
+export function selfFamilies(state: FaultlineState, self: ExporterSelf): Family[] {
   const { families, counter, gauge } = familyList();
   // Run time and run count come from the same bpf_obj_get_info_by_fd calls.
   const runStats = perRefresh(state, () => state.source.runStats());
@@ -65,16 +89,16 @@ export function selfFamilies(state: FaultlineState): Family[] {
     yield [{}, state.source.processCapacity];
   });
   counter('faultline_event_log_records_total', 'Records written to the event log (--event-log).', [], function* () {
-    if (state.eventLog) yield [{}, state.eventLog.records];
+    if (self.eventLog) yield [{}, self.eventLog.records];
   });
   counter(
     'faultline_event_log_dropped_records_total',
     'Event log records user space dropped, by reason: backlog (the writer fell behind) or write_error (the file or pipe failed). Records the kernel could not take are in faultline_ringbuf_lost_records_total.',
     ['reason'],
     function* () {
-      if (!state.eventLog) return;
-      yield [{ reason: 'backlog' }, state.eventLog.droppedBacklog];
-      yield [{ reason: 'write_error' }, state.eventLog.droppedWriteError];
+      if (!self.eventLog) return;
+      yield [{ reason: 'backlog' }, self.eventLog.droppedBacklog];
+      yield [{ reason: 'write_error' }, self.eventLog.droppedWriteError];
     },
   );
   counter(
@@ -82,9 +106,9 @@ export function selfFamilies(state: FaultlineState): Family[] {
     'OTLP metric exports (--otlp.* or OTEL_EXPORTER_OTLP_*), by result: success, or failure after the exporter\'s retries; absent when OTLP is off.',
     ['result'],
     function* () {
-      if (!state.otlp) return;
-      yield [{ result: 'success' }, state.otlp.success];
-      yield [{ result: 'failure' }, state.otlp.failure];
+      if (!self.otlp) return;
+      yield [{ result: 'success' }, self.otlp.success];
+      yield [{ result: 'failure' }, self.otlp.failure];
     },
   );
   gauge(
@@ -92,11 +116,11 @@ export function selfFamilies(state: FaultlineState): Family[] {
     'The share of the page faults passing the event log filters that are logged (1/N with --event-log.sample N); absent when no page faults are logged.',
     [],
     function* () {
-      if (state.eventLogSampleEvery > 0) yield [{}, 1 / state.eventLogSampleEvery];
+      if (self.eventLogSampleEvery > 0) yield [{}, 1 / self.eventLogSampleEvery];
     },
   );
   counter('faultline_event_log_write_errors_total', 'Failed writes to the event log; the first is reported on stderr with its cause.', [], function* () {
-    if (state.eventLog) yield [{}, state.eventLog.writeErrors];
+    if (self.eventLog) yield [{}, self.eventLog.writeErrors];
   });
   gauge(
     'faultline_processes_beyond_max',
@@ -127,19 +151,19 @@ export function selfFamilies(state: FaultlineState): Family[] {
     },
   );
   gauge('faultline_bpf_stats_enabled', 'Whether the kernel counts BPF run time (kernel.bpf_stats_enabled, or faultline --bpf.stats).', [], function* () {
-    yield [{}, state.bpfStatsHeld || bpfStatsOnHostWide() ? 1 : 0];
+    yield [{}, self.bpfStatsHeld || self.bpfStatsOnHostWide() ? 1 : 0];
   });
   gauge(
     'faultline_collector_success',
     'Whether each part of faultline worked at its last attempt (counts: the process maps and the task iterator; stalls; oom: delivering OOM kills); 1 yes, 0 no, and then /healthz answers 503 with the reason.',
     ['collector'],
     function* () {
-      const parts = ['counts', ...(state.collectors.stalls ? ['stalls'] : []), ...(state.collectors.oom ? ['oom'] : [])];
+      const parts = ['counts', ...(self.collectors.stalls ? ['stalls'] : []), ...(self.collectors.oom ? ['oom'] : [])];
       for (const part of parts) yield [{ collector: part }, state.failures.has(part) ? 0 : 1];
     },
   );
   gauge('faultline_collector_enabled', 'Whether each collector runs (--[no-]collector.NAME); 1 on, 0 off.', ['collector'], function* () {
-    for (const collector of COLLECTORS) yield [{ collector }, state.collectors[collector] ? 1 : 0];
+    for (const collector of COLLECTORS) yield [{ collector }, self.collectors[collector] ? 1 : 0];
   });
   gauge(
     'faultline_fault_detail_state',
@@ -147,7 +171,7 @@ export function selfFamilies(state: FaultlineState): Family[] {
       'overhead governor: faults count in region "other" and no access type until it is back); disabled (--no-collector.fault-detail).',
     ['state'],
     function* () {
-      const now = !state.collectors['fault-detail'] ? 'disabled' : (state.governor?.state ?? 'on');
+      const now = !self.collectors['fault-detail'] ? 'disabled' : (self.governor?.state ?? 'on');
       for (const s of ['on', 'over_budget', 'disabled']) yield [{ state: s }, s === now ? 1 : 0];
     },
   );
@@ -156,18 +180,18 @@ export function selfFamilies(state: FaultlineState): Family[] {
     'Time the overhead governor has kept the per-fault detail off (over --bpf.cpu-budget); absent when the governor is off.',
     [],
     function* () {
-      if (state.governor) yield [{}, Number(state.governor.offNs) / 1e9];
+      if (self.governor) yield [{}, Number(self.governor.offNs) / 1e9];
     },
   );
   gauge('faultline_bpf_cpu_budget', 'The overhead governor\'s budget for faultline\'s BPF programs, as a fraction of one CPU (--bpf.cpu-budget); absent when off.', [], function* () {
-    if (state.governor) yield [{}, state.governor.budget];
+    if (self.governor) yield [{}, self.governor.budget];
   });
   gauge(
     'faultline_bpf_cpu_usage',
     'The CPU share (fraction of one CPU) faultline\'s BPF programs used over the governor\'s last half-second tick, from the kernel\'s BPF run-time statistics; absent when the governor is off.',
     [],
     function* () {
-      if (state.governor) yield [{}, state.governor.usage];
+      if (self.governor) yield [{}, self.governor.usage];
     },
   );
   gauge('faultline_scrape_duration_seconds', 'How long the previous scrape of this endpoint took, from reading the kernel maps to the rendered page.', [], function* () {
@@ -182,7 +206,7 @@ export function selfFamilies(state: FaultlineState): Family[] {
     ['version', 'nodejs_version', 'libbpf_version', 'tracepoints'],
     function* () {
       yield [
-        { version: packageVersion(), nodejs_version: process.version, libbpf_version: libbpfVersion(), tracepoints: state.source.tracepointMode },
+        { version: packageVersion(), nodejs_version: process.version, libbpf_version: self.libbpfVersion, tracepoints: state.source.tracepointMode },
         1,
       ];
     },
