@@ -1,7 +1,7 @@
 /** What the storm runs under: nothing, a floor, faultline, or bpftrace. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { parseCpuList } from '../src/bpf/cpu-list.js';
+import { parseCpuList } from '../src/readers/cpu-list.js';
 import { BpfObject, PERF_COUNT_SW_PAGE_FAULTS, openSoftwarePerfEvent, type BpfLink } from '../src/bpf/libbpf.js';
 
 export interface Sampled {

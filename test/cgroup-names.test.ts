@@ -3,7 +3,7 @@ import t from 'tap';
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CgroupNames } from '../src/aggregate/cgroups.js';
+import { CgroupNames } from '../src/readers/cgroups.js';
 
 function tree(teardown: (fn: () => void) => void): { root: string; ino: (path: string) => bigint } {
   const root = mkdtempSync(join(tmpdir(), 'faultline-cgroupfs-'));

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseCgroupMounts } from '../src/aggregate/cgroups.js';
+import { parseCgroupMounts } from '../src/readers/cgroups.js';
 
 const v1 = `
 25 24 0:22 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseCpuList } from '../src/bpf/cpu-list.js';
+import { parseCpuList } from '../src/readers/cpu-list.js';
 
 const cases: [string, number[]][] = [
   ['0', [0]],

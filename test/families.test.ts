@@ -7,7 +7,7 @@ import t from 'tap';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CgroupNames } from '../src/aggregate/cgroups.js';
+import { CgroupNames } from '../src/readers/cgroups.js';
 import { FaultlineState, type KernelSource } from '../src/aggregate/state.js';
 import { STALL_SLOTS, emptyCounts, type OomKillEvent, type ProcessFaultsRecord, type RegionTypeCounts, type StallRecord } from '../src/bpf/contract.js';
 import { renderFamilies } from '../src/expose/exposition.js';
@@ -16,7 +16,7 @@ import { cgroupMemoryRows, headroomFamilies } from '../src/expose/families/headr
 import { stallFamilies } from '../src/expose/families/stalls.js';
 import { oomFamilies } from '../src/expose/families/oom.js';
 import { selfFamilies } from '../src/expose/families/self.js';
-import { packageVersion } from '../src/aggregate/state.js';
+import { packageVersion } from '../src/version.js';
 import { exporterSelf, fakeKernelSource } from './helpers/fakes.js';
 
 const POD = '0f2c7e3a-1b2c-4d5e-8f90-123456789abc';

@@ -9,10 +9,10 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
-import { parseCgroupMounts } from '../src/aggregate/cgroups.js';
+import { parseCgroupMounts } from '../src/readers/cgroups.js';
 import { workloadOf } from '../src/aggregate/container-of.js';
 import { parseVmstatFaults } from '../src/aggregate/detail-governor.js';
-import { parseKeyedValues, parseLimit, parsePsi } from '../src/aggregate/memory-headroom.js';
+import { parseKeyedValues, parseLimit, parsePsi } from '../src/readers/memory-headroom.js';
 import {
   PROCESS_FAULTS_SIZE,
   STALL_HIST_SIZE,
@@ -23,10 +23,10 @@ import {
   decodeStall,
   decodeThreadRecords,
 } from '../src/bpf/contract.js';
-import { parseCpuList } from '../src/bpf/cpu-list.js';
-import { FaultlineError } from '../src/bpf/errors.js';
-import { parseOomReport } from '../src/bpf/oom-report.js';
-import { parseTracepointFormat } from '../src/bpf/tracepoint-format.js';
+import { parseCpuList } from '../src/readers/cpu-list.js';
+import { FaultlineError } from '../src/errors.js';
+import { parseOomReport } from '../src/readers/oom-report.js';
+import { parseTracepointFormat } from '../src/readers/tracepoint-format.js';
 import { byteSize, durationSeconds, fraction, oneOf, positiveInt, powerOfTwo, processId, wholeNumber } from '../src/cli/flags.js';
 import { parseCredentials, parseInheritedFds } from '../src/cli/capabilities.js';
 import { parseCapEff } from '../src/cli/preflight.js';

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { KubePods, PodIndex } from '../src/aggregate/kube-pods.js';
+import { KubePods, PodIndex } from '../src/readers/kube-pods.js';
 import { writeKubeconfig } from './helpers/kube.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`./fixtures/kubernetes/${name}`, import.meta.url), 'utf8');

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { CLI, ROOT, SKIP_NOT_ROOT, buildWorkload, runWorkload, scrape, startExporter, sum, waitFor, type Sample } from './helpers/live.js';
 import { createMemoryCgroup, holdMemoryIn } from './helpers/cgroup.js';
 import { refusedProgram } from '../src/bpf/probe.js';
-import { FaultlineError } from '../src/bpf/errors.js';
+import { FaultlineError } from '../src/errors.js';
 
 t.test('the program a load or attach error names', async (t) => {
   const load = (...detail: string[]): FaultlineError => new FaultlineError('BPF_LOAD', 'the kernel refused to load x.o: EINVAL', detail);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseKeyedValues, parseLimit, parsePsi } from '../src/aggregate/memory-headroom.js';
+import { parseKeyedValues, parseLimit, parsePsi } from '../src/readers/memory-headroom.js';
 
 t.strictSame(parsePsi('some avg10=1.50 avg60=0.25 avg300=0.00 total=23327\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=12424\n'), {
   some: { avg10: 0.015, avg60: 0.0025, avg300: 0, totalSeconds: 0.023327 },

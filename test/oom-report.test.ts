@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseOomReport } from '../src/bpf/oom-report.js';
+import { parseOomReport } from '../src/readers/oom-report.js';
 
 t.strictSame(
   parseOomReport(

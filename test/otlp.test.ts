@@ -6,7 +6,7 @@ import { OtlpConfigError, parseKeyValueList, resolveOtlpConfig } from '../src/ex
 import { attributesOf, histogramPoints } from '../src/expose/otlp.js';
 import { createFamilies } from '../src/expose/metrics.js';
 import { FaultlineState } from '../src/aggregate/state.js';
-import { CgroupNames } from '../src/aggregate/cgroups.js';
+import { CgroupNames } from '../src/readers/cgroups.js';
 import { exporterSelf, fakeKernelSource } from './helpers/fakes.js';
 import { ROOT } from './helpers/live.js';
 

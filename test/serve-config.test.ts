@@ -1,6 +1,6 @@
 /* serve's flags parsed into one typed configuration (no root: nothing is loaded). */
 import t from 'tap';
-import { FaultlineError } from '../src/bpf/errors.js';
+import { FaultlineError } from '../src/errors.js';
 import { parseServeConfig } from '../src/cli/serve-config.js';
 
 const parse = (...argv: string[]) => parseServeConfig(argv, {});

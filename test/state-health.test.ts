@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { FaultlineState, type KernelSource } from '../src/aggregate/state.js';
-import { CgroupNames, parseCgroupMounts } from '../src/aggregate/cgroups.js';
+import { CgroupNames, parseCgroupMounts } from '../src/readers/cgroups.js';
 import { renderFamilies } from '../src/expose/exposition.js';
 import { createFamilies } from '../src/expose/metrics.js';
 import { exporterSelf, fakeKernelSource } from './helpers/fakes.js';

@@ -3,7 +3,7 @@ import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FaultlineError } from '../src/bpf/errors.js';
+import { FaultlineError } from '../src/errors.js';
 import { describeThp, parseThpMode, readThpMode } from '../src/cli/thp.js';
 
 t.test('the bracketed choice', async (t) => {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { fieldOffset, parseTracepointFormat } from '../src/bpf/tracepoint-format.js';
+import { fieldOffset, parseTracepointFormat } from '../src/readers/tracepoint-format.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`./fixtures/tracefs/${name}`, import.meta.url), 'utf8');
 

@@ -6,7 +6,7 @@
  * supplies snapshots, the clock and what is gone.
  */
 import { STALL_KINDS, STALL_SLOTS, type StallKind, type StallRecord } from '../bpf/contract.js';
-import type { CgroupIds } from './cgroups.js';
+import type { CgroupIds } from '../readers/cgroups.js';
 import { FoldedTotals, type Summable } from './folded-totals.js';
 
 export interface StallHistogram {

@@ -3,7 +3,7 @@
  * values from it at scrape time. refresh() takes one batch read of the
  * kernel's counting maps.
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import {
   accessOfSlot,
   type AccessKind,
@@ -13,9 +13,9 @@ import {
   type RingbufName,
   type StallRecord,
 } from '../bpf/contract.js';
-import { CgroupNames, type CgroupHierarchy } from './cgroups.js';
+import { CgroupNames, type CgroupHierarchy } from '../readers/cgroups.js';
 import { workloadOf } from './container-of.js';
-import type { PodNames } from './kube-pods.js';
+import type { PodNames } from '../readers/kube-pods.js';
 import { OomKills, type OomKillsOptions } from './oom-kills.js';
 import { ProcessTable, addCounts, sumCounts, type ProcessTableOptions } from './process-table.js';
 import { StallTable } from './stalls.js';
@@ -177,19 +177,4 @@ export class FaultlineState {
     if (!this.source.accessTypes) return [];
     return this.source.readAccess().map((count, slot) => ({ ...accessOfSlot(slot), count }));
   }
-}
-
-let version: string | null = null;
-
-/** faultline's version, from package.json (read once). */
-export function packageVersion(): string {
-  if (version === null) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-      version = pkg.version ?? 'unknown';
-    } catch {
-      version = 'unknown';
-    }
-  }
-  return version;
 }

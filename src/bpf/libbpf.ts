@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import koffi, { type LibraryHandle } from 'koffi';
-import { FaultlineError, errnoName } from './errors.js';
+import { FaultlineError, errnoName } from '../errors.js';
 
 type Pointer = bigint;
 

@@ -34,8 +34,8 @@ import {
   type StallRecord,
   type TraceField,
 } from './contract.js';
-import { parseCpuList } from './cpu-list.js';
-import { FaultlineError } from './errors.js';
+import { parseCpuList } from '../readers/cpu-list.js';
+import { FaultlineError } from '../errors.js';
 import {
   BpfObject,
   RingBuffer,
@@ -48,8 +48,8 @@ import {
   type ProgramRunStats,
 } from './libbpf.js';
 import { mergeProcessSnapshot } from './process-snapshot.js';
-import { fieldOffset, type TracepointFormat } from './tracepoint-format.js';
-import { readTracepointFormat, tracepointExists } from './tracefs.js';
+import { fieldOffset, type TracepointFormat } from '../readers/tracepoint-format.js';
+import { readTracepointFormat, tracepointExists } from '../readers/tracefs.js';
 
 export const DEFAULT_THREAD_SLOTS = 16384;
 

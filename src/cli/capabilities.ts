@@ -11,7 +11,7 @@
  * descriptorTarget, which reads /proc/self/fd.
  */
 import { readlinkSync } from 'node:fs';
-import { FaultlineError } from '../bpf/errors.js';
+import { FaultlineError } from '../errors.js';
 
 export const CAP = {
   DAC_READ_SEARCH: 2,

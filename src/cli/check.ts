@@ -4,9 +4,9 @@
  * `faultline serve` would work.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { parseCgroupMounts } from '../aggregate/cgroups.js';
-import { FaultlineError } from '../bpf/errors.js';
-import { KmsgOomReports } from '../bpf/kmsg.js';
+import { parseCgroupMounts } from '../readers/cgroups.js';
+import { FaultlineError } from '../errors.js';
+import { KmsgOomReports } from '../readers/kmsg.js';
 import { VMLINUX_BTF, enableBpfStats, libbpfVersion } from '../bpf/libbpf.js';
 import { Probe, describeFallback, type TracepointMode } from '../bpf/probe.js';
 import { BPF_FLAGS, bpfFlags } from './common.js';

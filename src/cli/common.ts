@@ -2,7 +2,7 @@
 import { libbpfLog } from '../bpf/libbpf.js';
 import { DEFAULT_OBJECT_PATH, describeFallback, type FaultHook, type ProgramFallback, type TracepointMode } from '../bpf/probe.js';
 import { byteSize, oneOf, stringFlag, type FlagSpecs, type ParsedFlags } from './flags.js';
-import { FaultlineError } from '../bpf/errors.js';
+import { FaultlineError } from '../errors.js';
 
 export const TRACEPOINT_MODES: readonly TracepointMode[] = ['auto', 'tp_btf', 'classic'];
 export const FAULT_HOOKS: readonly FaultHook[] = ['auto', 'tracepoint', 'perf-event'];

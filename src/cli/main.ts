@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** faultline's entry point: dispatches to a command and turns errors into one line. */
-import { FaultlineError } from '../bpf/errors.js';
-import { packageVersion } from '../aggregate/state.js';
+import { FaultlineError } from '../errors.js';
+import { packageVersion } from '../version.js';
 import { CHECK_HELP, check } from './check.js';
 import { SERVE_HELP, serve } from './serve.js';
 import { TRACE_HELP, trace } from './trace.js';

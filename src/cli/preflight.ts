@@ -1,6 +1,6 @@
 /** Checks made before touching the kernel, so failures say what to do. */
 import { readFileSync } from 'node:fs';
-import { FaultlineError } from '../bpf/errors.js';
+import { FaultlineError } from '../errors.js';
 import { CAP, bit } from './capabilities.js';
 
 /** Effective capabilities from /proc/self/status's CapEff line. */

@@ -4,9 +4,9 @@
  * that can fail on what a user typed runs here, before anything is loaded.
  */
 import { availableParallelism } from 'node:os';
-import { CgroupNames, type CgroupHierarchy } from '../aggregate/cgroups.js';
+import { CgroupNames, type CgroupHierarchy } from '../readers/cgroups.js';
 import { COLLECTORS, type CollectorName } from '../aggregate/state.js';
-import { FaultlineError } from '../bpf/errors.js';
+import { FaultlineError } from '../errors.js';
 import { DEFAULT_THREAD_SLOTS } from '../bpf/probe.js';
 import { DEFAULT_LIMITS, parseListenAddress, type ListenAddress } from '../expose/http.js';
 import { OtlpConfigError, resolveOtlpConfig, type OtlpConfig } from '../expose/otlp-config.js';

@@ -1,8 +1,9 @@
 /** `faultline serve`: the exporter, wired from its configuration (serve-config.ts). */
-import { FaultlineState, packageVersion } from '../aggregate/state.js';
-import { KubePods } from '../aggregate/kube-pods.js';
-import { FaultlineError } from '../bpf/errors.js';
-import { KmsgOomReports } from '../bpf/kmsg.js';
+import { FaultlineState } from '../aggregate/state.js';
+import { packageVersion } from '../version.js';
+import { KubePods } from '../readers/kube-pods.js';
+import { FaultlineError } from '../errors.js';
+import { KmsgOomReports } from '../readers/kmsg.js';
 import { adoptBpfStats, bpfStatsOnHostWide, enableBpfStats, libbpfVersion } from '../bpf/libbpf.js';
 import { Probe } from '../bpf/probe.js';
 import { DEFAULT_LIMITS, bind, createApp, webGuard } from '../expose/http.js';

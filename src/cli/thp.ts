@@ -5,7 +5,7 @@
  * faultline counts what the kernel counts either way; users should know why.
  */
 import { readFileSync } from 'node:fs';
-import { FaultlineError } from '../bpf/errors.js';
+import { FaultlineError } from '../errors.js';
 
 export const THP_ENABLED = '/sys/kernel/mm/transparent_hugepage/enabled';
 

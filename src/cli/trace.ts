@@ -1,6 +1,6 @@
 /** `faultline trace`: live events on stdout, as the original lab tool printed them. */
 import type { KernelEvent } from '../bpf/contract.js';
-import { FaultlineError } from '../bpf/errors.js';
+import { FaultlineError } from '../errors.js';
 import { Probe } from '../bpf/probe.js';
 import { LineBuffer, TRACE_FORMATS, formatEvent } from '../deliver/trace-format.js';
 import { BPF_FLAGS, bpfFlags, onShutdown, reportFallbacks, startDraining } from './common.js';

@@ -11,7 +11,7 @@ import { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import express from 'express';
-import { FaultlineError } from '../bpf/errors.js';
+import { FaultlineError } from '../errors.js';
 import type { Exposition } from './metrics.js';
 import { BasicAuth, WebConfigError, readWebConfig, type TlsConfig, type WebConfig } from './web-config.js';
 

@@ -1,5 +1,5 @@
 /** Memory headroom, read at scrape time: each busy cgroup's usage, limit, limit events and pressure; the host's PSI. */
-import { readCgroupMemory, readHostPressure, type CgroupMemory, type Psi } from '../../aggregate/memory-headroom.js';
+import { readCgroupMemory, readHostPressure, type CgroupMemory, type Psi } from '../../readers/memory-headroom.js';
 import type { FaultlineState } from '../../aggregate/state.js';
 import type { Family, Sample } from '../exposition.js';
 import { familyList, perRefresh } from './define.js';

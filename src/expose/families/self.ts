@@ -1,6 +1,7 @@
 /** faultline's own health: programs, BPF run time, maps, ring buffers, the event log, scrapes, build. */
 import type { DetailGovernor } from '../../aggregate/detail-governor.js';
-import { COLLECTORS, packageVersion, type CollectorName, type FaultlineState } from '../../aggregate/state.js';
+import { COLLECTORS, type CollectorName, type FaultlineState } from '../../aggregate/state.js';
+import { packageVersion } from '../../version.js';
 import { RINGBUFS } from '../../bpf/contract.js';
 import type { EventLogStats } from '../../deliver/event-log.js';
 import type { Family } from '../exposition.js';

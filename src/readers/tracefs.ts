@@ -1,7 +1,7 @@
 /** Finds tracefs (mounting it when root) and reads tracepoint format files. */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
-import { FaultlineError } from './errors.js';
+import { FaultlineError } from '../errors.js';
 import { parseTracepointFormat, type TracepointFormat } from './tracepoint-format.js';
 
 const TRACEFS_PATHS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];

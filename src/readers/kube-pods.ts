@@ -5,7 +5,7 @@
  * (serve --kubernetes.enabled). The client library loads only when enabled.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { FaultlineError } from '../bpf/errors.js';
+import { FaultlineError } from '../errors.js';
 
 export interface PodNames {
   readonly pod: string;
