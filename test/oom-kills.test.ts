@@ -59,6 +59,8 @@ t.test('beyond maxComms label sets, new ones count under [other] with their cons
   ]);
   t.equal(kills.total, 5, 'every kill counts in the total');
   t.equal(kills.recent().at(-2)?.labels.comm, 'd', 'the recent list keeps the labels as resolved, not [other]');
+  const returned = kills.record(kill(6, 'e', 1), labels('e'));
+  t.equal(returned, kills.recent().at(-1), 'record() returns the kill as recent() lists it');
 });
 
 t.test('the latest victims, oldest first, bounded', async (t) => {

@@ -47,17 +47,18 @@ export class OomKills {
     this.maxComms = options.maxComms ?? 1000;
   }
 
-  /** Counts a kill under labels resolved now, while its cgroup still exists. */
+  /** Counts a kill under labels resolved now, while its cgroup still exists; returns it as recent() lists it. */
   record(
     kill: OomKillEvent,
     labels: OomKillLabels = { comm: kill.comm, cgroup: '', container_id: '', pod_uid: '', constraint: 'unknown' },
     names: RecentKill['names'] = NO_NAMES,
-  ): void {
+  ): RecentKill {
     this.total++;
     const rss = Number(kill.anonRssBytes + kill.fileRssBytes + kill.shmemRssBytes);
     this.rssSum += rss;
     for (let i = 0; i <= RSS_BUCKETS.length; i++) if (i === RSS_BUCKETS.length || rss <= RSS_BUCKETS[i]!) this.rssBuckets[i]!++;
-    this.latest.push({ kill, labels, names });
+    const recorded: RecentKill = { kill, labels, names };
+    this.latest.push(recorded);
     if (this.latest.length > this.recentVictims) this.latest.shift();
     let key = JSON.stringify(labels);
     if (!this.byLabels.has(key) && this.byLabels.size >= this.maxComms) {
@@ -67,6 +68,7 @@ export class OomKills {
     const entry = this.byLabels.get(key) ?? { labels, count: 0 };
     entry.count++;
     this.byLabels.set(key, entry);
+    return recorded;
   }
 
   counts(): Iterable<{ labels: OomKillLabels; count: number }> {

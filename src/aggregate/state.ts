@@ -16,7 +16,7 @@ import {
 import { CgroupNames, type CgroupHierarchy } from '../readers/cgroups.js';
 import { workloadOf } from './container-of.js';
 import type { PodNames } from '../readers/kube-pods.js';
-import { OomKills, type OomKillsOptions } from './oom-kills.js';
+import { OomKills, type OomKillsOptions, type RecentKill } from './oom-kills.js';
 import { ProcessTable, addCounts, sumCounts, type ProcessTableOptions } from './process-table.js';
 import { StallTable } from './stalls.js';
 
@@ -139,11 +139,11 @@ export class FaultlineState {
     return [...this.failures].map(([part, why]) => `${part}: ${why}`).join('\n');
   }
 
-  /** Counts a kill, naming its cgroup now, while it still exists; constraint from the kernel log. */
-  recordOomKill(kill: OomKillEvent, constraint = 'unknown'): void {
+  /** Counts a kill, naming its cgroup now, while it still exists; constraint from the kernel log. Returns what it recorded. */
+  recordOomKill(kill: OomKillEvent, constraint = 'unknown'): RecentKill {
     const cgroup = this.cgroups.pathOf(kill, true);
     const workload = workloadOf(cgroup);
-    this.oomKills.record(
+    return this.oomKills.record(
       kill,
       { comm: kill.comm, cgroup, container_id: workload.containerId, pod_uid: workload.podUid, constraint },
       this.podNames(workload.podUid, workload.containerId),

@@ -100,8 +100,7 @@ export async function serve(argv: string[]): Promise<void> {
       const s = state;
       if (!s) return;
       s.attempt('oom', () => {
-        s.recordOomKill(kill, kmsg?.take(kill.pid)?.constraint);
-        const recorded = s.oomKills.recent().at(-1)!;
+        const recorded = s.recordOomKill(kill, kmsg?.take(kill.pid)?.constraint);
         eventLog?.write(formatJson(kill, oomKillExtras(kill, { ...recorded.labels, ...recorded.names })));
       });
     },
