@@ -1,14 +1,8 @@
-/* OTLP: configuration from variables and flags, names for every family, label and histogram conversion. */
+/* OTLP: configuration from variables and flags, label and histogram conversion (names: readme-metrics.test.ts). */
 import t from 'tap';
-import { readFileSync } from 'node:fs';
-import { OTEL_NAMES } from '../src/expose/otel-names.js';
 import { OtlpConfigError, parseKeyValueList, resolveOtlpConfig } from '../src/expose/otlp-config.js';
-import { attributesOf, histogramPoints } from '../src/expose/otlp.js';
-import { createFamilies } from '../src/expose/metrics.js';
-import { FaultlineState } from '../src/aggregate/state.js';
-import { CgroupNames } from '../src/readers/cgroups.js';
-import { exporterSelf, fakeKernelSource } from './helpers/fakes.js';
-import { ROOT } from './helpers/live.js';
+import { histogramPoints } from '../src/expose/otlp.js';
+import { labelObject, type HistogramFamily } from '../src/expose/exposition.js';
 
 t.test('off unless an endpoint is configured', async (t) => {
   t.equal(resolveOtlpConfig({}, {}), null);
@@ -80,40 +74,23 @@ t.test('errors say what is wrong', async (t) => {
   t.throws(() => resolveOtlpConfig({ temporality: 'sometimes' }, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a' }), /temporality "sometimes"/);
 });
 
-t.test('every family has an OpenTelemetry name and unit, and the README maps them all', async (t) => {
-  const state = new FaultlineState(fakeKernelSource(), {}, () => 0n, () => true, new CgroupNames({ unified: null, memoryV1: null }));
-  const families = createFamilies(state, exporterSelf());
-  const readme = readFileSync(`${ROOT}README.md`, 'utf8');
-  const otelNames = new Set<string>();
-  for (const f of families) {
-    const o = OTEL_NAMES[f.name];
-    t.ok(o, `${f.name} has an OpenTelemetry name`);
-    if (!o) continue;
-    t.match(o.name, /^faultline(\.[a-z][a-z0-9_]*)+$/, `${o.name}: dotted, lower case`);
-    t.match(o.unit, /^(By|s|1|\{[a-z]+\})$/, `${o.name}: a UCUM unit or {annotation}`);
-    t.notOk(otelNames.has(o.name), `${o.name} is used once`);
-    otelNames.add(o.name);
-    t.ok(readme.includes(`| \`${f.name}\` | \`${o.name}\` | \`${o.unit}\` |`), `README maps ${f.name}`);
-  }
-  t.equal(Object.keys(OTEL_NAMES).length, families.length, 'no names for families that do not exist');
+t.test('labels become attributes; histogram points become OTLP histograms', async (t) => {
+  t.strictSame(labelObject(['pid', 'comm'], [42, 'a "b"']), { pid: 42, comm: 'a "b"' }, 'values in labelNames order');
+  t.strictSame(labelObject(['cgroup', 'event'], { cgroup: '/x', event: 'max' }), { cgroup: '/x', event: 'max' });
+  const family: HistogramFamily = {
+    name: 'faultline_x_seconds',
+    help: 'x',
+    type: 'histogram',
+    labelNames: ['cgroup'],
+    otel: { name: 'faultline.x', unit: 's' },
+    points: () => [
+      { labels: ['/a'], bounds: [0.001, 0.004], cumulative: [2, 5], count: 6, sum: 0.01 },
+      { labels: { cgroup: '/b' }, bounds: [1], cumulative: [0], count: 1, sum: 7 },
+    ],
+  };
+  t.strictSame(histogramPoints(family), [
+    { attributes: { cgroup: '/a' }, boundaries: [0.001, 0.004], counts: [2, 3, 1], sum: 0.01, count: 6 },
+    { attributes: { cgroup: '/b' }, boundaries: [1], counts: [0, 1], sum: 7, count: 1 },
+  ]);
 });
 
-t.test('labels become attributes; Prometheus histograms become OTLP histograms', async (t) => {
-  t.strictSame(attributesOf('pid="42",comm="a \\"b\\"\\\\c",type="minor"'), { pid: '42', comm: 'a "b"\\c', type: 'minor' });
-  t.strictSame(attributesOf({ cgroup: '/x', event: 'max' }), { cgroup: '/x', event: 'max' });
-  const points = histogramPoints([
-    ['cgroup="/a",le="0.001"', 2, '_bucket'],
-    ['cgroup="/a",le="0.004"', 5, '_bucket'],
-    ['cgroup="/a",le="+Inf"', 6, '_bucket'],
-    ['cgroup="/a"', 0.01, '_sum'],
-    ['cgroup="/a"', 6, '_count'],
-    ['le="1"', 0, '_bucket'],
-    ['le="+Inf"', 1, '_bucket'],
-    ['', 7, '_sum'],
-    ['', 1, '_count'],
-  ]);
-  t.strictSame(points, [
-    { attributes: { cgroup: '/a' }, boundaries: [0.001, 0.004], counts: [2, 3, 1], sum: 0.01, count: 6 },
-    { attributes: {}, boundaries: [1], counts: [0, 1], sum: 7, count: 1 },
-  ]);
-});

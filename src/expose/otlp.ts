@@ -30,8 +30,7 @@ import {
   type PushMetricExporter,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
-import type { Family, Labels, Sample } from './exposition.js';
-import { otelName } from './otel-names.js';
+import { labelObject, type Family, type HistogramFamily } from './exposition.js';
 import type { OtlpConfig } from './otlp-config.js';
 
 /** Export outcomes, shown as faultline_otlp_exports_total. */
@@ -40,42 +39,20 @@ export interface OtlpStats {
   failure: number;
 }
 
-/** Attributes from a sample's labels: an object, or a pre-rendered `a="x",b="y"` string. */
-export function attributesOf(labels: Labels | string): Attributes {
-  if (typeof labels !== 'string') return { ...labels };
-  const out: Attributes = {};
-  for (const m of labels.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
-    out[m[1]!] = m[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
-  }
-  return out;
-}
-
-/** A Prometheus histogram family's samples as OTLP histogram points (per-bucket counts, finite bounds). */
-export function histogramPoints(samples: Iterable<Sample>): { attributes: Attributes; boundaries: number[]; counts: number[]; sum: number; count: number }[] {
-  const series = new Map<string, { attributes: Attributes; bounds: [number, number][]; sum: number; count: number }>();
-  for (const [labels, value, suffix] of samples) {
-    const attributes = attributesOf(labels);
-    const le = attributes.le;
-    delete attributes.le;
-    const key = JSON.stringify(attributes);
-    let s = series.get(key);
-    if (!s) series.set(key, (s = { attributes, bounds: [], sum: 0, count: 0 }));
-    if (suffix === '_bucket') s.bounds.push([le === '+Inf' ? Infinity : Number(le), value]);
-    else if (suffix === '_sum') s.sum = value;
-    else if (suffix === '_count') s.count = value;
-  }
-  return [...series.values()].map((s) => {
-    s.bounds.sort((a, b) => a[0] - b[0]);
-    const finite = s.bounds.filter(([le]) => Number.isFinite(le));
+/** OTLP histogram points from the model's: per-bucket counts (the last beyond every bound), not cumulative ones. */
+export function histogramPoints(family: HistogramFamily): { attributes: Attributes; boundaries: number[]; counts: number[]; sum: number; count: number }[] {
+  const out = [];
+  for (const p of family.points()) {
     const counts: number[] = [];
     let below = 0;
-    for (const [, cumulative] of finite) {
+    for (const cumulative of p.cumulative) {
       counts.push(cumulative - below);
       below = cumulative;
     }
-    counts.push(s.count - below);
-    return { attributes: s.attributes, boundaries: finite.map(([le]) => le), counts, sum: s.sum, count: s.count };
-  });
+    counts.push(p.count - below);
+    out.push({ attributes: labelObject(family.labelNames, p.labels), boundaries: [...p.bounds], counts, sum: p.sum, count: p.count });
+  }
+  return out;
 }
 
 /** Reports an outage once when it starts and once when it ends, counting every export. */
@@ -174,7 +151,7 @@ export class OtlpPush {
       options.refresh();
     };
     const startTime: HrTime = hrTime();
-    const histograms = families.filter((f) => f.type === 'histogram');
+    const histograms = families.filter((f): f is HistogramFamily => f.type === 'histogram');
     const producer = new HistogramProducer(histograms, config.temporality === 'cumulative' ? AggregationTemporality.CUMULATIVE : AggregationTemporality.DELTA, startTime, fresh);
 
     const reader = new PeriodicExportingMetricReader({
@@ -187,12 +164,12 @@ export class OtlpPush {
     const meter = this.provider.getMeter('faultline', options.version);
     for (const family of families) {
       if (family.type === 'histogram') continue;
-      const { name, unit } = otelName(family.name);
+      const { name, unit } = family.otel;
       const spec = { description: family.help, unit, valueType: ValueType.DOUBLE };
       const instrument = family.type === 'counter' ? meter.createObservableCounter(name, spec) : meter.createObservableGauge(name, spec);
       instrument.addCallback((result: ObservableResult) => {
         fresh();
-        for (const [labels, value] of family.samples()) result.observe(value, attributesOf(labels));
+        for (const [labels, value] of family.samples()) result.observe(value, labelObject(family.labelNames, labels));
       });
     }
   }
@@ -215,7 +192,7 @@ class HistogramProducer implements MetricProducer {
   private previous = new Map<string, { counts: number[]; sum: number; count: number; time: HrTime }>();
 
   constructor(
-    private readonly families: readonly Family[],
+    private readonly families: readonly HistogramFamily[],
     private readonly temporality: AggregationTemporality,
     private readonly startTime: HrTime,
     private readonly fresh: () => void,
@@ -226,8 +203,8 @@ class HistogramProducer implements MetricProducer {
     const now = hrTime();
     const seen = new Map<string, { counts: number[]; sum: number; count: number; time: HrTime }>();
     const metrics: HistogramMetricData[] = this.families.map((family) => {
-      const { name, unit } = otelName(family.name);
-      const dataPoints = histogramPoints(family.samples()).map((p) => {
+      const { name, unit } = family.otel;
+      const dataPoints = histogramPoints(family).map((p) => {
         const key = `${family.name}${JSON.stringify(p.attributes)}`;
         seen.set(key, { counts: p.counts, sum: p.sum, count: p.count, time: now });
         const before = this.temporality === AggregationTemporality.DELTA ? this.previous.get(key) : undefined;

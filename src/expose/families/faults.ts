@@ -4,8 +4,8 @@ import { OTHER } from '../../aggregate/oom-kills.js';
 import type { GroupTotals } from '../../aggregate/process-table.js';
 import type { FaultlineState } from '../../aggregate/state.js';
 import { FAULT_TYPES, REGIONS, type RegionTypeCounts } from '../../bpf/contract.js';
-import { escapeLabel, type Family, type Sample } from '../exposition.js';
-import { CELL_LABELS, familyList, perRefresh } from './define.js';
+import type { Family, Sample } from '../exposition.js';
+import { familyList, perRefresh } from './define.js';
 
 export function faultFamilies(state: FaultlineState): Family[] {
   const { families, counter, gauge } = familyList();
@@ -13,6 +13,7 @@ export function faultFamilies(state: FaultlineState): Family[] {
   const byCgroup = perRefresh(state, () => state.processes.byCgroup());
   counter(
     'faultline_page_faults_total',
+    ['faultline.page_faults', '{fault}'],
     'Page faults the kernel accounted on this host since faultline started, by type (minor or major) and memory region; the sum over all labels is every fault. ' +
       'Regions are partial while faultline_fault_detail_state{state="on"} is 0: faults then count in region "other".',
     ['type', 'region'],
@@ -28,15 +29,15 @@ export function faultFamilies(state: FaultlineState): Family[] {
 
   counter(
     'faultline_process_page_faults_total',
+    ['faultline.process.page_faults', '{fault}'],
     'Page faults of the busiest processes (at most --processes.max, ranked by recent fault rate), by type and region; exited processes stay for --processes.exit-grace.',
     ['pid', 'comm', 'type', 'region'],
     function* () {
       for (const p of state.processes.busiest()) {
-        const processLabels = `pid="${p.pid}",comm="${escapeLabel(p.comm)}",`;
         for (let r = 0; r < REGIONS.length; r++) {
           for (let t = 0; t < FAULT_TYPES.length; t++) {
             const n = p.faults[r]![t]!;
-            if (n > 0n) yield [processLabels + CELL_LABELS[r]![t]!, Number(n)];
+            if (n > 0n) yield [[p.pid, p.comm, FAULT_TYPES[t]!, REGIONS[r]!], Number(n)];
           }
         }
       }
@@ -45,6 +46,7 @@ export function faultFamilies(state: FaultlineState): Family[] {
 
   counter(
     'faultline_page_fault_access_total',
+    ['faultline.page_fault.accesses', '{fault}'],
     'Page faults taken in user mode (exceptions/page_fault_user), by access (read, write, exec) and whether the page was present (a protection fault such as copy-on-write); ' +
       'not counted while faultline_fault_detail_state{state="on"} is 0.',
     ['access', 'present'],
@@ -60,12 +62,11 @@ export function faultFamilies(state: FaultlineState): Family[] {
   );
 
   const groupSamples = function* <K>(groups: GroupTotals<K>, label: (key: K | null) => string): Generator<Sample> {
-    const cells = function* (key: string, counts: RegionTypeCounts): Generator<Sample> {
-      const prefix = `${key},`;
+    const cells = function* (group: string, counts: RegionTypeCounts): Generator<Sample> {
       for (let r = 0; r < REGIONS.length; r++) {
         for (let t = 0; t < FAULT_TYPES.length; t++) {
           const n = counts[r]![t]!;
-          if (n > 0n) yield [prefix + CELL_LABELS[r]![t]!, Number(n)];
+          if (n > 0n) yield [[group, FAULT_TYPES[t]!, REGIONS[r]!], Number(n)];
         }
       }
     };
@@ -74,18 +75,21 @@ export function faultFamilies(state: FaultlineState): Family[] {
   };
   counter(
     'faultline_comm_page_faults_total',
+    ['faultline.comm.page_faults', '{fault}'],
     'Page faults by process comm, of every process seen (live, and exited ones folded); comm "[other]" holds exited processes of comms pushed out by --groups.max. Sums to faultline_page_faults_total less unattributed faults.',
     ['comm', 'type', 'region'],
-    () => groupSamples(state.processes.byComm(), (comm) => `comm="${escapeLabel(comm ?? OTHER)}"`),
+    () => groupSamples(state.processes.byComm(), (comm) => comm ?? OTHER),
   );
   counter(
     'faultline_cgroup_page_faults_total',
+    ['faultline.cgroup.page_faults', '{fault}'],
     'Page faults by memory cgroup (the v1 memory hierarchy where memory is on v1, else the unified hierarchy), of every process seen; cgroup "[other]" holds exited processes of cgroups pushed out by --groups.max.',
     ['cgroup', 'type', 'region'],
-    () => groupSamples(byCgroup(), (id) => `cgroup="${escapeLabel(id === null ? OTHER : state.cgroupLabel(id))}"`),
+    () => groupSamples(byCgroup(), (id) => (id === null ? OTHER : state.cgroupLabel(id))),
   );
   gauge(
     'faultline_cgroup_info',
+    ['faultline.cgroup.info', '1'],
     'What each cgroup in faultline_cgroup_page_faults_total runs, parsed from its path (container runtime and id, pod UID and QoS class, systemd unit) and, with --kubernetes.enabled, named by the API (pod, namespace, container). The value is 1.',
     ['cgroup', 'runtime', 'container_id', 'pod_uid', 'qos', 'unit', 'pod', 'namespace', 'container'],
     function* () {

@@ -34,14 +34,15 @@ export function headroomFamilies(state: FaultlineState, cgroups: CgroupMemoryRow
     }
   };
 
-  gauge('faultline_cgroup_memory_usage_bytes', 'Memory charged to each cgroup with live processes (v2 memory.current, v1 memory.usage_in_bytes).', ['cgroup'], function* () {
+  gauge('faultline_cgroup_memory_usage_bytes', ['faultline.cgroup.memory.usage', 'By'], 'Memory charged to each cgroup with live processes (v2 memory.current, v1 memory.usage_in_bytes).', ['cgroup'], function* () {
     for (const { cgroup, memory } of cgroups()) yield [{ cgroup }, memory.usageBytes];
   });
-  gauge('faultline_cgroup_memory_limit_bytes', 'Memory limit of each cgroup with live processes (v2 memory.max, v1 memory.limit_in_bytes); absent when unlimited.', ['cgroup'], function* () {
+  gauge('faultline_cgroup_memory_limit_bytes', ['faultline.cgroup.memory.limit', 'By'], 'Memory limit of each cgroup with live processes (v2 memory.max, v1 memory.limit_in_bytes); absent when unlimited.', ['cgroup'], function* () {
     for (const { cgroup, memory } of cgroups()) if (memory.limitBytes !== null) yield [{ cgroup }, memory.limitBytes];
   });
   counter(
     'faultline_cgroup_memory_events_total',
+    ['faultline.cgroup.memory.events', '{event}'],
     'Memory limit events of each cgroup with live processes: v2 memory.events (low, high, max, oom, oom_kill, …); v1 max (memory.failcnt: charges that hit the limit) and oom_kill (memory.oom_control).',
     ['cgroup', 'event'],
     function* () {
@@ -50,6 +51,7 @@ export function headroomFamilies(state: FaultlineState, cgroups: CgroupMemoryRow
   );
   gauge(
     'faultline_cgroup_memory_pressure_ratio',
+    ['faultline.cgroup.memory.pressure', '1'],
     'Share of time tasks of the cgroup stalled on memory (PSI memory.pressure, v2 only), by kind (some, full) and averaging window.',
     ['cgroup', 'kind', 'window'],
     function* () {
@@ -58,11 +60,12 @@ export function headroomFamilies(state: FaultlineState, cgroups: CgroupMemoryRow
   );
   gauge(
     'faultline_memory_pressure_ratio',
+    ['faultline.memory.pressure', '1'],
     'Share of time tasks on this host stalled on memory (/proc/pressure/memory), by kind (some, full) and averaging window.',
     ['kind', 'window'],
     () => psiSamples(hostPressure(), {}),
   );
-  counter('faultline_memory_pressure_seconds_total', 'Time tasks on this host stalled on memory (/proc/pressure/memory total), by kind.', ['kind'], function* () {
+  counter('faultline_memory_pressure_seconds_total', ['faultline.memory.pressure.time', 's'], 'Time tasks on this host stalled on memory (/proc/pressure/memory total), by kind.', ['kind'], function* () {
     const psi = hostPressure();
     if (!psi) return;
     yield [{ kind: 'some' }, psi.some.totalSeconds];

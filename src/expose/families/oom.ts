@@ -5,9 +5,10 @@ import type { Family, Labels } from '../exposition.js';
 import { familyList } from './define.js';
 
 export function oomFamilies(state: FaultlineState): Family[] {
-  const { families, counter, gauge } = familyList();
+  const { families, counter, gauge, histogram } = familyList();
   counter(
     'faultline_oom_kills_total',
+    ['faultline.oom.kills', '{kill}'],
     'OOM kills, by the victim process comm, its memory cgroup (with the container and pod parsed from the path) and the constraint (memcg, global, cpuset, memory_policy; unknown without the kernel log).',
     ['comm', 'cgroup', 'container_id', 'pod_uid', 'constraint'],
     function* () {
@@ -18,6 +19,7 @@ export function oomFamilies(state: FaultlineState): Family[] {
   const unixSeconds = (monotonicNs: bigint): number => Date.now() / 1000 - Number(process.hrtime.bigint() - monotonicNs) / 1e9;
   gauge(
     'faultline_oom_victim_info',
+    ['faultline.oom.victim.time', 's'],
     'The latest OOM kill victims, one series each: the victim, the task whose allocation triggered the kill, the constraint and the cgroup; the value is the Unix time of the kill.',
     ['pid', 'comm', 'uid', 'oom_score_adj', 'trigger_pid', 'trigger_comm', 'constraint', 'cgroup', 'container_id', 'pod_uid', 'pod', 'namespace', 'container'],
     function* () {
@@ -43,6 +45,7 @@ export function oomFamilies(state: FaultlineState): Family[] {
   );
   gauge(
     'faultline_oom_victim_memory_bytes',
+    ['faultline.oom.victim.memory', 'By'],
     'Memory of the latest OOM kill victims when they were chosen, by kind (total_vm, anon_rss, file_rss, shmem_rss, pgtables).',
     ['pid', 'comm', 'memory'],
     function* () {
@@ -56,19 +59,16 @@ export function oomFamilies(state: FaultlineState): Family[] {
       }
     },
   );
-  families.push({
-    name: 'faultline_oom_victim_rss_bytes',
-    help: 'Resident memory (anon + file + shmem) of OOM kill victims when they were chosen.',
-    type: 'histogram',
-    labelNames: [],
-    *samples() {
+  histogram(
+    'faultline_oom_victim_rss_bytes',
+    ['faultline.oom.victim.rss', 'By'],
+    'Resident memory (anon + file + shmem) of OOM kill victims when they were chosen.',
+    [],
+    function* () {
       const kills = state.oomKills;
-      for (let i = 0; i < RSS_BUCKETS.length; i++) yield [`le="${RSS_BUCKETS[i]}"`, kills.rssBuckets[i]!, '_bucket'];
-      yield ['le="+Inf"', kills.rssBuckets[RSS_BUCKETS.length]!, '_bucket'];
-      yield ['', kills.rssSum, '_sum'];
-      yield ['', kills.total, '_count'];
+      yield { labels: [], bounds: RSS_BUCKETS, cumulative: kills.rssBuckets.slice(0, RSS_BUCKETS.length), count: kills.total, sum: kills.rssSum };
     },
-  });
+  );
 
   return families;
 }

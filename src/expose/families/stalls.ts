@@ -3,8 +3,8 @@ import { OTHER } from '../../aggregate/oom-kills.js';
 import type { FaultlineState } from '../../aggregate/state.js';
 import { cumulativeBelow, emptyHistogram, type StallHistogram } from '../../aggregate/stalls.js';
 import { STALL_KINDS, type StallKind } from '../../bpf/contract.js';
-import { escapeLabel, type Family, type Sample } from '../exposition.js';
-import { familyList, perRefresh } from './define.js';
+import type { Family, HistogramPoint } from '../exposition.js';
+import { familyList, perRefresh, type Otel } from './define.js';
 import type { CgroupMemoryRows } from './headroom.js';
 
 /**
@@ -12,29 +12,31 @@ import type { CgroupMemoryRows } from './headroom.js';
  * to 17.2 s. Powers of two, so each count is exact, not interpolated.
  */
 export const STALL_BUCKET_BITS = Array.from({ length: 13 }, (_, i) => 10 + 2 * i);
-const LE = STALL_BUCKET_BITS.map((bits) => `le="${2 ** bits / 1e9}"`);
+const BOUNDS_SECONDS = STALL_BUCKET_BITS.map((bits) => 2 ** bits / 1e9);
 
-const HISTOGRAMS: readonly [StallKind, string, string][] = [
+const HISTOGRAMS: readonly [StallKind, string, Otel, string][] = [
   [
     'direct_reclaim',
     'faultline_direct_reclaim_duration_seconds',
+    ['faultline.direct_reclaim.duration', 's'],
     'Time tasks spent in direct reclaim (vmscan:mm_vmscan_direct_reclaim_begin to _end): an allocation finding the host short of free memory, by the stalled task\'s memory cgroup.',
   ],
   [
     'memcg_reclaim',
     'faultline_memcg_reclaim_duration_seconds',
+    ['faultline.memcg_reclaim.duration', 's'],
     'Time tasks spent reclaiming for a cgroup limit (vmscan:mm_vmscan_memcg_reclaim_begin to _end): a charge over memory.max/memory.high or the v1 limit, by the stalled task\'s memory cgroup; every live cgroup with a limit is shown, at zero until it reclaims.',
   ],
   [
     'compaction',
     'faultline_compaction_stall_duration_seconds',
+    ['faultline.compaction_stall.duration', 's'],
     'Time tasks (not kcompactd) spent compacting memory, one compact_zone() run per observation (compaction:mm_compaction_begin to _end), by the stalled task\'s memory cgroup.',
   ],
 ];
 
 export function stallFamilies(state: FaultlineState, limited: CgroupMemoryRows): Family[] {
-  const { families, counter } = familyList();
-  const cgroupLabel = (path: string): string => `cgroup="${escapeLabel(path)}"`;
+  const { families, counter, histogram } = familyList();
   /**
    * The histograms to show, by kind and cgroup label: every cgroup that
    * stalled and, for memcg reclaim, every live cgroup with a limit at zero,
@@ -47,12 +49,11 @@ export function stallFamilies(state: FaultlineState, limited: CgroupMemoryRows):
     for (const kind of STALL_KINDS) {
       const out = new Map<string, StallHistogram>();
       for (const [key, h] of state.stalls.byCgroup(kind)) {
-        if (h.count > 0n) out.set(cgroupLabel(key === null ? OTHER : state.cgroupLabel(key)), h);
+        if (h.count > 0n) out.set(key === null ? OTHER : state.cgroupLabel(key), h);
       }
       if (kind === 'memcg_reclaim') {
         for (const { cgroup, memory } of limited()) {
-          const l = cgroupLabel(cgroup);
-          if (memory.limitBytes !== null && !out.has(l)) out.set(l, emptyHistogram());
+          if (memory.limitBytes !== null && !out.has(cgroup)) out.set(cgroup, emptyHistogram());
         }
       }
       byKind.set(kind, out);
@@ -61,31 +62,23 @@ export function stallFamilies(state: FaultlineState, limited: CgroupMemoryRows):
   });
   const shown = (kind: StallKind): Map<string, StallHistogram> => shownByKind().get(kind)!;
 
-  for (const [kind, name, help] of HISTOGRAMS) {
-    families.push({
-      name,
-      help: `${help} Cgroup "${OTHER}" holds cgroups beyond faultline's bounds.`,
-      type: 'histogram',
-      labelNames: ['cgroup'],
-      *samples(): Generator<Sample> {
-        for (const [cgroup, h] of shown(kind)) {
-          const cumulative = cumulativeBelow(h.slots, STALL_BUCKET_BITS);
-          for (let i = 0; i < LE.length; i++) yield [`${cgroup},${LE[i]}`, Number(cumulative[i]!), '_bucket'];
-          yield [`${cgroup},le="+Inf"`, Number(h.count), '_bucket'];
-          yield [cgroup, Number(h.sumNs) / 1e9, '_sum'];
-          yield [cgroup, Number(h.count), '_count'];
-        }
-      },
+  for (const [kind, name, otel, help] of HISTOGRAMS) {
+    histogram(name, otel, `${help} Cgroup "${OTHER}" holds cgroups beyond faultline's bounds.`, ['cgroup'], function* (): Generator<HistogramPoint> {
+      for (const [cgroup, h] of shown(kind)) {
+        const cumulative = cumulativeBelow(h.slots, STALL_BUCKET_BITS).map(Number);
+        yield { labels: [cgroup], bounds: BOUNDS_SECONDS, cumulative, count: Number(h.count), sum: Number(h.sumNs) / 1e9 };
+      }
     });
   }
 
   counter(
     'faultline_reclaimed_pages_total',
+    ['faultline.reclaimed_pages', '{page}'],
     'Pages freed by direct and memcg reclaim (nr_reclaimed of the _end tracepoints), by the memory cgroup of the task that reclaimed and the kind of reclaim (direct, memcg).',
     ['cgroup', 'reclaim'],
     function* () {
       for (const [kind, reclaim] of [['direct_reclaim', 'direct'], ['memcg_reclaim', 'memcg']] as const) {
-        for (const [cgroup, h] of shown(kind)) yield [`${cgroup},reclaim="${reclaim}"`, Number(h.reclaimedPages)];
+        for (const [cgroup, h] of shown(kind)) yield [[cgroup, reclaim], Number(h.reclaimedPages)];
       }
     },
   );

@@ -1,0 +1,51 @@
+/*
+ * The README's metric tables are rendered from the families' declarations:
+ * this fails when they differ. FAULTLINE_WRITE_README=1 (npm run
+ * readme:metrics) rewrites them instead.
+ */
+import t from 'tap';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { CgroupNames } from '../src/readers/cgroups.js';
+import { FaultlineState } from '../src/aggregate/state.js';
+import { createFamilies } from '../src/expose/metrics.js';
+import { metricsTable, otelTable, replaceGenerated } from '../src/expose/metrics-docs.js';
+import { exporterSelf, fakeKernelSource } from './helpers/fakes.js';
+import { ROOT } from './helpers/live.js';
+
+const README = `${ROOT}README.md`;
+
+t.test('the metric tables in the README are the declarations', async (t) => {
+  // Every collector on: every family.
+  const state = new FaultlineState(fakeKernelSource(), {}, () => 0n, () => true, new CgroupNames({ unified: null, memoryV1: null }));
+  const families = createFamilies(state, exporterSelf());
+  const readme = readFileSync(README, 'utf8');
+  let generated: string | null = readme;
+  for (const [name, table] of [
+    ['metrics-table', metricsTable(families)],
+    ['otel-table', otelTable(families)],
+  ] as const) {
+    generated = generated === null ? null : replaceGenerated(generated, name, table);
+    t.not(generated, null, `README has the markers of ${name}`);
+  }
+  if (generated === null) return;
+  if (process.env.FAULTLINE_WRITE_README === '1') {
+    writeFileSync(README, generated);
+    t.pass('README rewritten');
+    return;
+  }
+  t.equal(readme, generated, 'run `npm run readme:metrics` and commit README.md');
+});
+
+t.test('every family has one OpenTelemetry name, dotted, and a UCUM unit', async (t) => {
+  const state = new FaultlineState(fakeKernelSource(), {}, () => 0n, () => true, new CgroupNames({ unified: null, memoryV1: null }));
+  const families = createFamilies(state, exporterSelf());
+  const seen = new Set<string>();
+  for (const f of families) {
+    t.match(f.otel.name, /^faultline(\.[a-z][a-z0-9_]*)+$/, `${f.otel.name}: dotted, lower case`);
+    t.match(f.otel.unit, /^(By|s|1|\{[a-z]+\})$/, `${f.otel.name}: a UCUM unit or {annotation}`);
+    t.notOk(seen.has(f.otel.name), `${f.otel.name} is used once`);
+    seen.add(f.otel.name);
+    if (f.type === 'counter') t.match(f.name, /_total$/, `${f.name}: a counter ends in _total`);
+  }
+  t.equal(new Set(families.map((f) => f.name)).size, families.length, 'each Prometheus name once');
+});
