@@ -3,7 +3,6 @@
  * values from it at scrape time. refresh() takes one batch read of the
  * kernel's counting maps.
  */
-import { existsSync } from 'node:fs';
 import {
   accessOfSlot,
   type AccessKind,
@@ -13,9 +12,10 @@ import {
   type RingbufName,
   type StallRecord,
 } from '../bpf/contract.js';
-import { CgroupNames, type CgroupHierarchy } from '../readers/cgroups.js';
+import type { CgroupHierarchy, CgroupNames } from '../readers/cgroups.js';
 import { workloadOf } from './container-of.js';
 import type { PodNames } from '../readers/kube-pods.js';
+import { NO_MEMORY, type MemorySnapshot } from '../readers/memory-headroom.js';
 import { OomKills, type OomKillsOptions, type RecentKill } from './oom-kills.js';
 import { ProcessTable, addCounts, sumCounts, type ProcessTableOptions } from './process-table.js';
 import { StallTable } from './stalls.js';
@@ -51,14 +51,16 @@ export interface FaultlineStateOptions extends ProcessTableOptions, OomKillsOpti
   readStalls?: boolean;
   /** Pod, namespace and container names by pod UID and container id (the Kubernetes API), or null when unknown or off. */
   podNames?: (podUid: string, containerId: string) => PodNames | null;
+  /**
+   * Reads the memory files of the cgroups with live processes (paths as
+   * named) and the host's pressure, at each refresh (the headroom
+   * collector); without it the snapshot stays empty.
+   */
+  readMemory?: (names: CgroupNames, cgroups: Iterable<string>) => MemorySnapshot;
 }
 
 export interface AccessCount extends AccessKind {
   readonly count: bigint;
-}
-
-function processAlive(pid: number): boolean {
-  return existsSync(`/proc/${pid}`);
 }
 
 export class FaultlineState {
@@ -72,19 +74,17 @@ export class FaultlineState {
   private readonly isAlive: (pid: number) => boolean;
   private readonly readStalls: boolean;
   private readonly podNamesOf: (podUid: string, containerId: string) => PodNames | null;
+  private readonly readMemory: ((names: CgroupNames, cgroups: Iterable<string>) => MemorySnapshot) | null;
+  /** The cgroups' memory files and the host's pressure as of the last refresh. */
+  memory: MemorySnapshot = NO_MEMORY;
   lastRefreshSeconds = 0;
   /** How many times refresh() ran: scrape-time readers memoize on it. */
   refreshes = 0;
   /** How long the previous scrape took to read the maps and render (this scrape cannot time itself). */
   lastScrapeSeconds = 0;
 
-  constructor(
-    source: KernelSource,
-    options: FaultlineStateOptions = {},
-    clock: () => bigint = () => process.hrtime.bigint(),
-    isAlive: (pid: number) => boolean = processAlive,
-    cgroups: CgroupNames = new CgroupNames(undefined, options.cgroupHierarchy),
-  ) {
+  /** Everything that reads the world comes in: the kernel source, the clock, whether a pid lives, cgroup names. */
+  constructor(source: KernelSource, options: FaultlineStateOptions, clock: () => bigint, isAlive: (pid: number) => boolean, cgroups: CgroupNames) {
     this.source = source;
     this.cgroups = cgroups;
     this.processes = new ProcessTable({ ...options, cgroupKey: (r) => cgroups.idOf(r) });
@@ -94,6 +94,7 @@ export class FaultlineState {
     this.isAlive = isAlive;
     this.readStalls = options.readStalls ?? true;
     this.podNamesOf = options.podNames ?? (() => null);
+    this.readMemory = options.readMemory ?? null;
   }
 
   /**
@@ -116,6 +117,10 @@ export class FaultlineState {
         const removed = this.stalls.update(this.source.readStalls(), this.now(), (ids) => !this.cgroups.exists(ids));
         if (removed.length > 0) this.source.forgetStalls(removed);
       });
+    }
+    if (this.readMemory) {
+      const paths = [...this.processes.liveCgroupKeys()].map((key) => this.cgroupLabel(key));
+      this.memory = this.readMemory(this.cgroups, paths);
     }
     this.lastRefreshSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   }

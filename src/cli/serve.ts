@@ -1,7 +1,10 @@
 /** `faultline serve`: the exporter, wired from its configuration (serve-config.ts). */
-import { FaultlineState } from '../aggregate/state.js';
+import { FaultlineState, type FaultlineStateOptions } from '../aggregate/state.js';
 import { packageVersion } from '../version.js';
 import { KubePods } from '../readers/kube-pods.js';
+import { readMemory } from '../readers/memory-headroom.js';
+import { CgroupNames } from '../readers/cgroups.js';
+import { processAlive } from '../readers/procfs.js';
 import { FaultlineError } from '../errors.js';
 import { KmsgOomReports } from '../readers/kmsg.js';
 import { adoptBpfStats, bpfStatsOnHostWide, enableBpfStats, libbpfVersion } from '../bpf/libbpf.js';
@@ -108,7 +111,15 @@ export async function serve(argv: string[]): Promise<void> {
   });
   // The pods are named once the watch is up: until then (and without --kubernetes.enabled) names are empty.
   let pods: KubePods | null = null;
-  state = new FaultlineState(probe, { ...config.state, readStalls: collectors.stalls, podNames: (podUid, containerId) => pods?.lookup(podUid, containerId) ?? null });
+  const stateOptions: FaultlineStateOptions = {
+    ...config.state,
+    readStalls: collectors.stalls,
+    // The headroom families show the files; the stall families show each limited cgroup's reclaim histogram at zero.
+    ...(collectors.headroom || collectors.stalls ? { readMemory } : {}),
+    podNames: (podUid, containerId) => pods?.lookup(podUid, containerId) ?? null,
+  };
+  const cgroupNames = new CgroupNames(undefined, config.state.cgroupHierarchy);
+  state = new FaultlineState(probe, stateOptions, () => process.hrtime.bigint(), processAlive, cgroupNames);
   const governor = governs ? startGovernor(probe, cpuBudget, (line) => process.stderr.write(`faultline: ${line}\n`)) : null;
   if (config.kubernetes) {
     try {

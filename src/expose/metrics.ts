@@ -8,7 +8,7 @@ import client from 'prom-client';
 import type { FaultlineState } from '../aggregate/state.js';
 import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, renderFamilies, type Family } from './exposition.js';
 import { faultFamilies } from './families/faults.js';
-import { cgroupMemoryRows, headroomFamilies } from './families/headroom.js';
+import { headroomFamilies } from './families/headroom.js';
 import { oomFamilies } from './families/oom.js';
 import { selfFamilies, type ExporterSelf } from './families/self.js';
 import { stallFamilies } from './families/stalls.js';
@@ -20,12 +20,11 @@ export interface Exposition {
 
 /** Every faultline family, computed from the state (and the exporter's own statistics) when read: /metrics renders them, OTLP pushes them. */
 export function createFamilies(state: FaultlineState, self: ExporterSelf): Family[] {
-  const cgroups = cgroupMemoryRows(state);
   const on = self.collectors;
   return [
     ...faultFamilies(state),
-    ...(on.headroom ? headroomFamilies(state, cgroups) : []),
-    ...(on.stalls ? stallFamilies(state, cgroups) : []),
+    ...(on.headroom ? headroomFamilies(state) : []),
+    ...(on.stalls ? stallFamilies(state) : []),
     ...(on.oom ? oomFamilies(state) : []),
     ...selfFamilies(state, self),
   ];

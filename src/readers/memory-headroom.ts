@@ -1,13 +1,14 @@
 /**
- * How close a cgroup is to its memory limit, read at scrape time from the
+ * How close a cgroup is to its memory limit, read at each refresh of the state from the
  * cgroup's files: usage and limit (v2 memory.current/memory.max, v1
  * memory.usage_in_bytes/memory.limit_in_bytes), limit events (v2
  * memory.events; v1 memory.failcnt and memory.oom_control), and pressure
  * (PSI: /proc/pressure/memory, and the cgroup's memory.pressure on v2).
- * Parsers are pure; readCgroupMemory() reads the files.
+ * Parsers are pure; readCgroupMemory() and readMemory() read the files.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CgroupNames } from './cgroups.js';
 
 export interface PsiLine {
   /** Share of wall time stalled over the last 10, 60 and 300 seconds (0..1). */
@@ -103,4 +104,33 @@ export function readCgroupMemory(root: string, cgroupPath: string, v1: boolean):
 /** The host's memory pressure, /proc/pressure/memory; null without PSI (CONFIG_PSI, psi=1). */
 export function readHostPressure(): Psi | null {
   return parsePsi(read('/proc/pressure/memory') ?? '');
+}
+
+/** One cgroup's memory files, by its path in the naming hierarchy. */
+export interface CgroupMemoryRow {
+  readonly cgroup: string;
+  readonly memory: CgroupMemory;
+}
+
+/** What the headroom families show, read once per refresh: each busy cgroup's memory files and the host's pressure. */
+export interface MemorySnapshot {
+  readonly cgroups: readonly CgroupMemoryRow[];
+  readonly host: Psi | null;
+}
+
+export const NO_MEMORY: MemorySnapshot = { cgroups: [], host: null };
+
+/** Reads the memory files of these cgroups (paths in the naming hierarchy) and the host's pressure. */
+export function readMemory(names: CgroupNames, cgroups: Iterable<string>): MemorySnapshot {
+  const rows: CgroupMemoryRow[] = [];
+  const root = names.root;
+  const v1 = names.memoryOnV1;
+  if (root) {
+    for (const cgroup of cgroups) {
+      if (!cgroup.startsWith('/')) continue;
+      const memory = readCgroupMemory(root, cgroup, v1);
+      if (memory) rows.push({ cgroup, memory });
+    }
+  }
+  return { cgroups: rows, host: readHostPressure() };
 }

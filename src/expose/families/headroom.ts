@@ -1,29 +1,13 @@
-/** Memory headroom, read at scrape time: each busy cgroup's usage, limit, limit events and pressure; the host's PSI. */
-import { readCgroupMemory, readHostPressure, type CgroupMemory, type Psi } from '../../readers/memory-headroom.js';
+/** Memory headroom, as the state's last refresh read it: each busy cgroup's usage, limit, limit events and pressure; the host's PSI. */
 import type { FaultlineState } from '../../aggregate/state.js';
+import type { Psi } from '../../readers/memory-headroom.js';
 import type { Family, Sample } from '../exposition.js';
-import { familyList, perRefresh } from './define.js';
+import { familyList } from './define.js';
 
-export type CgroupMemoryRows = () => { cgroup: string; memory: CgroupMemory }[];
-
-/** Each cgroup with live processes and its memory files, read once per scrape (shared by the families that need them). */
-export function cgroupMemoryRows(state: FaultlineState): CgroupMemoryRows {
-  return perRefresh(state, () => {
-    const root = state.cgroups.root;
-    const rows: { cgroup: string; memory: CgroupMemory }[] = [];
-    for (const key of state.processes.liveCgroupKeys()) {
-      const cgroup = state.cgroupLabel(key);
-      if (!root || !cgroup.startsWith('/')) continue;
-      const memory = readCgroupMemory(root, cgroup, state.cgroups.memoryOnV1);
-      if (memory) rows.push({ cgroup, memory });
-    }
-    return rows;
-  });
-}
-
-export function headroomFamilies(state: FaultlineState, cgroups: CgroupMemoryRows = cgroupMemoryRows(state)): Family[] {
+export function headroomFamilies(state: FaultlineState): Family[] {
   const { families, counter, gauge } = familyList();
-  const hostPressure = perRefresh(state, readHostPressure);
+  const cgroups = () => state.memory.cgroups;
+  const hostPressure = () => state.memory.host;
   const psiSamples = function* (psi: Psi | null, labels: Record<string, string>): Generator<Sample> {
     if (!psi) return;
     for (const [kind, line] of [['some', psi.some], ['full', psi.full]] as const) {

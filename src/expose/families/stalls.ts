@@ -5,7 +5,6 @@ import { cumulativeBelow, emptyHistogram, type StallHistogram } from '../../aggr
 import { STALL_KINDS, type StallKind } from '../../bpf/contract.js';
 import type { Family, HistogramPoint } from '../exposition.js';
 import { familyList, perRefresh, type Otel } from './define.js';
-import type { CgroupMemoryRows } from './headroom.js';
 
 /**
  * Exported bucket bounds, 2^bits ns: every other kernel log2 bucket, 1.024 µs
@@ -35,7 +34,7 @@ const HISTOGRAMS: readonly [StallKind, string, Otel, string][] = [
   ],
 ];
 
-export function stallFamilies(state: FaultlineState, limited: CgroupMemoryRows): Family[] {
+export function stallFamilies(state: FaultlineState): Family[] {
   const { families, counter, histogram } = familyList();
   /**
    * The histograms to show, by kind and cgroup label: every cgroup that
@@ -52,7 +51,7 @@ export function stallFamilies(state: FaultlineState, limited: CgroupMemoryRows):
         if (h.count > 0n) out.set(key === null ? OTHER : state.cgroupLabel(key), h);
       }
       if (kind === 'memcg_reclaim') {
-        for (const { cgroup, memory } of limited()) {
+        for (const { cgroup, memory } of state.memory.cgroups) {
           if (memory.limitBytes !== null && !out.has(cgroup)) out.set(cgroup, emptyHistogram());
         }
       }
