@@ -77,33 +77,65 @@ export function formatValue(v: number): string {
   return String(v);
 }
 
-/** `a="x",b="y"` in labelNames order; throws when the labels are not the declared ones. */
-function renderLabels(family: Family, labels: Labels): string {
-  const names = family.labelNames;
-  if (Array.isArray(labels)) {
-    const values = labels as readonly LabelValue[];
-    if (values.length !== names.length) throw new Error(`${family.name}: a sample has ${values.length} label values, declared (${names.join(',')})`);
+/**
+ * Renders labels in labelNames order (`a="x",b="y"`). The `name="value"`
+ * fragment of a label with few values (type, region) is made once per family
+ * render; a label with many (pid, comm) stops being cached once it has shown
+ * 64 distinct values.
+ */
+class LabelRenderer {
+  private readonly heads: readonly string[];
+  private readonly fragments: (Map<LabelValue, string> | null)[];
+
+  constructor(private readonly family: Family) {
+    this.heads = family.labelNames.map((name, i) => `${i ? ',' : ''}${name}="`);
+    this.fragments = family.labelNames.map(() => new Map<LabelValue, string>());
+  }
+
+  private fragment(i: number, value: LabelValue): string {
+    const cache = this.fragments[i] ?? null; // null: no longer cached
+    if (cache === null) return this.heads[i]! + escapeLabel(value) + '"';
+    let text = cache.get(value);
+    if (text === undefined) {
+      text = this.heads[i]! + escapeLabel(value) + '"';
+      if (cache.size < 64) cache.set(value, text);
+      else this.fragments[i] = null;
+    }
+    return text;
+  }
+
+  /** Throws when the labels are not the declared ones. */
+  render(labels: Labels): string {
+    const names = this.family.labelNames;
     let out = '';
-    for (let i = 0; i < names.length; i++) out += `${i ? ',' : ''}${names[i]}="${escapeLabel(values[i]!)}"`;
+    if (Array.isArray(labels)) {
+      const values = labels as readonly LabelValue[];
+      if (values.length !== names.length) throw new Error(`${this.family.name}: a sample has ${values.length} label values, declared (${names.join(',')})`);
+      for (let i = 0; i < values.length; i++) out += this.fragment(i, values[i]!);
+      return out;
+    }
+    const byName = labels as Readonly<Record<string, LabelValue>>;
+    let count = 0;
+    for (const key in byName) {
+      if (key !== names[count]) break;
+      out += this.fragment(count, byName[key]!);
+      count++;
+    }
+    if (count !== names.length || Object.keys(byName).length !== names.length) {
+      throw new Error(`${this.family.name}: samples have labels (${Object.keys(byName).join(',')}), declared (${names.join(',')})`);
+    }
     return out;
   }
-  const byName = labels as Readonly<Record<string, LabelValue>>;
-  const keys = Object.keys(byName);
-  if (keys.length !== names.length || keys.some((k, i) => k !== names[i])) {
-    throw new Error(`${family.name}: samples have labels (${keys.join(',')}), declared (${names.join(',')})`);
-  }
-  let out = '';
-  for (let i = 0; i < names.length; i++) out += `${i ? ',' : ''}${names[i]}="${escapeLabel(byName[names[i]!]!)}"`;
-  return out;
 }
 
 /** One family's lines, each ending in a newline. Throws if samples carry undeclared labels. */
 export function renderFamily(family: Family, openMetrics: boolean): string {
   const base = openMetrics && family.type === 'counter' ? family.name.replace(/_total$/, '') : family.name;
   const lines = [`# HELP ${base} ${escapeHelp(family.help)}`, `# TYPE ${base} ${family.type}`];
+  const labelText = new LabelRenderer(family);
   if (family.type === 'histogram') {
     for (const p of family.points()) {
-      const labels = renderLabels(family, p.labels);
+      const labels = labelText.render(p.labels);
       const prefix = labels ? `${labels},` : '';
       for (let i = 0; i < p.bounds.length; i++) lines.push(`${family.name}_bucket{${prefix}le="${formatValue(p.bounds[i]!)}"} ${formatValue(p.cumulative[i]!)}`);
       lines.push(`${family.name}_bucket{${prefix}le="+Inf"} ${formatValue(p.count)}`);
@@ -113,8 +145,8 @@ export function renderFamily(family: Family, openMetrics: boolean): string {
   } else {
     const sampleName = openMetrics && family.type === 'counter' ? `${base}_total` : family.name;
     for (const [labels, value] of family.samples()) {
-      const rendered = renderLabels(family, labels);
-      lines.push(`${sampleName}${rendered ? `{${rendered}}` : ''} ${formatValue(value)}`);
+      const rendered = labelText.render(labels);
+      lines.push(rendered ? sampleName + '{' + rendered + '} ' + formatValue(value) : sampleName + ' ' + formatValue(value));
     }
   }
   lines.push('');
