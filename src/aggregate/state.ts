@@ -12,7 +12,7 @@ import {
   type RingbufName,
   type StallRecord,
 } from '../bpf/contract.js';
-import type { CgroupHierarchy, CgroupNames } from '../readers/cgroups.js';
+import type { CgroupNames } from '../readers/cgroups.js';
 import { workloadOf } from './container-of.js';
 import type { PodNames } from '../readers/kube-pods.js';
 import { NO_MEMORY, type MemorySnapshot } from '../readers/memory-headroom.js';
@@ -45,8 +45,6 @@ export const COLLECTORS = ['fault-detail', 'processes', 'oom', 'stalls', 'headro
 export type CollectorName = (typeof COLLECTORS)[number];
 
 export interface FaultlineStateOptions extends ProcessTableOptions, OomKillsOptions {
-  /** Which cgroup hierarchy names cgroups. Default 'memory'. */
-  cgroupHierarchy?: CgroupHierarchy;
   /** Whether refresh() reads the stalls map (the stalls collector). Default true. */
   readStalls?: boolean;
   /** Pod, namespace and container names by pod UID and container id (the Kubernetes API), or null when unknown or off. */

@@ -3,7 +3,8 @@
 import { FaultlineError } from '../errors.js';
 import { packageVersion } from '../version.js';
 import { CHECK_HELP, check } from './check.js';
-import { SERVE_HELP, serve } from './serve.js';
+import { serve } from './serve.js';
+import { SERVE_HELP } from './serve-config.js';
 import { TRACE_HELP, trace } from './trace.js';
 
 const USAGE = `Usage: faultline [COMMAND] [flags]

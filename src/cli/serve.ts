@@ -20,8 +20,6 @@ import { dropCapabilities } from './least-privilege.js';
 import { requireBpfCapabilities } from './preflight.js';
 import { SERVE_HELP, parseServeConfig } from './serve-config.js';
 
-export { SERVE_FLAGS, SERVE_HELP } from './serve-config.js';
-
 /** Resource attributes of the pod faultline runs in, from the downward API's variables (the Helm chart sets them). */
 function kubernetesResource(node: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
