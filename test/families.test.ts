@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { CgroupNames } from '../src/readers/cgroups.js';
 import { FaultlineState, type KernelSource } from '../src/aggregate/state.js';
 import { STALL_SLOTS, emptyCounts, type OomKillEvent, type ProcessFaultsRecord, type RegionTypeCounts, type StallRecord } from '../src/bpf/contract.js';
-import { renderFamilies } from '../src/expose/exposition.js';
+import { labelObject, renderFamilies } from '../src/expose/exposition.js';
 import { faultFamilies } from '../src/expose/families/faults.js';
 import { headroomFamilies } from '../src/expose/families/headroom.js';
 import { readMemory } from '../src/readers/memory-headroom.js';
@@ -90,6 +90,9 @@ t.test('page faults: host totals, per process, per comm, per cgroup, what each c
     'faultline_process_page_faults_total{pid="101",comm="postgres",type="minor",region="anon"} 5',
     'faultline_process_page_faults_total{pid="200",comm="demo",type="minor",region="stack"} 3',
   ]);
+  const perProcess = faultFamilies(state).find((f) => f.name === 'faultline_process_page_faults_total');
+  const first = perProcess?.type === 'counter' ? [...perProcess.samples()][0] : undefined;
+  t.strictSame(first && labelObject(perProcess?.labelNames ?? [], first[0]), { pid: '100', comm: 'postgres', type: 'minor', region: 'heap' }, 'OTLP attributes: pid is a string');
   t.strictSame(lines(text, 'faultline_comm_page_faults_total').sort(), [
     'faultline_comm_page_faults_total{comm="demo",type="minor",region="stack"} 3',
     'faultline_comm_page_faults_total{comm="postgres",type="major",region="file"} 2',

@@ -34,10 +34,12 @@ export function faultFamilies(state: FaultlineState): Family[] {
     ['pid', 'comm', 'type', 'region'],
     function* () {
       for (const p of state.processes.busiest()) {
+        const pidText = String(p.pid);
         for (let r = 0; r < REGIONS.length; r++) {
           for (let t = 0; t < FAULT_TYPES.length; t++) {
             const n = p.faults[r]![t]!;
-            if (n > 0n) yield [[p.pid, p.comm, FAULT_TYPES[t]!, REGIONS[r]!], Number(n)];
+            // pid as text: the OTLP attribute stays a string, as it was when attributes were parsed from label text.
+            if (n > 0n) yield [[pidText, p.comm, FAULT_TYPES[t]!, REGIONS[r]!], Number(n)];
           }
         }
       }
