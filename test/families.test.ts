@@ -13,7 +13,7 @@ import { STALL_SLOTS, emptyCounts, type OomKillEvent, type ProcessFaultsRecord, 
 import { labelObject, renderFamilies } from '../src/expose/exposition.js';
 import { faultFamilies } from '../src/expose/families/faults.js';
 import { headroomFamilies } from '../src/expose/families/headroom.js';
-import { readMemory } from '../src/readers/memory-headroom.js';
+import { readCgroupMemoryRows, readHostPressure } from '../src/readers/memory-headroom.js';
 import { stallFamilies } from '../src/expose/families/stalls.js';
 import { oomFamilies } from '../src/expose/families/oom.js';
 import { selfFamilies } from '../src/expose/families/self.js';
@@ -188,7 +188,7 @@ t.test('headroom and stalls: the cgroup files of cgroups with live processes, re
   // Four memcg reclaims of the service in slot 20 ([2^20, 2^21) ns), 5 ms in all, 96 pages freed.
   const slots = Array.from({ length: STALL_SLOTS }, (_, i) => (i === 20 ? 4n : 0n));
   const stalls: StallRecord[] = [{ cgroupId: svc, memcgId: 0n, kind: 'memcg_reclaim', slots, count: 4n, sumNs: 5_000_000n, reclaimedPages: 96n }];
-  const state = new FaultlineState(fakeSource(records, emptyCounts(), [], stalls), { readMemory }, () => 1n, () => true, names);
+  const state = new FaultlineState(fakeSource(records, emptyCounts(), [], stalls), { readCgroupMemory: readCgroupMemoryRows, readHostPressure }, () => 1n, () => true, names);
   state.refresh();
   const text = renderFamilies([...headroomFamilies(state), ...stallFamilies(state)], false);
 
@@ -231,7 +231,7 @@ t.test('a limited cgroup that never reclaimed shows its memcg reclaim histogram 
   writeFileSync(join(dir, 'memory.current'), '0\n');
   writeFileSync(join(dir, 'memory.max'), `${64 * 2 ** 20}\n`);
   const records: ProcessFaultsRecord[] = [{ pid: 200, comm: 'demo', exitNs: 0n, faults: counts({ 'anon/minor': 1 }), cgroupId: ino('system.slice/demo.service'), memcgId: 0n }];
-  const state = new FaultlineState(fakeSource(records, emptyCounts()), { readMemory }, () => 1n, () => true, names);
+  const state = new FaultlineState(fakeSource(records, emptyCounts()), { readCgroupMemory: readCgroupMemoryRows }, () => 1n, () => true, names);
   state.refresh();
   const text = renderFamilies(stallFamilies(state), false);
   t.strictSame(lines(text, 'faultline_memcg_reclaim_duration_seconds_count'), ['faultline_memcg_reclaim_duration_seconds_count{cgroup="/system.slice/demo.service"} 0']);

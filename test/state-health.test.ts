@@ -43,3 +43,36 @@ t.test('a failed map read: the rest goes on, health says what failed, until it w
   });
   t.equal(state.health(), 'oom: decode');
 });
+
+t.test('memory files are read once per refresh, on first use, and not at refreshes nothing renders', async (t) => {
+  let cgroupReads = 0;
+  let pressureReads = 0;
+  const state = new FaultlineState(
+    fakeKernelSource(),
+    {
+      readCgroupMemory: () => {
+        cgroupReads++;
+        return [];
+      },
+      readHostPressure: () => {
+        pressureReads++;
+        return null;
+      },
+    },
+    () => 0n,
+    () => true,
+    new CgroupNames(parseCgroupMounts('')),
+  );
+  state.refresh();
+  state.refresh();
+  t.strictSame([cgroupReads, pressureReads], [0, 0], 'housekeeping refreshes read no files');
+  state.cgroupMemory();
+  state.cgroupMemory();
+  state.hostPressure();
+  t.strictSame([cgroupReads, pressureReads], [1, 1], 'one read each for a scrape');
+  state.refresh();
+  state.cgroupMemory();
+  t.strictSame([cgroupReads, pressureReads], [2, 1], 'a new refresh, a new read');
+  const without = new FaultlineState(fakeKernelSource(), {}, () => 0n, () => true, new CgroupNames(parseCgroupMounts('')));
+  t.strictSame([without.cgroupMemory(), without.hostPressure()], [[], null], 'no reader: nothing');
+});

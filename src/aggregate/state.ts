@@ -15,7 +15,7 @@ import {
 import type { CgroupNames } from '../readers/cgroups.js';
 import { workloadOf } from './container-of.js';
 import type { PodNames } from '../readers/kube-pods.js';
-import { NO_MEMORY, type MemorySnapshot } from '../readers/memory-headroom.js';
+import type { CgroupMemoryRow, Psi } from '../readers/memory-headroom.js';
 import { OomKills, type OomKillsOptions, type RecentKill } from './oom-kills.js';
 import { ProcessTable, addCounts, sumCounts, type ProcessTableOptions } from './process-table.js';
 import { StallTable } from './stalls.js';
@@ -49,12 +49,10 @@ export interface FaultlineStateOptions extends ProcessTableOptions, OomKillsOpti
   readStalls?: boolean;
   /** Pod, namespace and container names by pod UID and container id (the Kubernetes API), or null when unknown or off. */
   podNames?: (podUid: string, containerId: string) => PodNames | null;
-  /**
-   * Reads the memory files of the cgroups with live processes (paths as
-   * named) and the host's pressure, at each refresh (the headroom
-   * collector); without it the snapshot stays empty.
-   */
-  readMemory?: (names: CgroupNames, cgroups: Iterable<string>) => MemorySnapshot;
+  /** Reads the memory files of cgroups (paths as named); without it cgroupMemory() is empty. */
+  readCgroupMemory?: (names: CgroupNames, cgroups: Iterable<string>) => readonly CgroupMemoryRow[];
+  /** Reads the host's memory pressure; without it hostPressure() is null. */
+  readHostPressure?: () => Psi | null;
 }
 
 export interface AccessCount extends AccessKind {
@@ -72,9 +70,10 @@ export class FaultlineState {
   private readonly isAlive: (pid: number) => boolean;
   private readonly readStalls: boolean;
   private readonly podNamesOf: (podUid: string, containerId: string) => PodNames | null;
-  private readonly readMemory: ((names: CgroupNames, cgroups: Iterable<string>) => MemorySnapshot) | null;
-  /** The cgroups' memory files and the host's pressure as of the last refresh. */
-  memory: MemorySnapshot = NO_MEMORY;
+  private readonly readCgroupMemory: ((names: CgroupNames, cgroups: Iterable<string>) => readonly CgroupMemoryRow[]) | null;
+  private readonly readHostPressure: (() => Psi | null) | null;
+  private cgroupMemoryRead: { refresh: number; rows: readonly CgroupMemoryRow[] } | null = null;
+  private hostPressureRead: { refresh: number; psi: Psi | null } | null = null;
   lastRefreshSeconds = 0;
   /** How many times refresh() ran: scrape-time readers memoize on it. */
   refreshes = 0;
@@ -92,7 +91,8 @@ export class FaultlineState {
     this.isAlive = isAlive;
     this.readStalls = options.readStalls ?? true;
     this.podNamesOf = options.podNames ?? (() => null);
-    this.readMemory = options.readMemory ?? null;
+    this.readCgroupMemory = options.readCgroupMemory ?? null;
+    this.readHostPressure = options.readHostPressure ?? null;
   }
 
   /**
@@ -116,11 +116,28 @@ export class FaultlineState {
         if (removed.length > 0) this.source.forgetStalls(removed);
       });
     }
-    if (this.readMemory) {
-      const paths = [...this.processes.liveCgroupKeys()].map((key) => this.cgroupLabel(key));
-      this.memory = this.readMemory(this.cgroups, paths);
-    }
     this.lastRefreshSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+  }
+
+  /**
+   * The memory files of each cgroup with live processes, as of this refresh:
+   * read on first use after a refresh (by the families of a scrape), so that
+   * refreshes nothing renders (--maps.refresh-interval) read no files.
+   */
+  cgroupMemory(): readonly CgroupMemoryRow[] {
+    if (!this.readCgroupMemory) return [];
+    if (this.cgroupMemoryRead?.refresh !== this.refreshes) {
+      const paths = [...this.processes.liveCgroupKeys()].map((key) => this.cgroupLabel(key));
+      this.cgroupMemoryRead = { refresh: this.refreshes, rows: this.readCgroupMemory(this.cgroups, paths) };
+    }
+    return this.cgroupMemoryRead.rows;
+  }
+
+  /** The host's memory pressure as of this refresh, read on first use after it; null without PSI. */
+  hostPressure(): Psi | null {
+    if (!this.readHostPressure) return null;
+    if (this.hostPressureRead?.refresh !== this.refreshes) this.hostPressureRead = { refresh: this.refreshes, psi: this.readHostPressure() };
+    return this.hostPressureRead.psi;
   }
 
   /** The last failure of each part that failed at its last attempt (counts, stalls, oom, …). */

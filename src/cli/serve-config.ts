@@ -91,7 +91,7 @@ export const SERVE_FLAGS: FlagSpecs = {
     processes: 'per-process series (faultline_process_page_faults_total); off is --processes.max=0. Comm, cgroup and host counts stay',
     oom: 'OOM kills (oom/mark_victim, and /dev/kmsg for the constraint): faultline_oom_kills_total and the victims\' details',
     stalls: 'reclaim and compaction stall histograms by cgroup (six vmscan/compaction tracepoints)',
-    headroom: 'each busy cgroup\'s memory usage, limit, events and pressure, and the host\'s pressure (cgroup files read at each refresh: every scrape and --maps.refresh-interval)',
+    headroom: 'each busy cgroup\'s memory usage, limit, events and pressure, and the host\'s pressure (cgroup files read at each scrape)',
   }),
   'bpf.cpu-budget': {
     type: 'string',

@@ -2,7 +2,7 @@
 import { FaultlineState, type FaultlineStateOptions } from '../aggregate/state.js';
 import { packageVersion } from '../version.js';
 import { KubePods } from '../readers/kube-pods.js';
-import { readMemory } from '../readers/memory-headroom.js';
+import { readCgroupMemoryRows, readHostPressure } from '../readers/memory-headroom.js';
 import { CgroupNames } from '../readers/cgroups.js';
 import { processAlive } from '../readers/procfs.js';
 import { FaultlineError } from '../errors.js';
@@ -113,7 +113,8 @@ export async function serve(argv: string[]): Promise<void> {
     ...config.state,
     readStalls: collectors.stalls,
     // The headroom families show the files; the stall families show each limited cgroup's reclaim histogram at zero.
-    ...(collectors.headroom || collectors.stalls ? { readMemory } : {}),
+    ...(collectors.headroom || collectors.stalls ? { readCgroupMemory: readCgroupMemoryRows } : {}),
+    ...(collectors.headroom ? { readHostPressure } : {}),
     podNames: (podUid, containerId) => pods?.lookup(podUid, containerId) ?? null,
   };
   const cgroupNames = new CgroupNames(undefined, config.state.cgroupHierarchy);

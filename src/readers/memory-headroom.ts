@@ -1,10 +1,10 @@
 /**
- * How close a cgroup is to its memory limit, read at each refresh of the state from the
+ * How close a cgroup is to its memory limit, read when a scrape renders it, from the
  * cgroup's files: usage and limit (v2 memory.current/memory.max, v1
  * memory.usage_in_bytes/memory.limit_in_bytes), limit events (v2
  * memory.events; v1 memory.failcnt and memory.oom_control), and pressure
  * (PSI: /proc/pressure/memory, and the cgroup's memory.pressure on v2).
- * Parsers are pure; readCgroupMemory() and readMemory() read the files.
+ * Parsers are pure; readCgroupMemory(), readCgroupMemoryRows() and readHostPressure() read the files.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -112,16 +112,8 @@ export interface CgroupMemoryRow {
   readonly memory: CgroupMemory;
 }
 
-/** What the headroom families show, read once per refresh: each busy cgroup's memory files and the host's pressure. */
-export interface MemorySnapshot {
-  readonly cgroups: readonly CgroupMemoryRow[];
-  readonly host: Psi | null;
-}
-
-export const NO_MEMORY: MemorySnapshot = { cgroups: [], host: null };
-
-/** Reads the memory files of these cgroups (paths in the naming hierarchy) and the host's pressure. */
-export function readMemory(names: CgroupNames, cgroups: Iterable<string>): MemorySnapshot {
+/** Reads the memory files of these cgroups (paths in the naming hierarchy); cgroups without them are left out. */
+export function readCgroupMemoryRows(names: CgroupNames, cgroups: Iterable<string>): CgroupMemoryRow[] {
   const rows: CgroupMemoryRow[] = [];
   const root = names.root;
   const v1 = names.memoryOnV1;
@@ -132,5 +124,5 @@ export function readMemory(names: CgroupNames, cgroups: Iterable<string>): Memor
       if (memory) rows.push({ cgroup, memory });
     }
   }
-  return { cgroups: rows, host: readHostPressure() };
+  return rows;
 }

@@ -1,4 +1,4 @@
-/** Memory headroom, as the state's last refresh read it: each busy cgroup's usage, limit, limit events and pressure; the host's PSI. */
+/** Memory headroom, read through the state once per scrape: each busy cgroup's usage, limit, limit events and pressure; the host's PSI. */
 import type { FaultlineState } from '../../aggregate/state.js';
 import type { Psi } from '../../readers/memory-headroom.js';
 import type { Family, Sample } from '../exposition.js';
@@ -6,8 +6,8 @@ import { familyList } from './define.js';
 
 export function headroomFamilies(state: FaultlineState): Family[] {
   const { families, counter, gauge } = familyList();
-  const cgroups = () => state.memory.cgroups;
-  const hostPressure = () => state.memory.host;
+  const cgroups = () => state.cgroupMemory();
+  const hostPressure = () => state.hostPressure();
   const psiSamples = function* (psi: Psi | null, labels: Record<string, string>): Generator<Sample> {
     if (!psi) return;
     for (const [kind, line] of [['some', psi.some], ['full', psi.full]] as const) {

@@ -51,7 +51,7 @@ export function stallFamilies(state: FaultlineState): Family[] {
         if (h.count > 0n) out.set(key === null ? OTHER : state.cgroupLabel(key), h);
       }
       if (kind === 'memcg_reclaim') {
-        for (const { cgroup, memory } of state.memory.cgroups) {
+        for (const { cgroup, memory } of state.cgroupMemory()) {
           if (memory.limitBytes !== null && !out.has(cgroup)) out.set(cgroup, emptyHistogram());
         }
       }
