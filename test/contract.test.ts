@@ -10,7 +10,6 @@ import {
   FAULT_EVENT_SIZE,
   LAYOUTS,
   OOM_EVENT,
-  PF_ERROR,
   PROCESS_FAULTS,
   TASK_COMM_LEN,
   FAULT_TYPES,
@@ -25,21 +24,24 @@ import {
   STALL_KEY_SIZE,
   STALL_KINDS,
   STALL_SLOTS,
-  accessOfSlot,
-  decodeStall,
   encodeStallKey,
-  mergeProcessFaults,
-  decodeFaultEvent,
-  decodeOomEvent,
-  decodeProcessFaults,
-  decodeThreadRecords,
-  THREAD_EXITED,
-  THREAD_INCOMPLETE,
   THREAD_RECORD,
   THREAD_RECORD_SIZE,
   TRACE_FIELDS,
   traceFieldBits,
 } from '../src/bpf/contract.js';
+import {
+  PF_ERROR,
+  accessOfSlot,
+  mergeProcessFaults,
+  decodeProcessFaults,
+  decodeThreadRecords,
+  THREAD_EXITED,
+  THREAD_INCOMPLETE,
+} from '../src/features/faults/decode.js';
+import { decodeStall } from '../src/features/stalls/decode.js';
+import { decodeFaultEvent } from '../src/features/trace/decode.js';
+import { decodeOomEvent } from '../src/features/oom/decode.js';
 
 /** A field's C member: the camelCase name in snake_case (timestampNs is timestamp_ns). */
 const member = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { DetailGovernor, parseVmstatFaults, type GovernorSample } from '../src/aggregate/detail-governor.js';
+import { DetailGovernor, parseVmstatFaults, type GovernorSample } from '../src/features/faults/detail-governor.js';
 
 const S = 1_000_000_000n;
 

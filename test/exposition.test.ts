@@ -1,5 +1,6 @@
 import t from 'tap';
-import { formatValue, renderFamilies, renderFamily, type Family, type HistogramFamily, type ScalarFamily } from '../src/expose/exposition.js';
+import { formatValue, renderFamilies, renderFamily } from '../src/expose/exposition.js';
+import { type Family, type HistogramFamily, type ScalarFamily } from '../src/metrics/family.js';
 
 const faults: ScalarFamily = {
   name: 'faultline_page_faults_total',

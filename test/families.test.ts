@@ -8,15 +8,19 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CgroupNames } from '../src/readers/cgroups.js';
-import { FaultlineState, type KernelSource } from '../src/aggregate/state.js';
-import { STALL_SLOTS, emptyCounts, type OomKillEvent, type ProcessFaultsRecord, type RegionTypeCounts, type StallRecord } from '../src/bpf/contract.js';
-import { labelObject, renderFamilies } from '../src/expose/exposition.js';
-import { faultFamilies } from '../src/expose/families/faults.js';
-import { headroomFamilies } from '../src/expose/families/headroom.js';
+import { FaultlineState, type KernelSource } from '../src/core/state.js';
+import { STALL_SLOTS, emptyCounts, type RegionTypeCounts } from '../src/bpf/contract.js';
+import { type OomKillEvent } from '../src/features/oom/decode.js';
+import { type ProcessFaultsRecord } from '../src/features/faults/decode.js';
+import { type StallRecord } from '../src/features/stalls/decode.js';
+import { labelObject } from '../src/metrics/family.js';
+import { renderFamilies } from '../src/expose/exposition.js';
+import { faultFamilies } from '../src/features/faults/families.js';
+import { headroomFamilies } from '../src/features/headroom/families.js';
 import { readCgroupMemoryRows, readHostPressure } from '../src/readers/memory-headroom.js';
-import { stallFamilies } from '../src/expose/families/stalls.js';
-import { oomFamilies } from '../src/expose/families/oom.js';
-import { selfFamilies } from '../src/expose/families/self.js';
+import { stallFamilies } from '../src/features/stalls/families.js';
+import { oomFamilies } from '../src/features/oom/families.js';
+import { selfFamilies } from '../src/expose/self-families.js';
 import { packageVersion } from '../src/version.js';
 import { exporterSelf, fakeKernelSource } from './helpers/fakes.js';
 
@@ -240,8 +244,8 @@ t.test('a limited cgroup that never reclaimed shows its memcg reclaim histogram 
 
 t.test("the exporter's own health: programs, fallbacks, run time, lost records, event log, OTLP, collectors", async (t) => {
   const { names } = cgroupTree((fn) => t.teardown(fn));
-  const source: KernelSource = {
-    ...fakeSource([], counts({ 'other/minor': 3 })),
+  const source = fakeKernelSource({
+    readUnattributed: () => counts({ 'other/minor': 3 }),
     programs: [
       { program: 'mark_victim_tp', attachPoint: 'tracepoint/oom/mark_victim', links: 1 },
       { program: 'count_major_fault', attachPoint: 'perf_event/software/major-faults', links: 2 },
@@ -250,7 +254,7 @@ t.test("the exporter's own health: programs, fallbacks, run time, lost records, 
     ringCallbackErrors: 2,
     readLostRecords: () => ({ fault_events: 5n, oom_events: 0n }),
     runStats: () => [{ program: 'count_major_fault', stats: { runTimeNs: 1_500_000_000n, runCount: 300n } }],
-  };
+  });
   const state = new FaultlineState(source, { readStalls: false }, () => 1n, () => true, names);
   const self = exporterSelf({
     collectors: { 'fault-detail': false, processes: true, oom: true, stalls: false, headroom: true },

@@ -11,26 +11,21 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { parseCgroupMounts } from '../src/readers/cgroups.js';
 import { workloadOf } from '../src/aggregate/container-of.js';
-import { parseVmstatFaults } from '../src/aggregate/detail-governor.js';
+import { parseVmstatFaults } from '../src/features/faults/detail-governor.js';
 import { parseKeyedValues, parseLimit, parsePsi } from '../src/readers/memory-headroom.js';
-import {
-  PROCESS_FAULTS_SIZE,
-  STALL_HIST_SIZE,
-  STALL_KEY_SIZE,
-  decodeFaultEvent,
-  decodeOomEvent,
-  decodeProcessFaults,
-  decodeStall,
-  decodeThreadRecords,
-} from '../src/bpf/contract.js';
+import { PROCESS_FAULTS_SIZE, STALL_HIST_SIZE, STALL_KEY_SIZE } from '../src/bpf/contract.js';
+import { decodeFaultEvent } from '../src/features/trace/decode.js';
+import { decodeOomEvent } from '../src/features/oom/decode.js';
+import { decodeProcessFaults, decodeThreadRecords } from '../src/features/faults/decode.js';
+import { decodeStall } from '../src/features/stalls/decode.js';
 import { parseCpuList } from '../src/readers/cpu-list.js';
 import { FaultlineError } from '../src/errors.js';
-import { parseOomReport } from '../src/readers/oom-report.js';
+import { parseOomReport } from '../src/features/oom/oom-report.js';
 import { parseTracepointFormat } from '../src/readers/tracepoint-format.js';
 import { byteSize, durationSeconds, fraction, oneOf, positiveInt, powerOfTwo, processId, wholeNumber } from '../src/cli/flags.js';
 import { parseCredentials, parseInheritedFds } from '../src/cli/capabilities.js';
 import { parseCapEff } from '../src/cli/preflight.js';
-import { parseThpMode } from '../src/cli/thp.js';
+import { parseThpMode } from '../src/readers/thp.js';
 import { SERVE_FLAGS, parseServeConfig } from '../src/cli/serve-config.js';
 import { ringSize } from '../src/cli/common.js';
 import { parseListenAddress } from '../src/expose/http.js';

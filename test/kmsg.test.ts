@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, rmSync, writeSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KmsgOomReports } from '../src/readers/kmsg.js';
+import { KmsgOomReports } from '../src/features/oom/kmsg.js';
 
 const kill = (pid: number, constraint = 'CONSTRAINT_MEMCG'): string =>
   `6,${pid},4401356188,-;oom-kill:constraint=${constraint},nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/faultline-test-1,task_memcg=/faultline-test-1/a,task=workload,pid=${pid},uid=0\n`;

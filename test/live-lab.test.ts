@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SKIP_NOT_ROOT, buildWorkload, startExporter, waitFor } from './helpers/live.js';
 import { createMemoryCgroup, holdMemoryIn } from './helpers/cgroup.js';
-import { readThpMode } from '../src/cli/thp.js';
+import { readThpMode } from '../src/readers/thp.js';
 
 interface LogRecord {
   pid: number;

@@ -69,9 +69,15 @@ t.test('check reports every feature, detaches, and exits 0 here', { skip: SKIP_N
   const r = await runHoldingPrograms(process.execPath, [CLI, 'check']);
   t.equal(r.code, 0, r.stdout + r.stderr);
   t.ok(r.held.length > 0, `check held programs ${r.held.join(', ')}`);
-  for (const feature of ['privileges', 'libbpf', 'btf', 'tracepoints', 'classic', 'perf events', 'ring buffer', 'cgroups', 'bpf stats', 'kmsg']) {
-    t.match(r.stdout, new RegExp(`^(ok|warn) +${feature} `, 'm'), feature);
-  }
+  const expected = ['privileges', 'libbpf', 'btf', 'tracepoints', 'classic', 'perf events', 'huge pages', 'headroom', 'stalls', 'kmsg', 'ring buffer', 'cgroups', 'bpf stats'];
+  for (const feature of expected) t.match(r.stdout, new RegExp(`^(ok|warn) +${feature} `, 'm'), feature);
+  // The core's lines, then each registered feature's in registration order, then the core's last two; fallbacks aside.
+  const labels = r.stdout
+    .split('\n')
+    .filter((line) => /^(ok|warn|FAIL) /.test(line))
+    .map((line) => line.slice(5, 21).trim())
+    .filter((label) => label !== 'fallback');
+  t.strictSame(labels, expected, 'one line each, in order');
   t.match(r.stdout, /^faultline can run here$/m);
   t.strictSame(await programsFreed(r.held), [], 'nothing left attached');
   const nobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, CLI, 'check'], {

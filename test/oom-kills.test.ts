@@ -1,7 +1,8 @@
 /* OOM kills as counted: by label set (bounded), the latest victims (bounded), the victims' RSS histogram. */
 import t from 'tap';
-import type { OomKillEvent } from '../src/bpf/contract.js';
-import { OTHER, OomKills, RSS_BUCKETS, type OomKillLabels } from '../src/aggregate/oom-kills.js';
+import type { OomKillEvent } from '../src/features/oom/decode.js';
+import { OTHER } from '../src/aggregate/folded-totals.js';
+import { OomKills, RSS_BUCKETS, type OomKillLabels } from '../src/features/oom/oom-kills.js';
 
 const MiB = 2 ** 20;
 function kill(pid: number, comm: string, anonMiB: number, fileMiB = 0, shmemMiB = 0): OomKillEvent {

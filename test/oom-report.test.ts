@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseOomReport } from '../src/readers/oom-report.js';
+import { parseOomReport } from '../src/features/oom/oom-report.js';
 
 t.strictSame(
   parseOomReport(

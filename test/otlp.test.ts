@@ -2,7 +2,7 @@
 import t from 'tap';
 import { OtlpConfigError, parseKeyValueList, resolveOtlpConfig } from '../src/expose/otlp-config.js';
 import { histogramPoints } from '../src/expose/otlp.js';
-import { labelObject, type HistogramFamily } from '../src/expose/exposition.js';
+import { labelObject, type HistogramFamily } from '../src/metrics/family.js';
 
 t.test('off unless an endpoint is configured', async (t) => {
   t.equal(resolveOtlpConfig({}, {}), null);

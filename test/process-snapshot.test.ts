@@ -1,6 +1,7 @@
 import t from 'tap';
-import { THREAD_EXITED, THREAD_INCOMPLETE, emptyCounts, type ProcessFaultsRecord, type RegionTypeCounts, type ThreadRecord } from '../src/bpf/contract.js';
-import { mergeProcessSnapshot, monotoneCounts } from '../src/bpf/process-snapshot.js';
+import { THREAD_EXITED, THREAD_INCOMPLETE, type ProcessFaultsRecord, type ThreadRecord } from '../src/features/faults/decode.js';
+import { emptyCounts, type RegionTypeCounts } from '../src/bpf/contract.js';
+import { mergeProcessSnapshot, monotoneCounts } from '../src/features/faults/process-snapshot.js';
 
 /** Counts from [region index, type index, n] triples. */
 function counts(...cells: [number, number, bigint][]): RegionTypeCounts {

@@ -1,6 +1,8 @@
 import t from 'tap';
-import { emptyCounts, type ProcessFaultsRecord } from '../src/bpf/contract.js';
-import { ProcessTable, sumCounts } from '../src/aggregate/process-table.js';
+import { emptyCounts } from '../src/bpf/contract.js';
+import { type ProcessFaultsRecord } from '../src/features/faults/decode.js';
+import { sumCounts } from '../src/aggregate/counts.js';
+import { ProcessTable } from '../src/features/faults/process-table.js';
 
 const S = 1_000_000_000n;
 function rec(pid: number, anonMinor: number, exitNs = 0n, comm = `p${pid}`): ProcessFaultsRecord {

@@ -6,7 +6,7 @@
 import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { CgroupNames } from '../src/readers/cgroups.js';
-import { FaultlineState } from '../src/aggregate/state.js';
+import { FaultlineState } from '../src/core/state.js';
 import { createFamilies } from '../src/expose/metrics.js';
 import { metricsTable, otelTable, replaceGenerated } from '../src/expose/metrics-docs.js';
 import { exporterSelf, fakeKernelSource } from './helpers/fakes.js';

@@ -1,6 +1,7 @@
 import t from 'tap';
-import { STALL_SLOTS, type StallKind, type StallRecord } from '../src/bpf/contract.js';
-import { StallTable, cumulativeBelow } from '../src/aggregate/stalls.js';
+import { STALL_SLOTS, type StallKind } from '../src/bpf/contract.js';
+import { type StallRecord } from '../src/features/stalls/decode.js';
+import { StallTable, cumulativeBelow } from '../src/features/stalls/stall-table.js';
 
 const S = 1_000_000_000n;
 /** A record with `n` stalls in slot `slot`, each counted as 2^slot ns. */

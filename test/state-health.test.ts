@@ -4,7 +4,7 @@
  * what failed until it works again.
  */
 import t from 'tap';
-import { FaultlineState, type KernelSource } from '../src/aggregate/state.js';
+import { FaultlineState, type KernelSource } from '../src/core/state.js';
 import { CgroupNames, parseCgroupMounts } from '../src/readers/cgroups.js';
 import { renderFamilies } from '../src/expose/exposition.js';
 import { createFamilies } from '../src/expose/metrics.js';

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FaultlineError } from '../src/errors.js';
-import { describeThp, parseThpMode, readThpMode } from '../src/cli/thp.js';
+import { describeThp, parseThpMode, readThpMode } from '../src/readers/thp.js';
 
 t.test('the bracketed choice', async (t) => {
   t.equal(parseThpMode('always [madvise] never\n'), 'madvise');

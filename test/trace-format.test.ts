@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { FAULT_EVENT, FAULT_EVENT_SIZE, TASK_COMM_LEN, decodeFaultEvent, type OomKillEvent, type PageFaultEvent } from '../src/bpf/contract.js';
+import { FAULT_EVENT, FAULT_EVENT_SIZE, TASK_COMM_LEN } from '../src/bpf/contract.js';
+import { decodeFaultEvent, type PageFaultEvent } from '../src/features/trace/decode.js';
+import { type OomKillEvent } from '../src/features/oom/decode.js';
 import { LineBuffer, formatEvent, formatJson, formatText } from '../src/deliver/trace-format.js';
 
 const fault: PageFaultEvent = {

@@ -8,6 +8,9 @@
 import { addCounts, emptyCountsOf } from './counts.js';
 import type { RegionTypeCounts } from '../bpf/contract.js';
 
+/** The label of what is folded beyond a bound: comms, cgroups, label sets past their maximum. */
+export const OTHER = '[other]';
+
 /** How to make an empty value and add one value into another. */
 export interface Summable<V> {
   empty(): V;

@@ -456,6 +456,20 @@ export class BpfMap {
     if (rc < 0) throw failure('BPF_MAP_WRITE', `cannot write map ${this.name}`, rc, hintFor(rc));
   }
 
+  /** Slots 0 to `slots - 1` of an array of u64 counters, each summed over CPUs (a per-CPU array's way of counting). */
+  sumCounters(slots: number): bigint[] {
+    const key = Buffer.alloc(4);
+    const sums: bigint[] = [];
+    for (let slot = 0; slot < slots; slot++) {
+      key.writeUInt32LE(slot);
+      const value = this.lookup(key);
+      let sum = 0n;
+      if (value) for (let off = 0; off < value.length; off += 8) sum += value.readBigUInt64LE(off);
+      sums.push(sum);
+    }
+    return sums;
+  }
+
   private batch: { keys: Buffer; values: Buffer; inBatch: Buffer; outBatch: Buffer } | null = null;
 
   /**
@@ -515,6 +529,9 @@ const RELEASE_EVERY = 256;
  * the record lies in it (no copy, no view object per record): decode it
  * during the call. It must not throw; an exception is caught and counted.
  */
+/** A ring record where it lies: `length` bytes at `offset` of `ring`, valid during the call only. */
+export type RecordHandler = (ring: Buffer, offset: number, length: number) => void;
+
 export class RingBuffer {
   private consumerMap: Pointer | null;
   private producerMap: Pointer | null;
@@ -529,7 +546,7 @@ export class RingBuffer {
 
   constructor(
     map: BpfMap,
-    private readonly onRecord: (ring: Buffer, offset: number, length: number) => void,
+    private readonly onRecord: RecordHandler,
     pageSize: number,
   ) {
     this.pageSize = pageSize;

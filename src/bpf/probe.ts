@@ -7,31 +7,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
-  ACCESS_SLOTS,
-  FAULT_TYPES,
   MAP_SIZES,
-  REGIONS,
   RINGBUFS,
-  decodeFaultEvent,
-  decodeOomEvent,
-  PROCESS_FAULTS_SIZE,
   STALL_HIST_SIZE,
   STALL_KINDS,
   TRACE_FIELDS,
-  decodeProcessFaults,
-  decodeStall,
-  decodeThreadRecords,
   encodeStallKey,
-  emptyCounts,
-  mergeProcessFaults,
-  processFaultsPid,
   traceFieldBits,
-  type OomKillEvent,
-  type PageFaultEvent,
-  type ProcessFaultsRecord,
-  type RegionTypeCounts,
   type RingbufName,
-  type StallRecord,
   type TraceField,
 } from './contract.js';
 import { parseCpuList } from '../readers/cpu-list.js';
@@ -46,8 +29,8 @@ import {
   type BpfLink,
   type BpfMap,
   type ProgramRunStats,
+  type RecordHandler,
 } from './libbpf.js';
-import { mergeProcessSnapshot } from './process-snapshot.js';
 import { fieldOffset, type TracepointFormat } from '../readers/tracepoint-format.js';
 import { readTracepointFormat, tracepointExists } from '../readers/tracefs.js';
 
@@ -92,14 +75,6 @@ export interface ProbeOptions {
   faultRingBytes?: number;
   /** Default: 'auto'. */
   tracepoints?: TracepointMode;
-  onPageFault?: (event: PageFaultEvent) => void;
-  /**
-   * Instead of onPageFault: each page-fault record where it lies in the ring
-   * (a struct fault_event, read with contract.ts's FAULT_EVENT offsets), for a
-   * reader that makes nothing per record. The bytes are valid during the call only.
-   */
-  onPageFaultRecord?: (ring: Buffer, offset: number, length: number) => void;
-  onOomKill?: (event: OomKillEvent) => void;
 }
 
 /** Raw page-fault events: a fault is sent when it passes every filter given. */
@@ -181,7 +156,7 @@ const FAULT_ENTRY = {
 const ALL_ENTRY_PROGRAMS = [...FAULT_ENTRY.tp_btf, ...FAULT_ENTRY.classic, 'fault_entry_perf', 'count_major_fault'];
 const COUNT_PROGRAMS = ['settle_exiting_thread', 'refresh_comm', 'read_threads'] as const;
 /** Memory stall programs (begin/end pairs) and their tracepoints; each attaches where its tracepoint exists. */
-const STALL_TRACEPOINTS: Record<string, readonly [string, string]> = {
+export const STALL_TRACEPOINTS: Record<string, readonly [string, string]> = {
   direct_reclaim_begin: ['vmscan', 'mm_vmscan_direct_reclaim_begin'],
   direct_reclaim_end: ['vmscan', 'mm_vmscan_direct_reclaim_end'],
   memcg_reclaim_begin: ['vmscan', 'mm_vmscan_memcg_reclaim_begin'],
@@ -266,14 +241,13 @@ export class Probe {
   readonly accessTypes: boolean;
   private detailPaused = false;
   private readonly oom: boolean;
+  /** Whether raw page-fault records are asked for (a trace filter given). */
+  private readonly tracesFaults: boolean;
   /** Whether oom_victim_signal runs (with mark_victim_tp, unless classic was asked for or the kernel refused it). */
   readonly victimSignal: boolean;
   private readonly entryLinks = new Map<string, BpfLink[]>();
   private readonly object: BpfObject;
   private threadsLink: BpfLink | null = null;
-  private readonly iterBuffer = { buffer: Buffer.allocUnsafe(1 << 20) };
-  /** The previous merge of maps and iterator: what a process read incompletely keeps. */
-  private snapshot = new Map<number, ProcessFaultsRecord>();
   private readonly links: BpfLink[] = [];
   private readonly attachedPrograms: AttachedProgram[] = [];
   private readonly rings: RingBuffer[] = [];
@@ -298,6 +272,7 @@ export class Probe {
     this.detailOnlyPrograms = this.faultDetail ? entry.filter((p) => !(tracesFaults(options.trace) && (p === 'fault_entry_perf' || p === FAULT_ENTRY[mode][0]))) : [];
     this.accessTypes = this.faultDetail && this.faultHook === 'tracepoint';
     this.oom = options.oom ?? true;
+    this.tracesFaults = tracesFaults(options.trace);
     this.victimSignal = this.oom && modes.oom === 'classic' && victimSignal;
   }
 
@@ -455,31 +430,21 @@ export class Probe {
       this.threadsLink = this.object.attachIter('read_threads');
       this.links.push(this.threadsLink);
       this.attachedPrograms.push({ program: 'read_threads', attachPoint: ATTACH_POINTS.read_threads!, links: 1 });
-      this.readProcesses();
+      // This pass takes each older thread's baseline before any entry hook runs; the faults reader reads the next ones.
+      this.threadsLink.readIter({ buffer: Buffer.allocUnsafe(1 << 16) });
     }
     for (const prog of this.entryPrograms) this.attachEntry(prog);
-    const onOom = options.onOomKill;
-    if (this.oom) {
-      this.rings.push(
-        new RingBuffer(
-          this.map('oom_events'),
-          (ring, offset, length) => {
-            const event = decodeOomEvent(ring, offset, length);
-            if (event && onOom) onOom(event);
-          },
-          pageSize(),
-        ),
-      );
-    }
-    const onFault = options.onPageFault;
-    const onRecord =
-      options.onPageFaultRecord ??
-      (onFault &&
-        ((ring: Buffer, offset: number, length: number) => {
-          const event = decodeFaultEvent(ring, offset, length);
-          if (event) onFault(event);
-        }));
-    if (tracesFaults(options.trace) && onRecord) this.rings.push(new RingBuffer(this.map('fault_events'), onRecord, pageSize()));
+  }
+
+  /**
+   * Reads a ring buffer from now on: drain() passes each record to `onRecord`
+   * where it lies in the ring (the bytes are valid during the call only; each
+   * feature's decode.ts reads them). Records the programs wrote before this
+   * call wait in the ring. No-op for a ring no loaded program writes.
+   */
+  readRing(ring: RingbufName, onRecord: RecordHandler): void {
+    if (ring === 'oom_events' ? !this.oom : !this.tracesFaults) return;
+    this.rings.push(new RingBuffer(this.map(ring), onRecord, pageSize()));
   }
 
   private attachOne(program: string): void {
@@ -541,7 +506,8 @@ export class Probe {
     this.detailPaused = false;
   }
 
-  private map(name: string): BpfMap {
+  /** A map of the loaded object, by name (each feature's reader reads its own: src/features/<feature>/reader.ts). */
+  map(name: string): BpfMap {
     let map = this.maps.get(name);
     if (!map) {
       map = this.object.map(name);
@@ -554,8 +520,9 @@ export class Probe {
     return this.attachedPrograms;
   }
 
-  get processCapacity(): number {
-    return this.map('process_slots').shape.maxEntries + this.map('process_faults').shape.maxEntries;
+  /** The task iterator's link, when faults are counted: the faults reader reads live threads through it. */
+  get threadIterator(): BpfLink | null {
+    return this.threadsLink;
   }
 
   /**
@@ -573,92 +540,8 @@ export class Probe {
     return this.rings.reduce((n, r) => n + r.callbackErrors, 0);
   }
 
-  /**
-   * Every process's counts since attach: exited threads' from one batch read
-   * of process_slots and one of process_faults, then live threads' from the
-   * task iterator, merged (see process-snapshot.ts).
-   */
-  readProcesses(): ProcessFaultsRecord[] {
-    const byPid = new Map<number, ProcessFaultsRecord>();
-    for (const name of ['process_slots', 'process_faults']) {
-      const map = this.map(name);
-      const { values, count } = map.lookupAll();
-      for (let i = 0; i < count; i++) {
-        if (processFaultsPid(values, i * map.valueBytes) === 0) continue; // a free slot
-        const record = decodeProcessFaults(values, i * map.valueBytes);
-        const seen = byPid.get(record.pid);
-        byPid.set(record.pid, seen ? mergeProcessFaults(seen, record) : record);
-      }
-    }
-    const threads = this.threadsLink ? decodeThreadRecords(this.threadsLink.readIter(this.iterBuffer)) : [];
-    this.snapshot = mergeProcessSnapshot([...byPid.values()], threads, this.snapshot);
-    return [...this.snapshot.values()];
-  }
-
-  /** Frees processes whose final counts user space has taken: their slot (if theirs) and hash entry. */
-  forgetProcesses(pids: Iterable<number>): void {
-    const slots = this.map('process_slots');
-    const hash = this.map('process_faults');
-    const key = Buffer.alloc(4);
-    const cleared = Buffer.alloc(PROCESS_FAULTS_SIZE);
-    for (const pid of pids) {
-      this.snapshot.delete(pid);
-      key.writeUInt32LE(pid);
-      hash.delete(key);
-      key.writeUInt32LE(pid & (slots.shape.maxEntries - 1));
-      const slot = slots.lookup(key);
-      // One ascending copy: the counts are zero before `pid` (last) frees the slot.
-      if (slot && processFaultsPid(slot) === pid) slots.update(key, cleared);
-    }
-  }
-
-  /** Every cgroup's stall histograms, one batch read. */
-  readStalls(): StallRecord[] {
-    const map = this.map('stalls');
-    const { keys, values, count } = map.lookupAll();
-    const out: StallRecord[] = [];
-    for (let i = 0; i < count; i++) {
-      const record = decodeStall(keys, i * map.shape.keySize, values, i * map.valueBytes);
-      if (record) out.push(record);
-    }
-    return out;
-  }
-
-  /** Deletes the stall entries of cgroups whose final counts user space has taken. */
-  forgetStalls(records: Iterable<StallRecord>): void {
-    const map = this.map('stalls');
-    for (const r of records) map.delete(encodeStallKey(r.cgroupId, r.memcgId, r.kind));
-  }
-
-  private sumPerCpu(mapName: string, slots: number): bigint[] {
-    const map = this.map(mapName);
-    const key = Buffer.alloc(4);
-    const sums: bigint[] = [];
-    for (let slot = 0; slot < slots; slot++) {
-      key.writeUInt32LE(slot);
-      const value = map.lookup(key);
-      let sum = 0n;
-      if (value) for (let off = 0; off < value.length; off += 8) sum += value.readBigUInt64LE(off);
-      sums.push(sum);
-    }
-    return sums;
-  }
-
-  /** Faults of processes that did not fit in process_faults. */
-  readUnattributed(): RegionTypeCounts {
-    const flat = this.sumPerCpu('unattributed_faults', REGIONS.length * FAULT_TYPES.length);
-    const counts = emptyCounts();
-    flat.forEach((n, i) => (counts[Math.floor(i / FAULT_TYPES.length)]![i % FAULT_TYPES.length] = n));
-    return counts;
-  }
-
-  /** Page faults by access slot (see accessOfSlot). */
-  readAccess(): bigint[] {
-    return this.sumPerCpu('fault_access', ACCESS_SLOTS);
-  }
-
   readLostRecords(): Record<RingbufName, bigint> {
-    const sums = this.sumPerCpu('lost_records', RINGBUFS.length);
+    const sums = this.map('lost_records').sumCounters(RINGBUFS.length);
     return Object.fromEntries(RINGBUFS.map((name, i) => [name, sums[i]!])) as Record<RingbufName, bigint>;
   }
 

@@ -1,18 +1,19 @@
 /**
  * `faultline check`: can the exporter run on this machine? Loads and attaches
- * everything, prints one line per feature, detaches, and exits 0 only if
- * `faultline serve` would work.
+ * everything, prints the core's lines and each registered feature's
+ * (src/core/features.ts), detaches, and exits 0 only if `faultline serve`
+ * would work.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseCgroupMounts } from '../readers/cgroups.js';
 import { FaultlineError } from '../errors.js';
-import { KmsgOomReports } from '../readers/kmsg.js';
 import { VMLINUX_BTF, enableBpfStats, libbpfVersion } from '../bpf/libbpf.js';
 import { Probe, describeFallback, type TracepointMode } from '../bpf/probe.js';
 import { BPF_FLAGS, bpfFlags } from './common.js';
+import type { CheckContext } from '../core/feature.js';
+import { FEATURES } from '../core/features.js';
 import { flagHelp, parseFlags } from './flags.js';
 import { requireBpfCapabilities } from './preflight.js';
-import { describeThp, readThpMode } from './thp.js';
 
 export const CHECK_HELP = `Usage: faultline check [flags]
 
@@ -75,13 +76,25 @@ export async function check(argv: string[]): Promise<void> {
   const typed = attempt('tracepoints', false, () => probeWith('auto', false));
   const classic = attempt('classic', false, () => probeWith('classic', false));
   if (!typed && !classic) line('FAIL', 'tracepoints', 'neither tp_btf nor the classic tracepoints attach');
-  attempt('perf events', true, () => probeWith(typed ? 'auto' : 'classic', true).split(', ').filter((p) => p.startsWith('perf_event')).join(', '));
-  attempt('ring buffer', true, () => {
-    const probe = Probe.start({ objectPath: bpf.objectPath, tracepoints: typed ? 'auto' : 'classic', countFaults: false, trace: { pids: [process.pid] }, faultRingBytes: bpf.faultRingBytes, onPageFault: () => {} });
-    probe.drain();
-    probe.close();
-    return 'oom_events and fault_events ring buffers open and drain';
-  });
+  // What serve attaches with the fault counting on, loaded once for every feature's line (a failure too).
+  let attachedOnce: { points: readonly string[] } | { error: unknown } | null = null;
+  const context: CheckContext = {
+    objectPath: bpf.objectPath,
+    faultRingBytes: bpf.faultRingBytes,
+    tracepoints: typed ? 'auto' : 'classic',
+    attached: () => {
+      if (!attachedOnce) {
+        try {
+          attachedOnce = { points: probeWith(typed ? 'auto' : 'classic', true).split(', ') };
+        } catch (err) {
+          attachedOnce = { error: err };
+        }
+      }
+      if ('error' in attachedOnce) throw attachedOnce.error;
+      return attachedOnce.points;
+    },
+  };
+  for (const feature of FEATURES) for (const c of feature.checks ?? []) attempt(c.label, c.required, () => c.run(context));
   attempt('cgroups', false, () => {
     const m = parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8'));
     if (!m.memoryV1 && !m.unified) throw new Error('no cgroup v1 memory or v2 hierarchy mounted: no cgroup labels');
@@ -90,18 +103,6 @@ export async function check(argv: string[]): Promise<void> {
   attempt('bpf stats', false, () => {
     enableBpfStats().close();
     return 'BPF_ENABLE_STATS works: --bpf.stats can count program run time';
-  });
-  attempt('kmsg', false, () => {
-    const kmsg = new KmsgOomReports();
-    kmsg.close();
-    if (kmsg.unavailable) throw new Error(`${kmsg.unavailable}: OOM kills will have constraint="unknown"`);
-    return '/dev/kmsg readable: OOM constraints from the kernel log';
-  });
-  // Not a fault of faultline's: a fact about the counts a user will see (warn where they are not 4 KiB faults).
-  attempt('huge pages', false, () => {
-    const thp = readThpMode();
-    if (thp === 'always') throw new Error(describeThp(thp));
-    return describeThp(thp);
   });
   process.stdout.write(failed.length === 0 ? 'faultline can run here\n' : 'faultline cannot run here: see FAIL above\n');
   if (failed.length > 0) process.exitCode = 1;

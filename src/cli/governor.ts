@@ -5,7 +5,7 @@
  * per-fault detail, and says so on stderr.
  */
 import { readFileSync } from 'node:fs';
-import { DetailGovernor, parseVmstatFaults, type GovernorSample } from '../aggregate/detail-governor.js';
+import { DetailGovernor, parseVmstatFaults, type GovernorSample } from '../features/faults/detail-governor.js';
 import type { Probe } from '../bpf/probe.js';
 
 /** Twice a second: over the budget for a second (two ticks) turns the detail off; five seconds (ten) under half of it bring it back. */

@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { CgroupNames, type CgroupHierarchy } from '../readers/cgroups.js';
-import { COLLECTORS, type CollectorName } from '../aggregate/state.js';
+import { COLLECTORS, type CollectorName } from '../core/feature.js';
 import { FaultlineError } from '../errors.js';
 import { DEFAULT_THREAD_SLOTS } from '../bpf/probe.js';
 import { DEFAULT_LIMITS, parseListenAddress, type ListenAddress } from '../expose/http.js';

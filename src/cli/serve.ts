@@ -1,12 +1,16 @@
 /** `faultline serve`: the exporter, wired from its configuration (serve-config.ts). */
-import { FaultlineState, type FaultlineStateOptions } from '../aggregate/state.js';
+import { FaultlineState, type FaultlineStateOptions } from '../core/state.js';
 import { packageVersion } from '../version.js';
 import { KubePods } from '../readers/kube-pods.js';
 import { readCgroupMemoryRows, readHostPressure } from '../readers/memory-headroom.js';
 import { CgroupNames } from '../readers/cgroups.js';
 import { processAlive } from '../readers/procfs.js';
 import { FaultlineError } from '../errors.js';
-import { KmsgOomReports } from '../readers/kmsg.js';
+import { KmsgOomReports } from '../features/oom/kmsg.js';
+import { oomRecords } from '../features/oom/decode.js';
+import { FaultMaps } from '../features/faults/reader.js';
+import { StallMaps } from '../features/stalls/reader.js';
+import { faultRecords } from '../features/trace/decode.js';
 import { adoptBpfStats, bpfStatsOnHostWide, enableBpfStats, libbpfVersion } from '../bpf/libbpf.js';
 import { Probe } from '../bpf/probe.js';
 import { DEFAULT_LIMITS, bind, createApp, webGuard } from '../expose/http.js';
@@ -69,7 +73,6 @@ export async function serve(argv: string[]): Promise<void> {
       }
     }
   }
-  let state: FaultlineState | null = null;
   let eventLog: EventLog | null = null;
   const logged = config.eventLog;
   if (logged) {
@@ -97,15 +100,6 @@ export async function serve(argv: string[]): Promise<void> {
       ...(logged?.cgroup ? { cgroup: logged.cgroup } : {}),
       sampleEvery: logged?.sampleEvery ?? 1,
     },
-    onOomKill: (kill) => {
-      const s = state;
-      if (!s) return;
-      s.attempt('oom', () => {
-        const recorded = s.recordOomKill(kill, kmsg?.take(kill.pid)?.constraint);
-        eventLog?.write(formatJson(kill, oomKillExtras(kill, { ...recorded.labels, ...recorded.names })));
-      });
-    },
-    onPageFault: (fault) => eventLog?.write(formatJson(fault, pageFaultExtras(fault, state?.cgroups.pathOf(fault)))),
   });
   // The pods are named once the watch is up: until then (and without --kubernetes.enabled) names are empty.
   let pods: KubePods | null = null;
@@ -118,7 +112,18 @@ export async function serve(argv: string[]): Promise<void> {
     podNames: (podUid, containerId) => pods?.lookup(podUid, containerId) ?? null,
   };
   const cgroupNames = new CgroupNames(undefined, config.state.cgroupHierarchy);
-  state = new FaultlineState(probe, stateOptions, () => process.hrtime.bigint(), processAlive, cgroupNames);
+  const state = new FaultlineState({ probe, faults: new FaultMaps(probe), stalls: new StallMaps(probe) }, stateOptions, () => process.hrtime.bigint(), processAlive, cgroupNames);
+  // The rings are read from here on (what came before waits in them): each kill is counted, then logged with its labels.
+  probe.readRing(
+    'oom_events',
+    oomRecords((kill) =>
+      state.attempt('oom', () => {
+        const recorded = state.recordOomKill(kill, kmsg?.take(kill.pid)?.constraint);
+        eventLog?.write(formatJson(kill, oomKillExtras(kill, { ...recorded.labels, ...recorded.names })));
+      }),
+    ),
+  );
+  probe.readRing('fault_events', faultRecords((fault) => eventLog?.write(formatJson(fault, pageFaultExtras(fault, state.cgroups.pathOf(fault))))));
   const governor = governs ? startGovernor(probe, cpuBudget, (line) => process.stderr.write(`faultline: ${line}\n`)) : null;
   if (config.kubernetes) {
     try {
@@ -130,9 +135,8 @@ export async function serve(argv: string[]): Promise<void> {
       throw new FaultlineError('KUBERNETES', `cannot watch this node's pods: ${(err as Error).message}; check --kubernetes.kubeconfig and the service account`);
     }
   }
-  const liveState = state;
   const otlpStats: OtlpStats | null = config.otlp ? { success: 0, failure: 0 } : null;
-  const families = createFamilies(liveState, {
+  const families = createFamilies(state, {
     collectors,
     bpfStatsHeld: bpfStats !== null,
     bpfStatsOnHostWide,
@@ -148,11 +152,11 @@ export async function serve(argv: string[]): Promise<void> {
       telemetryPath: config.telemetryPath,
       beforeScrape: () => {
         probe.drain(DRAIN_BATCH); // OOM kills up to now; page-fault records are the drain loop's
-        liveState.refresh();
+        state.refresh();
       },
-      afterScrape: (seconds) => (liveState.lastScrapeSeconds = seconds),
+      afterScrape: (seconds) => (state.lastScrapeSeconds = seconds),
       maxRequests: config.maxRequests,
-      health: () => liveState.health(),
+      health: () => state.health(),
     },
     packageVersion(),
     guard,
@@ -161,7 +165,7 @@ export async function serve(argv: string[]): Promise<void> {
   const server = bound.server;
   // Page-fault logging drains often (the ring holds ~43,000 records); OOM kills alone, 10 times a second.
   const stopDraining = startDraining((max) => probe.drain(max), () => eventLog?.flush(), logged?.logsFaults ? 5 : 100);
-  const housekeeping = setInterval(() => liveState.refresh(), config.refreshMs);
+  const housekeeping = setInterval(() => state.refresh(), config.refreshMs);
   housekeeping.unref();
   let otlp: { shutdown(): Promise<void> } | null = null;
   const otlpConfig = config.otlp;
@@ -173,7 +177,7 @@ export async function serve(argv: string[]): Promise<void> {
         families,
         refresh: () => {
           probe.drain(DRAIN_BATCH);
-          liveState.refresh();
+          state.refresh();
         },
         stats: otlpStats,
         version: packageVersion(),

@@ -1,12 +1,13 @@
 /** `faultline trace`: live events on stdout, as the original lab tool printed them. */
-import type { KernelEvent } from '../bpf/contract.js';
 import { FaultlineError } from '../errors.js';
 import { Probe } from '../bpf/probe.js';
-import { LineBuffer, TRACE_FORMATS, formatEvent } from '../deliver/trace-format.js';
+import { LineBuffer, TRACE_FORMATS, formatEvent, type KernelEvent } from '../deliver/trace-format.js';
+import { oomRecords } from '../features/oom/decode.js';
+import { faultRecords } from '../features/trace/decode.js';
 import { BPF_FLAGS, bpfFlags, onShutdown, reportFallbacks, startDraining } from './common.js';
 import { flagHelp, oneOf, parseFlags, positiveInt, processId, type FlagSpecs } from './flags.js';
 import { requireBpfCapabilities, threadGroupOf } from './preflight.js';
-import { describeThp, readThpMode } from './thp.js';
+import { describeThp, readThpMode } from '../readers/thp.js';
 
 /** Lines waiting for stdout at most (bytes); past it, records wait in the kernel's ring. */
 const STDOUT_BACKLOG_BYTES = 8 << 20;
@@ -73,10 +74,10 @@ export async function trace(argv: string[]): Promise<void> {
     trace: { pids: pid > 0 ? [pid] : [] },
     // What the lines print: the kernel fills no other optional field (a text line has no timestamp, no ip, no cgroup).
     traceFields: format === 'json' ? ['timestamp'] : [],
-    // Text lines are written straight from the ring's bytes (see LineBuffer).
-    ...(format === 'text' ? { onPageFaultRecord: (ring: Buffer, offset: number, length: number) => lines.appendFaultText(ring, offset, length) } : { onPageFault: emit }),
-    onOomKill: emit,
   });
+  // Text lines are written straight from the ring's bytes (see LineBuffer).
+  probe.readRing('fault_events', format === 'text' ? (ring, offset, length) => void lines.appendFaultText(ring, offset, length) : faultRecords(emit));
+  probe.readRing('oom_events', oomRecords(emit));
   // While stdout is behind (a slow pipe or terminal), records wait in the kernel's ring: memory here stays bounded,
   // and what the ring cannot hold is counted as lost.
   reportFallbacks(probe.fallbacks);

@@ -4,7 +4,13 @@
  *   [OOM_KILL] pid=6100 comm=stress-ng
  * or one JSON object per line with --format json.
  */
-import { FAULT_EVENT, accessOfErrorCode, decodeComm, isFaultEvent, type KernelEvent, type OomKillEvent, type PageFaultEvent } from '../bpf/contract.js';
+import { FAULT_EVENT, decodeComm } from '../bpf/contract.js';
+import { accessOfErrorCode } from '../features/faults/decode.js';
+import { isFaultEvent, type PageFaultEvent } from '../features/trace/decode.js';
+import type { OomKillEvent } from '../features/oom/decode.js';
+
+/** What the rings send: a page fault or an OOM kill. */
+export type KernelEvent = PageFaultEvent | OomKillEvent;
 
 export const TRACE_FORMATS = ['text', 'json'] as const;
 export type TraceFormat = (typeof TRACE_FORMATS)[number];

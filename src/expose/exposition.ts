@@ -1,64 +1,11 @@
 /**
- * The metric model every view renders from, and its Prometheus text (0.0.4)
- * and OpenMetrics (1.0.0) writer. A family is declared once — Prometheus
- * name, help, typed label names, kind, and its OpenTelemetry name and unit —
- * and yields samples (counters, gauges) or histogram points (bounds and
- * counts) when read; the OTLP producer (otlp.ts) reads the same. Written for
- * faultline's scrape path: 10,000 samples render in a few ms, where
- * prom-client's generic formatter took tens.
+ * The Prometheus text (0.0.4) and OpenMetrics (1.0.0) writer of the metric
+ * model (src/metrics/family.ts); the OTLP producer (otlp.ts) renders the
+ * same families. Written for faultline's scrape path: 10,000 samples render
+ * in a few ms, where prom-client's generic formatter took tens.
  */
 
-export type FamilyType = 'counter' | 'gauge' | 'histogram';
-export type LabelValue = string | number;
-/**
- * A sample's labels: by name, or — for hot families, no object per sample —
- * the values alone, in labelNames order.
- */
-export type Labels = Readonly<Record<string, LabelValue>> | readonly LabelValue[];
-export type Sample = readonly [Labels, number];
-
-/** One histogram series: finite upper bounds (ascending), the cumulative count at each, and the total count and sum. */
-export interface HistogramPoint {
-  readonly labels: Labels;
-  readonly bounds: readonly number[];
-  readonly cumulative: readonly number[];
-  readonly count: number;
-  readonly sum: number;
-}
-
-/** The OpenTelemetry view of a family: a dotted name and a UCUM unit ("By", "s", "1", "{fault}"). */
-export interface OtelName {
-  readonly name: string;
-  readonly unit: string;
-}
-
-interface FamilyBase {
-  /** The Prometheus name; counters end in _total. */
-  readonly name: string;
-  readonly help: string;
-  readonly labelNames: readonly string[];
-  readonly otel: OtelName;
-}
-
-export interface ScalarFamily extends FamilyBase {
-  readonly type: 'counter' | 'gauge';
-  readonly samples: () => Iterable<Sample>;
-}
-
-export interface HistogramFamily extends FamilyBase {
-  readonly type: 'histogram';
-  readonly points: () => Iterable<HistogramPoint>;
-}
-
-export type Family = ScalarFamily | HistogramFamily;
-
-/** A sample's labels as an object (OTLP attributes), whichever form the family yields. */
-export function labelObject(labelNames: readonly string[], labels: Labels): Record<string, LabelValue> {
-  if (!Array.isArray(labels)) return { ...(labels as Readonly<Record<string, LabelValue>>) };
-  const out: Record<string, LabelValue> = {};
-  for (let i = 0; i < labelNames.length; i++) out[labelNames[i]!] = (labels as readonly LabelValue[])[i]!;
-  return out;
-}
+import type { Family, LabelValue, Labels } from '../metrics/family.js';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';

@@ -3,7 +3,7 @@
  * same ones /metrics and OTLP render): test/readme-metrics.test.ts fails when
  * the README differs, and `npm run readme:metrics` rewrites it.
  */
-import type { Family } from './exposition.js';
+import type { Family } from '../metrics/family.js';
 
 const OTLP_TYPES: Record<Family['type'], string> = { counter: 'sum (monotonic)', gauge: 'gauge', histogram: 'histogram' };
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');

@@ -1,17 +1,15 @@
 /**
- * faultline's metric families (src/expose/families/), every value computed
- * from FaultlineState when scraped, rendered as Prometheus text or
- * OpenMetrics; prom-client (private registries) adds its process/nodejs
+ * faultline's metric families (each registered feature's families, then the
+ * exporter's own), every value computed from FaultlineState when scraped,
+ * rendered as Prometheus text or OpenMetrics; prom-client (private registries) adds its process/nodejs
  * runtime metrics. Names and help strings are the reference for the README.
  */
 import client from 'prom-client';
-import type { FaultlineState } from '../aggregate/state.js';
-import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, renderFamilies, type Family } from './exposition.js';
-import { faultFamilies } from './families/faults.js';
-import { headroomFamilies } from './families/headroom.js';
-import { oomFamilies } from './families/oom.js';
-import { selfFamilies, type ExporterSelf } from './families/self.js';
-import { stallFamilies } from './families/stalls.js';
+import type { FaultlineState } from '../core/state.js';
+import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, renderFamilies } from './exposition.js';
+import type { Family } from '../metrics/family.js';
+import { FEATURES } from '../core/features.js';
+import { selfFamilies, type ExporterSelf } from './self-families.js';
 
 export interface Exposition {
   /** Renders every family: faultline's own from the state, then prom-client's process/nodejs metrics. */
@@ -21,13 +19,7 @@ export interface Exposition {
 /** Every faultline family, computed from the state (and the exporter's own statistics) when read: /metrics renders them, OTLP pushes them. */
 export function createFamilies(state: FaultlineState, self: ExporterSelf): Family[] {
   const on = self.collectors;
-  return [
-    ...faultFamilies(state),
-    ...(on.headroom ? headroomFamilies(state) : []),
-    ...(on.stalls ? stallFamilies(state) : []),
-    ...(on.oom ? oomFamilies(state) : []),
-    ...selfFamilies(state, self),
-  ];
+  return [...FEATURES.flatMap((f) => (f.families && (f.collector === null || on[f.collector]) ? f.families(state) : [])), ...selfFamilies(state, self)];
 }
 
 export function createExposition(families: Family[]): Exposition {

@@ -30,7 +30,7 @@ import {
   type PushMetricExporter,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
-import { labelObject, type Family, type HistogramFamily } from './exposition.js';
+import { labelObject, type Family, type HistogramFamily } from '../metrics/family.js';
 import type { OtlpConfig } from './otlp-config.js';
 
 /** Export outcomes, shown as faultline_otlp_exports_total. */

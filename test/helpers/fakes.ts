@@ -1,14 +1,17 @@
 /** Stand-ins for what serve wires in, for tests without root: a kernel source and the exporter's own statistics. */
-import { COLLECTORS, type CollectorName, type KernelSource } from '../../src/aggregate/state.js';
+import { COLLECTORS, type CollectorName } from '../../src/core/feature.js';
+import type { KernelSource, ProbeInfo } from '../../src/core/state.js';
 import { emptyCounts } from '../../src/bpf/contract.js';
-import type { ExporterSelf } from '../../src/expose/families/self.js';
+import type { ExporterSelf } from '../../src/expose/self-families.js';
+import type { FaultReader } from '../../src/features/faults/reader.js';
+import type { StallReader } from '../../src/features/stalls/reader.js';
 
-/** A kernel source with nothing in it (no processes, faults, stalls or programs), unless overridden. */
-export function fakeKernelSource(overrides: Partial<KernelSource> = {}): KernelSource {
-  return {
+/** A kernel source with nothing in it (no processes, faults, stalls or programs), unless overridden (by member, whichever reader it belongs to). */
+export function fakeKernelSource(overrides: Partial<ProbeInfo & FaultReader & StallReader> = {}): KernelSource {
+  const all: ProbeInfo & FaultReader & StallReader = {
     tracepointMode: 'tp_btf',
     fallbacks: [],
-    processCapacity: 16,
+    capacity: 16,
     accessTypes: false,
     programs: [],
     ringCallbackErrors: 0,
@@ -22,6 +25,7 @@ export function fakeKernelSource(overrides: Partial<KernelSource> = {}): KernelS
     runStats: () => [],
     ...overrides,
   };
+  return { probe: all, faults: all, stalls: all };
 }
 
 /** The exporter's own statistics: every collector on, no governor, event log or OTLP, unless overridden. */

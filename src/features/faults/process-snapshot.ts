@@ -8,13 +8,15 @@
 import {
   FAULT_TYPES,
   REGIONS,
+  emptyCounts,
+  type RegionTypeCounts,
+} from '../../bpf/contract.js';
+import {
   THREAD_EXITED,
   THREAD_INCOMPLETE,
-  emptyCounts,
   type ProcessFaultsRecord,
-  type RegionTypeCounts,
   type ThreadRecord,
-} from './contract.js';
+} from './decode.js';
 
 interface LiveProcess {
   faults: RegionTypeCounts;

@@ -1,13 +1,25 @@
 /** Page faults: host totals, busiest processes, access types, comms and cgroups. */
 import { workloadOf } from '../../aggregate/container-of.js';
-import { OTHER } from '../../aggregate/oom-kills.js';
-import type { GroupTotals } from '../../aggregate/process-table.js';
-import type { FaultlineState } from '../../aggregate/state.js';
+import { OTHER } from '../../aggregate/folded-totals.js';
+import type { GroupTotals, ProcessTable } from './process-table.js';
+import type { AccessCount } from './decode.js';
+import type { PodNames } from '../../readers/kube-pods.js';
 import { FAULT_TYPES, REGIONS, type RegionTypeCounts } from '../../bpf/contract.js';
-import type { Family, Sample } from '../exposition.js';
-import { familyList, perRefresh } from './define.js';
+import type { Family, Sample } from '../../metrics/family.js';
+import { familyList, perRefresh } from '../../metrics/family.js';
 
-export function faultFamilies(state: FaultlineState): Family[] {
+/** What the fault families read of the state. */
+export interface FaultsView {
+  readonly refreshes: number;
+  readonly processes: ProcessTable;
+  /** Every fault seen, by region and type. */
+  faultTotals(): RegionTypeCounts;
+  accessCounts(): AccessCount[];
+  cgroupLabel(id: bigint): string;
+  podNames(podUid: string, containerId: string): PodNames;
+}
+
+export function faultFamilies(state: FaultsView): Family[] {
   const { families, counter, gauge } = familyList();
   // The cgroup family and faultline_cgroup_info read the same grouping.
   const byCgroup = perRefresh(state, () => state.processes.byCgroup());

@@ -1,12 +1,12 @@
 /** faultline's own health: programs, BPF run time, maps, ring buffers, the event log, scrapes, build. */
-import type { DetailGovernor } from '../../aggregate/detail-governor.js';
-import { COLLECTORS, type CollectorName, type FaultlineState } from '../../aggregate/state.js';
-import { packageVersion } from '../../version.js';
-import { RINGBUFS } from '../../bpf/contract.js';
-import type { EventLogStats } from '../../deliver/event-log.js';
-import type { Family } from '../exposition.js';
-import type { OtlpStats } from '../otlp.js';
-import { familyList, perRefresh } from './define.js';
+import type { DetailGovernor } from '../features/faults/detail-governor.js';
+import { COLLECTORS, type CollectorName } from '../core/feature.js';
+import type { FaultlineState } from '../core/state.js';
+import { packageVersion } from '../version.js';
+import { RINGBUFS } from '../bpf/contract.js';
+import type { EventLogStats } from '../deliver/event-log.js';
+import type { OtlpStats } from './otlp.js';
+import { familyList, perRefresh, type Family } from '../metrics/family.js';
 
 /**
  * What the exporter knows about itself beyond the kernel's state, handed to
@@ -33,14 +33,14 @@ export interface ExporterSelf {
 export function selfFamilies(state: FaultlineState, self: ExporterSelf): Family[] {
   const { families, counter, gauge } = familyList();
   // Run time and run count come from the same bpf_obj_get_info_by_fd calls.
-  const runStats = perRefresh(state, () => state.source.runStats());
+  const runStats = perRefresh(state, () => state.source.probe.runStats());
   counter(
     'faultline_ringbuf_lost_records_total',
     ['faultline.ringbuf.lost_records', '{record}'],
     'Records a BPF ring buffer could not take because it was full, by ring buffer.',
     ['ringbuf'],
     function* () {
-      const lost = state.source.readLostRecords();
+      const lost = state.source.probe.readLostRecords();
       for (const ringbuf of RINGBUFS) yield [{ ringbuf }, Number(lost[ringbuf])];
     },
   );
@@ -50,7 +50,7 @@ export function selfFamilies(state: FaultlineState, self: ExporterSelf): Family[
     'Ring-buffer records that user space failed to decode or deliver.',
     [],
     function* () {
-      yield [{}, state.source.ringCallbackErrors];
+      yield [{}, state.source.probe.ringCallbackErrors];
     },
   );
   gauge(
@@ -59,7 +59,7 @@ export function selfFamilies(state: FaultlineState, self: ExporterSelf): Family[
     'BPF programs faultline has attached, by program and attach point; the value is the number of links (one per CPU for perf events).',
     ['program', 'attach_point'],
     function* () {
-      for (const p of state.source.programs) yield [{ program: p.program, attach_point: p.attachPoint }, p.links];
+      for (const p of state.source.probe.programs) yield [{ program: p.program, attach_point: p.attachPoint }, p.links];
     },
   );
   gauge(
@@ -68,7 +68,7 @@ export function selfFamilies(state: FaultlineState, self: ExporterSelf): Family[
     'A typed (tp_btf) program this kernel refused to load or attach, and the classic tracepoint twin that runs instead (1 each); see the README for what each fallback loses.',
     ['program', 'instead'],
     function* () {
-      for (const f of state.source.fallbacks) yield [{ program: f.program, instead: f.instead }, 1];
+      for (const f of state.source.probe.fallbacks) yield [{ program: f.program, instead: f.instead }, 1];
     },
   );
   counter(
@@ -93,7 +93,7 @@ export function selfFamilies(state: FaultlineState, self: ExporterSelf): Family[
     yield [{}, state.processes.size];
   });
   gauge('faultline_processes_tracked_max', ['faultline.processes.tracked.limit', '{process}'], 'Capacity of the kernel maps process_slots and process_faults; faults of processes beyond it still count in faultline_page_faults_total.', [], function* () {
-    yield [{}, state.source.processCapacity];
+    yield [{}, state.source.faults.capacity];
   });
   counter('faultline_event_log_records_total', ['faultline.event_log.records', '{record}'], 'Records written to the event log (--event-log).', [], function* () {
     if (self.eventLog) yield [{}, self.eventLog.records];
@@ -224,7 +224,7 @@ export function selfFamilies(state: FaultlineState, self: ExporterSelf): Family[
     ['version', 'nodejs_version', 'libbpf_version', 'tracepoints'],
     function* () {
       yield [
-        { version: packageVersion(), nodejs_version: process.version, libbpf_version: self.libbpfVersion, tracepoints: state.source.tracepointMode },
+        { version: packageVersion(), nodejs_version: process.version, libbpf_version: self.libbpfVersion, tracepoints: state.source.probe.tracepointMode },
         1,
       ];
     },

@@ -1,10 +1,15 @@
 /** Memory headroom, read through the state once per scrape: each busy cgroup's usage, limit, limit events and pressure; the host's PSI. */
-import type { FaultlineState } from '../../aggregate/state.js';
-import type { Psi } from '../../readers/memory-headroom.js';
-import type { Family, Sample } from '../exposition.js';
-import { familyList } from './define.js';
+import type { CgroupMemoryRow, Psi } from '../../readers/memory-headroom.js';
+import type { Family, Sample } from '../../metrics/family.js';
+import { familyList } from '../../metrics/family.js';
 
-export function headroomFamilies(state: FaultlineState): Family[] {
+/** What the headroom families read of the state: the files, read once per refresh. */
+export interface HeadroomView {
+  cgroupMemory(): readonly CgroupMemoryRow[];
+  hostPressure(): Psi | null;
+}
+
+export function headroomFamilies(state: HeadroomView): Family[] {
   const { families, counter, gauge } = familyList();
   const cgroups = () => state.cgroupMemory();
   const hostPressure = () => state.hostPressure();

@@ -1,10 +1,14 @@
 /** OOM kills: counts by victim and cgroup, the latest victims, their RSS. */
-import { RSS_BUCKETS } from '../../aggregate/oom-kills.js';
-import type { FaultlineState } from '../../aggregate/state.js';
-import type { Family, Labels } from '../exposition.js';
-import { familyList } from './define.js';
+import { RSS_BUCKETS, type OomKills } from './oom-kills.js';
+import type { Family, Labels } from '../../metrics/family.js';
+import { familyList } from '../../metrics/family.js';
 
-export function oomFamilies(state: FaultlineState): Family[] {
+/** What the OOM families read of the state. */
+export interface OomView {
+  readonly oomKills: OomKills;
+}
+
+export function oomFamilies(state: OomView): Family[] {
   const { families, counter, gauge, histogram } = familyList();
   counter(
     'faultline_oom_kills_total',

@@ -4,11 +4,11 @@
  * shown long enough to fold it away, and host totals that never go down.
  * Pure: the caller supplies kernel snapshots and the clock.
  */
-import { emptyCounts, type ProcessFaultsRecord, type RegionTypeCounts } from '../bpf/contract.js';
-import { addCounts, sumCounts } from './counts.js';
-import { FoldedTotals } from './folded-totals.js';
+import { emptyCounts, type RegionTypeCounts } from '../../bpf/contract.js';
+import { type ProcessFaultsRecord } from './decode.js';
+import { addCounts, sumCounts } from '../../aggregate/counts.js';
+import { FoldedTotals } from '../../aggregate/folded-totals.js';
 
-export { addCounts, sumCounts } from './counts.js';
 
 export interface ProcessTableOptions {
   /** Export at most this many processes. Default 100. */

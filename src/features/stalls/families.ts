@@ -1,10 +1,10 @@
 /** Memory stalls: reclaim and compaction latency histograms by cgroup, and the pages reclaim freed. */
-import { OTHER } from '../../aggregate/oom-kills.js';
-import type { FaultlineState } from '../../aggregate/state.js';
-import { cumulativeBelow, emptyHistogram, type StallHistogram } from '../../aggregate/stalls.js';
+import { OTHER } from '../../aggregate/folded-totals.js';
+import type { CgroupMemoryRow } from '../../readers/memory-headroom.js';
+import { cumulativeBelow, emptyHistogram, type StallHistogram, type StallTable } from './stall-table.js';
 import { STALL_KINDS, type StallKind } from '../../bpf/contract.js';
-import type { Family, HistogramPoint } from '../exposition.js';
-import { familyList, perRefresh, type Otel } from './define.js';
+import type { Family, HistogramPoint } from '../../metrics/family.js';
+import { familyList, perRefresh, type Otel } from '../../metrics/family.js';
 
 /**
  * Exported bucket bounds, 2^bits ns: every other kernel log2 bucket, 1.024 µs
@@ -34,7 +34,16 @@ const HISTOGRAMS: readonly [StallKind, string, Otel, string][] = [
   ],
 ];
 
-export function stallFamilies(state: FaultlineState): Family[] {
+/** What the stall families read of the state. */
+export interface StallsView {
+  readonly refreshes: number;
+  readonly stalls: StallTable;
+  cgroupLabel(id: bigint): string;
+  /** The memory files of busy cgroups: each one with a limit shows its memcg reclaim histogram, at zero until it reclaims. */
+  cgroupMemory(): readonly CgroupMemoryRow[];
+}
+
+export function stallFamilies(state: StallsView): Family[] {
   const { families, counter, histogram } = familyList();
   /**
    * The histograms to show, by kind and cgroup label: every cgroup that

@@ -5,9 +5,10 @@
  * deleted, so the kernel map only holds cgroups that exist. Pure: the caller
  * supplies snapshots, the clock and what is gone.
  */
-import { STALL_KINDS, STALL_SLOTS, type StallKind, type StallRecord } from '../bpf/contract.js';
-import type { CgroupIds } from '../readers/cgroups.js';
-import { FoldedTotals, type Summable } from './folded-totals.js';
+import { STALL_KINDS, STALL_SLOTS, type StallKind } from '../../bpf/contract.js';
+import { type StallRecord } from './decode.js';
+import type { CgroupIds } from '../../readers/cgroups.js';
+import { FoldedTotals, type Summable } from '../../aggregate/folded-totals.js';
 
 export interface StallHistogram {
   /** STALL_SLOTS log2 buckets of nanoseconds. */

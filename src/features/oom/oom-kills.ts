@@ -1,5 +1,6 @@
 /** OOM kills: a count per victim comm, and the details of the latest victims. */
-import type { OomKillEvent } from '../bpf/contract.js';
+import { OTHER } from '../../aggregate/folded-totals.js';
+import type { OomKillEvent } from './decode.js';
 
 export interface OomKillsOptions {
   /** How many recent victims to keep with their details. Default 10. */
@@ -7,8 +8,6 @@ export interface OomKillsOptions {
   /** At most this many distinct label sets; the rest count under comm "[other]". Default 1000. */
   maxComms?: number;
 }
-
-export const OTHER = '[other]';
 
 /** The labels an OOM kill is counted under. */
 export interface OomKillLabels {

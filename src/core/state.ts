@@ -1,48 +1,42 @@
 /**
- * The one state every view reads: /metrics (and later OTLP) compute their
- * values from it at scrape time. refresh() takes one batch read of the
- * kernel's counting maps.
+ * The core state every view reads: each feature's numbers (the fault counts,
+ * OOM kills, stalls, memory headroom), refreshed from the kernel's maps by
+ * each feature's reader, plus what they share (cgroup and pod names, the
+ * clock, liveness of pids, the failures of each part). /metrics and OTLP
+ * compute their values from it when read; each feature's families see it
+ * through the narrow view they declare (src/features/<feature>/families.ts).
  */
-import {
-  accessOfSlot,
-  type AccessKind,
-  type OomKillEvent,
-  type ProcessFaultsRecord,
-  type RegionTypeCounts,
-  type RingbufName,
-  type StallRecord,
-} from '../bpf/contract.js';
+import { accessOfSlot, type AccessCount } from '../features/faults/decode.js';
+import type { FaultReader } from '../features/faults/reader.js';
+import type { OomKillEvent } from '../features/oom/decode.js';
+import type { RegionTypeCounts, RingbufName } from '../bpf/contract.js';
+import type { StallReader } from '../features/stalls/reader.js';
 import type { CgroupNames } from '../readers/cgroups.js';
-import { workloadOf } from './container-of.js';
+import { workloadOf } from '../aggregate/container-of.js';
 import type { PodNames } from '../readers/kube-pods.js';
 import type { CgroupMemoryRow, Psi } from '../readers/memory-headroom.js';
-import { OomKills, type OomKillsOptions, type RecentKill } from './oom-kills.js';
-import { ProcessTable, addCounts, sumCounts, type ProcessTableOptions } from './process-table.js';
-import { StallTable } from './stalls.js';
+import { OomKills, type OomKillsOptions, type RecentKill } from '../features/oom/oom-kills.js';
+import { addCounts, sumCounts } from '../aggregate/counts.js';
+import { ProcessTable, type ProcessTableOptions } from '../features/faults/process-table.js';
+import { StallTable } from '../features/stalls/stall-table.js';
 
-/** What the state needs from the kernel side (src/bpf/probe.ts provides it). */
-export interface KernelSource {
+/** What the state shows of the loaded programs themselves (src/bpf/probe.ts provides it). */
+export interface ProbeInfo {
   readonly tracepointMode: string;
-  readonly processCapacity: number;
-  /** Whether access types are counted (the exceptions tracepoints carry the x86 error code; the perf event does not). */
-  readonly accessTypes: boolean;
   readonly programs: readonly { program: string; attachPoint: string; links: number }[];
   /** tp_btf programs the kernel refused, each replaced by its classic twin. */
   readonly fallbacks: readonly { program: string; instead: string; reason: string }[];
   readonly ringCallbackErrors: number;
-  readProcesses(): ProcessFaultsRecord[];
-  forgetProcesses(pids: Iterable<number>): void;
-  readUnattributed(): RegionTypeCounts;
-  readAccess(): bigint[];
   readLostRecords(): Record<RingbufName, bigint>;
-  readStalls(): StallRecord[];
-  forgetStalls(records: Iterable<StallRecord>): void;
   runStats(): { program: string; stats: { runTimeNs: bigint; runCount: bigint } }[];
 }
 
-/** The parts of serve that cost something, each switched by --[no-]collector.NAME (node_exporter style). */
-export const COLLECTORS = ['fault-detail', 'processes', 'oom', 'stalls', 'headroom'] as const;
-export type CollectorName = (typeof COLLECTORS)[number];
+/** The kernel side: the programs, and the reader of each feature that keeps its numbers in maps. */
+export interface KernelSource {
+  readonly probe: ProbeInfo;
+  readonly faults: FaultReader;
+  readonly stalls: StallReader;
+}
 
 export interface FaultlineStateOptions extends ProcessTableOptions, OomKillsOptions {
   /** Whether refresh() reads the stalls map (the stalls collector). Default true. */
@@ -53,10 +47,6 @@ export interface FaultlineStateOptions extends ProcessTableOptions, OomKillsOpti
   readCgroupMemory?: (names: CgroupNames, cgroups: Iterable<string>) => readonly CgroupMemoryRow[];
   /** Reads the host's memory pressure; without it hostPressure() is null. */
   readHostPressure?: () => Psi | null;
-}
-
-export interface AccessCount extends AccessKind {
-  readonly count: bigint;
 }
 
 export class FaultlineState {
@@ -105,15 +95,15 @@ export class FaultlineState {
     const started = process.hrtime.bigint();
     this.refreshes++;
     this.attempt('counts', () => {
-      const snapshot = this.source.readProcesses();
+      const snapshot = this.source.faults.readProcesses();
       const forget = this.processes.update(snapshot, this.now(), this.isAlive);
-      if (forget.length > 0) this.source.forgetProcesses(forget);
-      this.unattributed = this.source.readUnattributed();
+      if (forget.length > 0) this.source.faults.forgetProcesses(forget);
+      this.unattributed = this.source.faults.readUnattributed();
     });
     if (this.readStalls) {
       this.attempt('stalls', () => {
-        const removed = this.stalls.update(this.source.readStalls(), this.now(), (ids) => !this.cgroups.exists(ids));
-        if (removed.length > 0) this.source.forgetStalls(removed);
+        const removed = this.stalls.update(this.source.stalls.readStalls(), this.now(), (ids) => !this.cgroups.exists(ids));
+        if (removed.length > 0) this.source.stalls.forgetStalls(removed);
       });
     }
     this.lastRefreshSeconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -194,7 +184,7 @@ export class FaultlineState {
   }
 
   accessCounts(): AccessCount[] {
-    if (!this.source.accessTypes) return [];
-    return this.source.readAccess().map((count, slot) => ({ ...accessOfSlot(slot), count }));
+    if (!this.source.faults.accessTypes) return [];
+    return this.source.faults.readAccess().map((count, slot) => ({ ...accessOfSlot(slot), count }));
   }
 }
