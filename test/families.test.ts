@@ -257,7 +257,7 @@ t.test("the exporter's own health: programs, fallbacks, run time, lost records, 
   });
   const state = new FaultlineState(source, { readStalls: false }, () => 1n, () => true, names);
   const self = exporterSelf({
-    collectors: { 'fault-detail': false, processes: true, oom: true, stalls: false, headroom: true },
+    collectors: { 'fault-detail': false, processes: true, oom: true, stalls: false, headroom: true, 'oom-eta': false },
     bpfStatsHeld: true,
     eventLog: { records: 10, droppedBacklog: 1, droppedWriteError: 2, writeErrors: 3, lastError: null },
     eventLogSampleEvery: 4,
@@ -299,6 +299,7 @@ t.test("the exporter's own health: programs, fallbacks, run time, lost records, 
     'faultline_collector_enabled{collector="oom"} 1',
     'faultline_collector_enabled{collector="stalls"} 0',
     'faultline_collector_enabled{collector="headroom"} 1',
+    'faultline_collector_enabled{collector="oom-eta"} 0',
   ]);
   t.strictSame(one('faultline_fault_detail_state'), [
     'faultline_fault_detail_state{state="on"} 0',

@@ -69,7 +69,7 @@ t.test('check reports every feature, detaches, and exits 0 here', { skip: SKIP_N
   const r = await runHoldingPrograms(process.execPath, [CLI, 'check']);
   t.equal(r.code, 0, r.stdout + r.stderr);
   t.ok(r.held.length > 0, `check held programs ${r.held.join(', ')}`);
-  const expected = ['privileges', 'libbpf', 'btf', 'tracepoints', 'classic', 'perf events', 'huge pages', 'headroom', 'stalls', 'kmsg', 'ring buffer', 'cgroups', 'bpf stats'];
+  const expected = ['privileges', 'libbpf', 'btf', 'tracepoints', 'classic', 'perf events', 'huge pages', 'headroom', 'stalls', 'kmsg', 'oom eta', 'ring buffer', 'cgroups', 'bpf stats'];
   for (const feature of expected) t.match(r.stdout, new RegExp(`^(ok|warn) +${feature} `, 'm'), feature);
   // The core's lines, then each registered feature's in registration order, then the core's last two; fallbacks aside.
   const labels = r.stdout

@@ -42,7 +42,7 @@ t.test('every family has one OpenTelemetry name, dotted, and a UCUM unit', async
   const seen = new Set<string>();
   for (const f of families) {
     t.match(f.otel.name, /^faultline(\.[a-z][a-z0-9_]*)+$/, `${f.otel.name}: dotted, lower case`);
-    t.match(f.otel.unit, /^(By|s|1|\{[a-z]+\})$/, `${f.otel.name}: a UCUM unit or {annotation}`);
+    t.match(f.otel.unit, /^(By|By\/s|s|1|\{[a-z]+\})$/, `${f.otel.name}: a UCUM unit or {annotation}`);
     t.notOk(seen.has(f.otel.name), `${f.otel.name} is used once`);
     seen.add(f.otel.name);
     if (f.type === 'counter') t.match(f.name, /_total$/, `${f.name}: a counter ends in _total`);

@@ -92,6 +92,7 @@ export const SERVE_FLAGS: FlagSpecs = {
     oom: 'OOM kills (oom/mark_victim, and /dev/kmsg for the constraint): faultline_oom_kills_total and the victims\' details',
     stalls: 'reclaim and compaction stall histograms by cgroup (six vmscan/compaction tracepoints)',
     headroom: 'each busy cgroup\'s memory usage, limit, events and pressure, and the host\'s pressure (cgroup files read at each scrape)',
+    'oom-eta': 'time to OOM for each busy cgroup with a memory limit (its usage, limit and file pages read 4 times a second)',
   }),
   'bpf.cpu-budget': {
     type: 'string',

@@ -11,6 +11,7 @@ import { oomRecords } from '../features/oom/decode.js';
 import { FaultMaps } from '../features/faults/reader.js';
 import { StallMaps } from '../features/stalls/reader.js';
 import { faultRecords } from '../features/trace/decode.js';
+import { EtaSampler, SAMPLE_INTERVAL_MS } from '../features/oom-eta/sampler.js';
 import { adoptBpfStats, bpfStatsOnHostWide, enableBpfStats, libbpfVersion } from '../bpf/libbpf.js';
 import { Probe } from '../bpf/probe.js';
 import { DEFAULT_LIMITS, bind, createApp, webGuard } from '../expose/http.js';
@@ -167,6 +168,10 @@ export async function serve(argv: string[]): Promise<void> {
   const stopDraining = startDraining((max) => probe.drain(max), () => eventLog?.flush(), logged?.logsFaults ? 5 : 100);
   const housekeeping = setInterval(() => state.refresh(), config.refreshMs);
   housekeeping.unref();
+  // Time to OOM reads the busy cgroups' memory files on its own clock, between scrapes.
+  const etaSampler = collectors['oom-eta'] ? new EtaSampler({ names: cgroupNames, watched: () => state.busyCgroups(), table: state.oomEta }) : null;
+  const etaTimer = etaSampler ? setInterval(() => state.attempt('oom-eta', () => etaSampler.sample()), SAMPLE_INTERVAL_MS) : null;
+  etaTimer?.unref();
   let otlp: { shutdown(): Promise<void> } | null = null;
   const otlpConfig = config.otlp;
   if (otlpConfig && otlpStats) {
@@ -202,6 +207,8 @@ export async function serve(argv: string[]): Promise<void> {
   const listening = server;
   onShutdown(async () => {
     clearInterval(housekeeping);
+    if (etaTimer) clearInterval(etaTimer);
+    etaSampler?.close();
     stopDraining();
     governor?.stop();
     // A last export, bounded: a receiver that is down must not hold shutdown open.

@@ -10,7 +10,7 @@ import type { Family } from '../metrics/family.js';
 import type { TracepointMode } from '../bpf/probe.js';
 
 /** The parts of serve that cost something, each switched by --[no-]collector.NAME (node_exporter style). */
-export const COLLECTORS = ['fault-detail', 'processes', 'oom', 'stalls', 'headroom'] as const;
+export const COLLECTORS = ['fault-detail', 'processes', 'oom', 'stalls', 'headroom', 'oom-eta'] as const;
 export type CollectorName = (typeof COLLECTORS)[number];
 
 /** What a feature's `faultline check` line can use. */

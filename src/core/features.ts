@@ -7,11 +7,12 @@
 import { faults } from '../features/faults/index.js';
 import { headroom } from '../features/headroom/index.js';
 import { oom } from '../features/oom/index.js';
+import { oomEta } from '../features/oom-eta/index.js';
 import { stalls } from '../features/stalls/index.js';
 import { trace } from '../features/trace/index.js';
 import type { Feature } from './feature.js';
 
-const REGISTERED = [faults, headroom, stalls, oom, trace] as const;
+const REGISTERED = [faults, headroom, stalls, oom, oomEta, trace] as const;
 
 /** A feature's view; none (never) for a feature without families. */
 type ViewOf<F> = F extends Feature<infer View> ? (unknown extends View ? never : View) : never;

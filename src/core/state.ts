@@ -19,6 +19,7 @@ import { OomKills, type OomKillsOptions, type RecentKill } from '../features/oom
 import { addCounts, sumCounts } from '../aggregate/counts.js';
 import { ProcessTable, type ProcessTableOptions } from '../features/faults/process-table.js';
 import { StallTable } from '../features/stalls/stall-table.js';
+import { OomEtaTable } from '../features/oom-eta/estimator.js';
 
 /** What the state shows of the loaded programs themselves (src/bpf/probe.ts provides it). */
 export interface ProbeInfo {
@@ -53,6 +54,8 @@ export class FaultlineState {
   readonly processes: ProcessTable;
   readonly oomKills: OomKills;
   readonly stalls: StallTable;
+  /** Time to OOM of each busy cgroup with a limit, filled by its sampler between refreshes (src/features/oom-eta/). */
+  readonly oomEta = new OomEtaTable();
   readonly source: KernelSource;
   readonly cgroups: CgroupNames;
   private unattributed: RegionTypeCounts | null = null;
@@ -63,6 +66,7 @@ export class FaultlineState {
   private readonly readCgroupMemory: ((names: CgroupNames, cgroups: Iterable<string>) => readonly CgroupMemoryRow[]) | null;
   private readonly readHostPressure: (() => Psi | null) | null;
   private cgroupMemoryRead: { refresh: number; rows: readonly CgroupMemoryRow[] } | null = null;
+  private busyCgroupsRead: { refresh: number; labels: readonly string[] } | null = null;
   private hostPressureRead: { refresh: number; psi: Psi | null } | null = null;
   lastRefreshSeconds = 0;
   /** How many times refresh() ran: scrape-time readers memoize on it. */
@@ -117,10 +121,17 @@ export class FaultlineState {
   cgroupMemory(): readonly CgroupMemoryRow[] {
     if (!this.readCgroupMemory) return [];
     if (this.cgroupMemoryRead?.refresh !== this.refreshes) {
-      const paths = [...this.processes.liveCgroupKeys()].map((key) => this.cgroupLabel(key));
-      this.cgroupMemoryRead = { refresh: this.refreshes, rows: this.readCgroupMemory(this.cgroups, paths) };
+      this.cgroupMemoryRead = { refresh: this.refreshes, rows: this.readCgroupMemory(this.cgroups, this.busyCgroups()) };
     }
     return this.cgroupMemoryRead.rows;
+  }
+
+  /** The cgroups with live processes at the last refresh, by label (path, or `id:N` when unnamed). */
+  busyCgroups(): readonly string[] {
+    if (this.busyCgroupsRead?.refresh !== this.refreshes) {
+      this.busyCgroupsRead = { refresh: this.refreshes, labels: [...this.processes.liveCgroupKeys()].map((key) => this.cgroupLabel(key)) };
+    }
+    return this.busyCgroupsRead.labels;
   }
 
   /** The host's memory pressure as of this refresh, read on first use after it; null without PSI. */

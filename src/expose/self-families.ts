@@ -169,10 +169,10 @@ export function selfFamilies(state: FaultlineState, self: ExporterSelf): Family[
   gauge(
     'faultline_collector_success',
     ['faultline.collector.success', '1'],
-    'Whether each part of faultline worked at its last attempt (counts: the process maps and the task iterator; stalls; oom: delivering OOM kills); 1 yes, 0 no, and then /healthz answers 503 with the reason.',
+    'Whether each part of faultline worked at its last attempt (counts: the process maps and the task iterator; stalls; oom: delivering OOM kills; oom-eta: reading the memory files); 1 yes, 0 no, and then /healthz answers 503 with the reason.',
     ['collector'],
     function* () {
-      const parts = ['counts', ...(self.collectors.stalls ? ['stalls'] : []), ...(self.collectors.oom ? ['oom'] : [])];
+      const parts = ['counts', ...(self.collectors.stalls ? ['stalls'] : []), ...(self.collectors.oom ? ['oom'] : []), ...(self.collectors['oom-eta'] ? ['oom-eta'] : [])];
       for (const part of parts) yield [{ collector: part }, state.failures.has(part) ? 0 : 1];
     },
   );

@@ -127,7 +127,8 @@ export function parseMetrics(text: string): Sample[] {
     if (!m) continue;
     const labels: Record<string, string> = {};
     for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
-    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
+    const text = m[3]!;
+    samples.push({ name: m[1]!, labels, value: text === '+Inf' ? Infinity : text === '-Inf' ? -Infinity : Number(text) });
   }
   return samples;
 }

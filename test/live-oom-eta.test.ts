@@ -1,0 +1,108 @@
+/*
+ * Time to OOM, live, each scenario in its own faultline-test-* memory cgroup
+ * with a 512 MiB limit, /metrics read every 250 ms:
+ *   - anonymous growth at 50 MiB/s until the kernel kills it: the estimate
+ *     falls to 10 s or less at least 5 s before the kill;
+ *   - a page-cache fill (a 768 MiB file read over and over for 8 s): never below 30 s,
+ *     and nothing is killed;
+ *   - steady at ~90% of the limit: +Inf, and the memory it is based on is the
+ *     kernel's (usage less file pages, read from the cgroup by the test).
+ */
+import t from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { SKIP_NOT_ROOT, buildWorkload, scrape, startExporter, waitFor, type Exporter } from './helpers/live.js';
+import { createMemoryCgroup, holdMemoryIn, type TestCgroup } from './helpers/cgroup.js';
+
+const LIMIT_MIB = 512;
+const ETA = 'faultline_cgroup_oom_eta_seconds';
+
+interface Reading {
+  readonly at: number;
+  readonly seconds: number;
+}
+
+/** Runs `command` in the cgroup, reading the cgroup's estimate every 250 ms until it exits. */
+async function watch(exporter: Exporter, cgroup: TestCgroup, command: string): Promise<{ readings: Reading[]; signal: NodeJS.Signals | null; code: number | null; pid: number }> {
+  const child = spawn('sh', ['-c', `echo $$ > ${cgroup.procsFile} && exec ${command}`], { stdio: 'ignore' });
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (code, signal) => resolve([code, signal])));
+  const state = { done: false };
+  void exited.then(() => (state.done = true));
+  const readings: Reading[] = [];
+  while (!state.done) {
+    const { samples } = await scrape(exporter.url);
+    const eta = samples.find((s) => s.name === ETA && s.labels.cgroup === cgroup.name);
+    if (eta) readings.push({ at: Date.now(), seconds: eta.value });
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const [code, signal] = await exited;
+  return { readings, signal, code, pid: child.pid! };
+}
+
+t.test('time to OOM: early before a kill, quiet for a cache and a steady cgroup', { skip: SKIP_NOT_ROOT }, async (t) => {
+  const exporter = await startExporter();
+  t.teardown(() => exporter.stop());
+
+  await t.test('anonymous growth at 50 MiB/s: 10 s or less at least 5 s before the kill', async (t) => {
+    const cgroup = createMemoryCgroup(LIMIT_MIB << 20);
+    t.teardown(() => cgroup.remove());
+    const started = Date.now();
+    const run = await watch(exporter, cgroup, `${buildWorkload()} grow ${LIMIT_MIB * 2} 20`);
+    t.equal(run.signal, 'SIGKILL', 'the kernel killed it');
+    const killedAt = await waitFor('faultline to record the kill', async () => {
+      const { samples } = await scrape(exporter.url);
+      const victim = samples.find((s) => s.name === 'faultline_oom_victim_info' && s.labels.pid === String(run.pid));
+      return victim ? victim.value * 1000 : null;
+    });
+    const first = run.readings.find((r) => r.seconds <= 10);
+    t.comment(`killed ${((killedAt - started) / 1000).toFixed(1)} s after start; ${run.readings.length} readings: ${run.readings.map((r) => `${((r.at - started) / 1000).toFixed(2)}s=${r.seconds.toFixed(1)}`).join(' ')}`);
+    t.ok(first, 'the estimate fell to 10 s or less');
+    if (first) t.ok(killedAt - first.at >= 5000, `it did ${((killedAt - first.at) / 1000).toFixed(1)} s before the kill (goal: >= 5 s)`);
+  });
+
+  await t.test('a page-cache fill to the limit: never below 30 s, not killed', async (t) => {
+    const dir = mkdtempSync('/var/tmp/faultline-test-eta-');
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'big');
+    // Written around the page cache, so that reading it in the cgroup charges the cache to the cgroup.
+    const dd = spawnSync('dd', ['if=/dev/zero', `of=${file}`, 'bs=1M', `count=${LIMIT_MIB + 256}`, 'oflag=direct'], { encoding: 'utf8' });
+    t.equal(dd.status, 0, dd.stderr);
+    const cgroup = createMemoryCgroup(LIMIT_MIB << 20);
+    t.teardown(() => cgroup.remove());
+    // Read again and again for 8 s: the cache stays at the limit, reclaim evicting what the next pass reads.
+    const run = await watch(exporter, cgroup, `sh -c 'end=$(($(date +%s) + 8)); while [ $(date +%s) -lt $end ]; do cat ${file} > /dev/null || exit 1; done'`);
+    t.equal(run.signal, null, 'not killed');
+    t.equal(run.code, 0, 'cat read it all');
+    t.ok(run.readings.length >= 16, `${run.readings.length} readings of the estimate`);
+    const low = Math.min(...run.readings.map((r) => r.seconds));
+    t.ok(low >= 30, `the lowest estimate: ${low} s (goal: never below 30 s)`);
+    const peak = Number(readFileSync(join(cgroup.path, cgroup.path.includes('/memory/') ? 'memory.max_usage_in_bytes' : 'memory.peak'), 'utf8').trim());
+    t.comment(`peak usage ${(peak / 2 ** 20).toFixed(0)} MiB of ${LIMIT_MIB}; lowest estimate ${low} s over ${run.readings.length} readings`);
+  });
+
+  await t.test('steady at 90% of the limit: +Inf, from the kernel\'s numbers', async (t) => {
+    const cgroup = createMemoryCgroup(LIMIT_MIB << 20);
+    t.teardown(() => cgroup.remove());
+    const holder = holdMemoryIn(cgroup, Math.floor(LIMIT_MIB * 0.9), 0);
+    t.teardown(() => holder.child.kill('SIGKILL'));
+    await waitFor('the holder to touch its memory', () => holder.held() || null);
+    await scrape(exporter.url); // a refresh: the cgroup is busy from here on
+    await new Promise((r) => setTimeout(r, 3000)); // a window of readings after the growth
+    const v1 = cgroup.path.includes('/memory/');
+    const kernel = (): number => {
+      const usage = Number(readFileSync(join(cgroup.path, v1 ? 'memory.usage_in_bytes' : 'memory.current'), 'utf8').trim());
+      const stat = new Map(readFileSync(join(cgroup.path, 'memory.stat'), 'utf8').trim().split('\n').map((l) => l.split(' ') as [string, string]));
+      const p = v1 ? 'total_' : '';
+      return usage - Number(stat.get(`${p}active_file`)) - Number(stat.get(`${p}inactive_file`));
+    };
+    const before = kernel();
+    const { samples } = await scrape(exporter.url);
+    const after = kernel();
+    const of = (name: string): number | undefined => samples.find((s) => s.name === name && s.labels.cgroup === cgroup.name)?.value;
+    t.equal(of(ETA), Infinity, 'not heading for a kill');
+    const shown = of('faultline_cgroup_unreclaimable_memory_bytes');
+    t.ok(shown !== undefined && shown >= Math.min(before, after) - (1 << 20) && shown <= Math.max(before, after) + (1 << 20), `unreclaimable ${shown} within 1 MiB of the kernel's ${before}..${after}`);
+    t.ok(Math.abs(of('faultline_cgroup_unreclaimable_memory_growth_bytes_per_second') ?? NaN) < 1 << 20, 'growth under 1 MiB/s');
+  });
+});
