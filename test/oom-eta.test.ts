@@ -2,13 +2,18 @@
 import t from 'tap';
 import { MIN_GROWTH, OomEtaTable, estimate, slope, type MemorySample } from '../src/features/oom-eta/estimator.js';
 import { EtaSampler, MAX_OPEN } from '../src/features/oom-eta/sampler.js';
+import { FlightRecorder, type RecorderReading } from '../src/features/oom-eta/flight-recorder.js';
+import { reclaimStallSeconds } from '../src/features/stalls/stall-table.js';
+import type { StallRecord } from '../src/features/stalls/decode.js';
 import { CgroupNames } from '../src/readers/cgroups.js';
-import { LimitedMemoryFiles, fileBytesOf, statValue, type LimitedMemory } from '../src/readers/memory-headroom.js';
+import { LimitedMemoryFiles, fileBytesOf, memoryStatOf, statValue, type LimitedMemory } from '../src/readers/memory-headroom.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 
 const MiB = 1 << 20;
+/** The fields of a memory reading the estimate does not use. */
+const QUIET = { inactiveFileBytes: 0, faults: 0, majorFaults: 0, pressureSomeSeconds: null };
 const at = (seconds: number, unreclaimableBytes: number, limitBytes = 512 * MiB): MemorySample => ({ seconds, unreclaimableBytes, limitBytes });
 
 t.test('slope: the least-squares rate, 0 without two distinct times', async (t) => {
@@ -74,6 +79,8 @@ t.test('memory.stat: file pages are the active and inactive file lists (v1: the 
   t.equal(statValue('active_file -1\n', 'active_file'), null, 'hostile text');
   t.equal(statValue('active_file 99999999999999999999\n', 'active_file'), null, 'past 19 digits');
   t.equal(statValue('active_file\n', 'active_file'), null);
+  t.strictSame(memoryStatOf('pgfault 9\npgmajfault 1\nactive_file 3\ninactive_file 4\n', false), { fileBytes: 7, inactiveFileBytes: 4, faults: 9, majorFaults: 1 });
+  t.equal(memoryStatOf('total_active_file 3\ntotal_inactive_file 4\n', true), null, 'no fault counts: not a zero');
 });
 
 t.test('the open files: read again from offset 0, the limit every N reads, an error when gone', async (t) => {
@@ -82,14 +89,15 @@ t.test('the open files: read again from offset 0, the limit every N reads, an er
   const write = (usage: number, limit: string, active: number): void => {
     writeFileSync(join(dir, 'memory.usage_in_bytes'), `${usage}\n`);
     writeFileSync(join(dir, 'memory.limit_in_bytes'), `${limit}\n`);
-    writeFileSync(join(dir, 'memory.stat'), `cache 1\ntotal_active_file ${active}\ntotal_inactive_file 100\n`);
+    writeFileSync(join(dir, 'memory.stat'), `cache 1\ntotal_active_file ${active}\ntotal_inactive_file 100\ntotal_pgfault 77\ntotal_pgmajfault 2\n`);
   };
   write(5000, '1048576', 400);
   const files = new LimitedMemoryFiles(dirname(dir), basename(dir), true, 2);
-  t.strictSame(files.read(), { usageBytes: 5000, limitBytes: 1048576, fileBytes: 500 });
+  const more = { inactiveFileBytes: 100, faults: 77, majorFaults: 2, pressureSomeSeconds: null };
+  t.strictSame(files.read(), { usageBytes: 5000, limitBytes: 1048576, fileBytes: 500, ...more });
   write(6000, '2097152', 900);
-  t.strictSame(files.read(), { usageBytes: 6000, limitBytes: 1048576, fileBytes: 1000 }, 'usage and stat again; the limit not yet');
-  t.strictSame(files.read(), { usageBytes: 6000, limitBytes: 2097152, fileBytes: 1000 }, 'the limit at the second read after');
+  t.strictSame(files.read(), { usageBytes: 6000, limitBytes: 1048576, fileBytes: 1000, ...more }, 'usage and stat again; the limit not yet');
+  t.strictSame(files.read(), { usageBytes: 6000, limitBytes: 2097152, fileBytes: 1000, ...more }, 'the limit at the second read after');
   writeFileSync(join(dir, 'memory.usage_in_bytes'), 'garbage\n');
   t.throws(() => files.read(), /unexpected memory files/);
   files.close();
@@ -127,8 +135,8 @@ t.test('the sampler: a cache filling to the limit is not heading for a kill; ano
   for (let i = 0; i <= 12; i++) {
     now = i * 0.25;
     // The cache: usage grows 100 MiB/s, all of it file pages; anon: 50 MiB/s of anonymous memory.
-    files.set('/cache', { usageBytes: 20 * MiB + now * 100 * MiB, limitBytes: 512 * MiB, fileBytes: now * 100 * MiB });
-    files.set('/anon', { usageBytes: 20 * MiB + now * 50 * MiB, limitBytes: 512 * MiB, fileBytes: 0 });
+    files.set('/cache', { ...QUIET, usageBytes: 20 * MiB + now * 100 * MiB, limitBytes: 512 * MiB, fileBytes: now * 100 * MiB });
+    files.set('/anon', { ...QUIET, usageBytes: 20 * MiB + now * 50 * MiB, limitBytes: 512 * MiB, fileBytes: 0 });
     sampler.sample();
   }
   const etas = new Map([...table.estimates()]);
@@ -161,7 +169,7 @@ t.test(`past ${MAX_OPEN} cgroups, the rest are opened and closed at each tick`, 
     clock: () => 1,
     open: () => {
       opened++;
-      return { read: () => ({ usageBytes: MiB, limitBytes: 2 * MiB, fileBytes: 0 }), close: () => {
+      return { read: () => ({ ...QUIET, usageBytes: MiB, limitBytes: 2 * MiB, fileBytes: 0 }), close: () => {
           closed++;
         },
       };
@@ -174,4 +182,76 @@ t.test(`past ${MAX_OPEN} cgroups, the rest are opened and closed at each tick`, 
   sampler.sample();
   t.equal(opened, MAX_OPEN + 20, 'the overflow opened again, the rest kept');
   t.equal(table.size, MAX_OPEN + 10, 'every cgroup read');
+});
+
+const reading = (seconds: number, over: Partial<RecorderReading> = {}): RecorderReading => ({
+  seconds,
+  unixSeconds: 1_700_000_000 + seconds,
+  usageBytes: 100 * MiB + seconds * 10 * MiB,
+  workingSetBytes: 90 * MiB + seconds * 10 * MiB,
+  unreclaimableBytes: 80 * MiB + seconds * 10 * MiB,
+  faults: seconds * 2560,
+  majorFaults: Math.floor(seconds) * 3,
+  reclaimStallSeconds: seconds / 10,
+  pressureStallSeconds: null,
+  etaSeconds: Math.max(0, 30 - seconds),
+  ...over,
+});
+
+t.test('the flight recorder: one sample a second, rates over it, the last 30 s, oldest first', async (t) => {
+  const recorder = new FlightRecorder({ seconds: 30, maxRetired: 2 });
+  for (let i = 0; i <= 40 * 4; i++) recorder.add('/victim', reading(i / 4));
+  const history = recorder.history('/victim');
+  t.equal(history.length, 30, 'the last 30 s');
+  t.equal(history[0]!.time, 1_700_000_011, 'oldest first');
+  t.equal(history.at(-1)!.time, 1_700_000_040);
+  for (let i = 1; i < history.length; i++) t.equal(history[i]!.time - history[i - 1]!.time, 1, `sample ${i} a second after the one before`);
+  const last = history.at(-1)!;
+  t.strictSame(last, {
+    time: 1_700_000_040,
+    usage_bytes: 500 * MiB,
+    working_set_bytes: 490 * MiB,
+    unreclaimable_bytes: 480 * MiB,
+    faults_per_second: 2560,
+    major_faults_per_second: 3,
+    reclaim_stall_seconds_per_second: 0.1,
+    pressure_some_seconds_per_second: null,
+    oom_eta_seconds: 0,
+  }, 'rates over the second before');
+  t.equal(history[0]!.oom_eta_seconds, 19);
+  t.strictSame(recorder.history('/unknown'), []);
+});
+
+t.test('the flight recorder keeps a victim\'s history after its cgroup empties, for a while and a bounded number', async (t) => {
+  const recorder = new FlightRecorder({ seconds: 30, maxRetired: 2 });
+  for (const cgroup of ['/a', '/b', '/c', '/d']) for (let i = 0; i <= 3; i++) recorder.add(cgroup, reading(i, { etaSeconds: Infinity }));
+  t.equal(recorder.history('/a').length, 3);
+  t.equal(recorder.history('/a')[0]!.oom_eta_seconds, null, '+Inf is written as null');
+  recorder.retain(new Set(['/d']), 3);
+  t.equal(recorder.watched, 1);
+  t.equal(recorder.retiredCount, 2, 'at most maxRetired kept: the oldest went');
+  t.strictSame(recorder.history('/a'), [], '/a went');
+  t.equal(recorder.history('/c').length, 3, "a retired cgroup's history is still there");
+  recorder.add('/c', reading(4.5));
+  t.equal(recorder.history('/c').length, 4, 'and goes on when it is watched again');
+  recorder.retain(new Set(), 40);
+  recorder.retain(new Set(), 71);
+  t.equal(recorder.retiredCount, 0, 'gone 30 s after they stopped being watched');
+  // A clock that went back restarts the rates: no sample until a second has passed again.
+  recorder.add('/e', reading(10));
+  recorder.add('/e', reading(5));
+  recorder.add('/e', reading(5.5));
+  t.equal(recorder.history('/e').length, 0);
+  recorder.add('/e', reading(6));
+  t.equal(recorder.history('/e').length, 1);
+  t.equal(recorder.history('/e')[0]!.faults_per_second, 2560);
+});
+
+t.test('reclaim stall time by cgroup: direct and memcg reclaim, not compaction, not the catch-all', async (t) => {
+  const stall = (cgroupId: bigint, kind: StallRecord['kind'], sumNs: bigint): StallRecord => ({ cgroupId, memcgId: cgroupId, kind, slots: [], count: 1n, sumNs, reclaimedPages: 0n });
+  const byCgroup = reclaimStallSeconds(
+    [stall(5n, 'direct_reclaim', 1_500_000_000n), stall(5n, 'memcg_reclaim', 500_000_000n), stall(5n, 'compaction', 9_000_000_000n), stall(0n, 'memcg_reclaim', 7n), stall(6n, 'memcg_reclaim', 1n)],
+    (ids) => (ids.memcgId === 5n ? '/five' : ''),
+  );
+  t.strictSame([...byCgroup], [['/five', 2]]);
 });

@@ -12,6 +12,8 @@ import { FaultMaps } from '../features/faults/reader.js';
 import { StallMaps } from '../features/stalls/reader.js';
 import { faultRecords } from '../features/trace/decode.js';
 import { EtaSampler, SAMPLE_INTERVAL_MS } from '../features/oom-eta/sampler.js';
+import { FlightRecorder } from '../features/oom-eta/flight-recorder.js';
+import { reclaimStallSeconds } from '../features/stalls/stall-table.js';
 import { adoptBpfStats, bpfStatsOnHostWide, enableBpfStats, libbpfVersion } from '../bpf/libbpf.js';
 import { Probe } from '../bpf/probe.js';
 import { DEFAULT_LIMITS, bind, createApp, webGuard } from '../expose/http.js';
@@ -113,14 +115,20 @@ export async function serve(argv: string[]): Promise<void> {
     podNames: (podUid, containerId) => pods?.lookup(podUid, containerId) ?? null,
   };
   const cgroupNames = new CgroupNames(undefined, config.state.cgroupHierarchy);
-  const state = new FaultlineState({ probe, faults: new FaultMaps(probe), stalls: new StallMaps(probe) }, stateOptions, () => process.hrtime.bigint(), processAlive, cgroupNames);
+  const stallMaps = new StallMaps(probe);
+  const state = new FaultlineState({ probe, faults: new FaultMaps(probe), stalls: stallMaps }, stateOptions, () => process.hrtime.bigint(), processAlive, cgroupNames);
+  // The OOM flight recorder: each watched cgroup's last 30 s, written with its kill.
+  const recorder = collectors['oom-eta'] ? new FlightRecorder() : null;
+  const reclaimStalls = (): Map<string, number> => reclaimStallSeconds(stallMaps.readStalls(), (ids) => cgroupNames.pathOf(ids));
   // The rings are read from here on (what came before waits in them): each kill is counted, then logged with its labels.
   probe.readRing(
     'oom_events',
     oomRecords((kill) =>
       state.attempt('oom', () => {
         const recorded = state.recordOomKill(kill, kmsg?.take(kill.pid)?.constraint);
-        eventLog?.write(formatJson(kill, oomKillExtras(kill, { ...recorded.labels, ...recorded.names })));
+        // The flight recorder's last 30 s of the victim's cgroup (with the oom-eta collector).
+        const history = recorder ? { history: recorder.history(recorded.labels.cgroup) } : undefined;
+        eventLog?.write(formatJson(kill, oomKillExtras(kill, { ...recorded.labels, ...recorded.names }), history));
       }),
     ),
   );
@@ -169,7 +177,9 @@ export async function serve(argv: string[]): Promise<void> {
   const housekeeping = setInterval(() => state.refresh(), config.refreshMs);
   housekeeping.unref();
   // Time to OOM reads the busy cgroups' memory files on its own clock, between scrapes.
-  const etaSampler = collectors['oom-eta'] ? new EtaSampler({ names: cgroupNames, watched: () => state.busyCgroups(), table: state.oomEta }) : null;
+  const etaSampler = collectors['oom-eta']
+    ? new EtaSampler({ names: cgroupNames, watched: () => state.busyCgroups(), table: state.oomEta, recorder: recorder ?? undefined, ...(collectors.stalls ? { reclaimStalls } : {}) })
+    : null;
   const etaTimer = etaSampler ? setInterval(() => state.attempt('oom-eta', () => etaSampler.sample()), SAMPLE_INTERVAL_MS) : null;
   etaTimer?.unref();
   let otlp: { shutdown(): Promise<void> } | null = null;

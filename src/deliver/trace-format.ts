@@ -46,7 +46,15 @@ export function formatText(event: KernelEvent): string {
  * The lab's JSON object, then any `extra` fields (the event log's). 64-bit
  * values (timestamp_ns, bigint extras) are written digit for digit.
  */
-export function formatJson(event: KernelEvent, extra?: Readonly<Record<string, string | number | bigint | boolean>>): string {
+/**
+ * A JSON line of an event: its fields, then `extra`'s (scalars), then
+ * `objects`' (each written as JSON: an OOM kill's history).
+ */
+export function formatJson(
+  event: KernelEvent,
+  extra?: Readonly<Record<string, string | number | bigint | boolean>>,
+  objects?: Readonly<Record<string, unknown>>,
+): string {
   const address = event.kind === 'page_fault' ? hex(event.address) : '0x0';
   let out =
     `{"pid":${event.pid},"event_type":"${event.kind}","address":"${address}",` +
@@ -57,6 +65,7 @@ export function formatJson(event: KernelEvent, extra?: Readonly<Record<string, s
       out += `,"${key}":${typeof value === 'string' ? quote(value) : String(value)}`;
     }
   }
+  if (objects) for (const key in objects) out += `,"${key}":${JSON.stringify(objects[key])}`;
   return `${out}}`;
 }
 

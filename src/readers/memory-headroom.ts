@@ -107,6 +107,13 @@ export interface LimitedMemory {
   readonly limitBytes: number;
   /** The active and inactive file LRU lists (memory.stat; v1: total_*, the cgroup and its children). */
   readonly fileBytes: number;
+  /** Of those, the inactive list: usage less it is the kubelet's working set. */
+  readonly inactiveFileBytes: number;
+  /** Page faults and major faults charged to the cgroup so far (memory.stat pgfault, pgmajfault; v1 total_*). */
+  readonly faults: number;
+  readonly majorFaults: number;
+  /** Time some task stalled on memory so far (v2 memory.pressure, `some` total); null on v1 or without PSI. */
+  readonly pressureSomeSeconds: number | null;
 }
 
 /** One key's value in memory.stat text, or null when absent or not a count. */
@@ -133,6 +140,17 @@ export function fileBytesOf(stat: string, v1: boolean): number | null {
   return active === null || inactive === null ? null : active + inactive;
 }
 
+/** What the time-to-OOM sampler reads of a memory.stat; null when a key is missing. */
+export function memoryStatOf(stat: string, v1: boolean): { fileBytes: number; inactiveFileBytes: number; faults: number; majorFaults: number } | null {
+  const prefix = v1 ? 'total_' : '';
+  const fileBytes = fileBytesOf(stat, v1);
+  const inactiveFileBytes = statValue(stat, `${prefix}inactive_file`);
+  const faults = statValue(stat, `${prefix}pgfault`);
+  const majorFaults = statValue(stat, `${prefix}pgmajfault`);
+  if (fileBytes === null || inactiveFileBytes === null || faults === null || majorFaults === null) return null;
+  return { fileBytes, inactiveFileBytes, faults, majorFaults };
+}
+
 /** Text of files a sampler re-reads, several times a second: kept open, read from offset 0 each time (a third of the cost of opening them again). */
 const scratch = Buffer.alloc(64 * 1024);
 
@@ -146,6 +164,8 @@ export class LimitedMemoryFiles {
   private readonly usageFd: number;
   private readonly statFd: number;
   private readonly limitFd: number;
+  /** v2 memory.pressure, where the kernel has PSI. */
+  private readonly pressureFd: number | null = null;
   private readonly v1: boolean;
   private limitBytes: number | null = null;
   private reads = 0;
@@ -158,6 +178,13 @@ export class LimitedMemoryFiles {
       this.usageFd = this.open(join(dir, v1 ? 'memory.usage_in_bytes' : 'memory.current'));
       this.statFd = this.open(join(dir, 'memory.stat'));
       this.limitFd = this.open(join(dir, v1 ? 'memory.limit_in_bytes' : 'memory.max'));
+      if (!v1) {
+        try {
+          this.pressureFd = this.open(join(dir, 'memory.pressure'));
+        } catch {
+          // No PSI here: pressure is null.
+        }
+      }
     } catch (err) {
       this.close();
       throw err;
@@ -180,9 +207,17 @@ export class LimitedMemoryFiles {
     if (this.reads++ % this.limitEvery === 0) this.limitBytes = parseLimit(this.text(this.limitFd));
     if (this.limitBytes === null) return null;
     const usage = this.text(this.usageFd).trim();
-    const fileBytes = fileBytesOf(this.text(this.statFd), this.v1);
-    if (!/^\d{1,19}$/.test(usage) || fileBytes === null) throw new Error(`unexpected memory files (usage ${JSON.stringify(usage.slice(0, 40))})`);
-    return { usageBytes: Number(usage), limitBytes: this.limitBytes, fileBytes };
+    const stat = memoryStatOf(this.text(this.statFd), this.v1);
+    if (!/^\d{1,19}$/.test(usage) || stat === null) throw new Error(`unexpected memory files (usage ${JSON.stringify(usage.slice(0, 40))})`);
+    let pressureSomeSeconds: number | null = null;
+    if (this.pressureFd !== null) {
+      try {
+        pressureSomeSeconds = parsePsi(this.text(this.pressureFd))?.some.totalSeconds ?? null;
+      } catch {
+        // PSI compiled in but off (psi=0): EOPNOTSUPP.
+      }
+    }
+    return { usageBytes: Number(usage), limitBytes: this.limitBytes, ...stat, pressureSomeSeconds };
   }
 
   close(): void {

@@ -113,6 +113,12 @@ export class OomEtaTable {
     return this.samples.size;
   }
 
+  /** One cgroup's estimate; null before it has half a window of readings. */
+  estimateOf(cgroup: string): OomEta | null {
+    const list = this.samples.get(cgroup);
+    return list ? estimate(list, this.windowSeconds) : null;
+  }
+
   /** Every watched cgroup's estimate (those with enough samples). */
   *estimates(): Generator<[string, OomEta]> {
     for (const [cgroup, list] of this.samples) {

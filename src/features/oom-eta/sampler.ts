@@ -8,6 +8,7 @@
 import type { CgroupNames } from '../../readers/cgroups.js';
 import { LimitedMemoryFiles, type LimitedMemory } from '../../readers/memory-headroom.js';
 import type { OomEtaTable } from './estimator.js';
+import type { FlightRecorder } from './flight-recorder.js';
 
 /** How often serve reads the memory files. */
 export const SAMPLE_INTERVAL_MS = 250;
@@ -28,6 +29,12 @@ export interface EtaSamplerOptions {
   readonly table: OomEtaTable;
   /** Seconds on a monotonic clock. */
   readonly clock?: () => number;
+  /** Where each reading also goes, one sample a second per cgroup (the OOM flight recorder). */
+  readonly recorder?: FlightRecorder;
+  /** Each cgroup's time in direct and memcg reclaim so far, seconds, by label: read once a second for the recorder. */
+  readonly reclaimStalls?: () => ReadonlyMap<string, number>;
+  /** Wall-clock Unix seconds, for the recorder's samples. */
+  readonly unixClock?: () => number;
   /** Opens a cgroup's files; throws when it cannot. */
   readonly open?: (root: string, cgroupPath: string, v1: boolean) => MemoryFiles;
 }
@@ -36,6 +43,7 @@ export class EtaSampler {
   private readonly options: EtaSamplerOptions;
   private readonly open: (root: string, cgroupPath: string, v1: boolean) => MemoryFiles;
   private readonly files = new Map<string, MemoryFiles>();
+  private stalls: { seconds: number; byCgroup: ReadonlyMap<string, number> | null } | null = null;
   /** Readings taken. */
   readings = 0;
 
@@ -56,6 +64,8 @@ export class EtaSampler {
     const now = (this.options.clock ?? (() => Number(process.hrtime.bigint()) / 1e9))();
     const seen = new Set<string>();
     const kept = new Set<string>();
+    const recorder = this.options.recorder;
+    const unixNow = (this.options.unixClock ?? (() => Date.now() / 1000))();
     if (root) {
       for (const cgroup of this.options.watched()) {
         if (!cgroup.startsWith('/') || seen.has(cgroup)) continue;
@@ -63,16 +73,49 @@ export class EtaSampler {
         const memory = this.read(root, cgroup, names.memoryOnV1);
         if (!memory) continue;
         kept.add(cgroup);
-        table.add(cgroup, { seconds: now, unreclaimableBytes: Math.max(0, memory.usageBytes - memory.fileBytes), limitBytes: memory.limitBytes });
+        const unreclaimableBytes = Math.max(0, memory.usageBytes - memory.fileBytes);
+        table.add(cgroup, { seconds: now, unreclaimableBytes, limitBytes: memory.limitBytes });
         this.readings++;
+        if (recorder) {
+          const stalls = this.reclaimStallsAt(now);
+          recorder.add(cgroup, {
+            seconds: now,
+            unixSeconds: unixNow,
+            usageBytes: memory.usageBytes,
+            workingSetBytes: Math.max(0, memory.usageBytes - memory.inactiveFileBytes),
+            unreclaimableBytes,
+            faults: memory.faults,
+            majorFaults: memory.majorFaults,
+            reclaimStallSeconds: stalls === null ? null : (stalls.get(cgroup) ?? 0),
+            pressureStallSeconds: memory.pressureSomeSeconds,
+            etaSeconds: table.estimateOf(cgroup)?.seconds ?? null,
+          });
+        }
       }
     }
     table.retain(kept);
+    recorder?.retain(kept, now);
     for (const [cgroup, files] of this.files) {
       if (seen.has(cgroup)) continue;
       files.close();
       this.files.delete(cgroup);
     }
+  }
+
+  /** Reclaim stall time by cgroup, read at most once a second (a batch read of the stalls map); null when not counted or unreadable. */
+  private reclaimStallsAt(now: number): ReadonlyMap<string, number> | null {
+    const read = this.options.reclaimStalls;
+    if (!read) return null;
+    if (!this.stalls || now - this.stalls.seconds >= 0.9) {
+      let byCgroup: ReadonlyMap<string, number> | null = null;
+      try {
+        byCgroup = read();
+      } catch {
+        // The map read failed this time: the recorder's stall rate is null for this second.
+      }
+      this.stalls = { seconds: now, byCgroup };
+    }
+    return this.stalls.byCgroup;
   }
 
   /** A cgroup's files now: through its open files, or opened for this tick only past MAX_OPEN; null when unlimited or gone. */

@@ -124,3 +124,14 @@ export class StallTable {
     return out;
   }
 }
+
+/** Time in direct and memcg reclaim by cgroup (as `name` labels it), seconds, from the stalls map's records; the catch-all entry and unnamed cgroups are left out. */
+export function reclaimStallSeconds(records: Iterable<StallRecord>, name: (ids: CgroupIds) => string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of records) {
+    if (r.kind === 'compaction' || (r.cgroupId === 0n && r.memcgId === 0n)) continue;
+    const cgroup = name(r);
+    if (cgroup) out.set(cgroup, (out.get(cgroup) ?? 0) + Number(r.sumNs) / 1e9);
+  }
+  return out;
+}
