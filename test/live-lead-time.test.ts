@@ -6,8 +6,9 @@
  * second, with every `for:` set to 1s. The alerts API is polled every 100 ms;
  * the lead time is the kill's time (faultline_oom_victim_info, from the
  * kernel's timestamp) minus when the alert was first seen firing, so it errs
- * short. The headline alert, FaultlineCgroupMemoryLimitForecast, must fire
- * before the kill; the others are reported, firing or not.
+ * short. FaultlineCgroupOOMImminent (faultline's own time to OOM) and the
+ * usage forecast, FaultlineCgroupMemoryLimitForecast, must fire before the
+ * kill; the others are reported, firing or not.
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
@@ -16,7 +17,8 @@ import { createMemoryCgroup } from './helpers/cgroup.js';
 import { rulesWithFor, startPrometheus, type Prometheus } from './helpers/prometheus.js';
 
 const HEADLINE = 'FaultlineCgroupMemoryLimitForecast';
-const CGROUP_ALERTS = [HEADLINE, 'FaultlineCgroupNearMemoryLimit', 'FaultlineReclaimLatencyHigh', 'FaultlineCgroupMemoryPressureFull'];
+const IMMINENT = 'FaultlineCgroupOOMImminent';
+const CGROUP_ALERTS = [IMMINENT, HEADLINE, 'FaultlineCgroupNearMemoryLimit', 'FaultlineReclaimLatencyHigh', 'FaultlineCgroupMemoryPressureFull'];
 const LIMIT_MIB = 512;
 
 interface Run {
@@ -61,7 +63,7 @@ async function growUntilKilled(prometheus: Prometheus, exporterUrl: string, step
   }
 }
 
-t.test('the headline pre-OOM alert fires before the OOM kill', { skip: SKIP_NOT_ROOT }, async (t) => {
+t.test('the pre-OOM alerts fire before the OOM kill', { skip: SKIP_NOT_ROOT }, async (t) => {
   const exporter = await startExporter();
   t.teardown(() => exporter.stop());
   const prometheus = await startPrometheus([exporter.url], [rulesWithFor('1s')]);
@@ -72,7 +74,9 @@ t.test('the headline pre-OOM alert fires before the OOM kill', { skip: SKIP_NOT_
     const fmt = (lead: number | null): string => (lead === null ? 'did not fire before the kill' : `${lead.toFixed(1)} s before the kill`);
     t.comment(`growth ${run.growthMiBs} MiB/s (1 MiB every ${stepMs} ms), limit ${LIMIT_MIB} MiB, killed ${run.secondsToKill.toFixed(1)} s after start:`);
     for (const [name, lead] of run.leads) t.comment(`  ${name}: ${fmt(lead)}`);
-    const lead = run.leads.get(HEADLINE) ?? null;
-    t.ok(lead !== null && lead > 0, `${HEADLINE} at ${run.growthMiBs} MiB/s: ${fmt(lead)}`);
+    for (const name of [IMMINENT, HEADLINE]) {
+      const lead = run.leads.get(name) ?? null;
+      t.ok(lead !== null && lead > 0, `${name} at ${run.growthMiBs} MiB/s: ${fmt(lead)}`);
+    }
   }
 });
