@@ -76,7 +76,7 @@ async function checkDropped(
   runWorkload('anon', '10');
   const { samples } = await scrape(exporter.url);
   t.ok(sum(samples, 'faultline_comm_page_faults_total', { comm: 'workload', region: 'anon' }) >= 2560, 'faults counted, regions settled');
-  t.equal(sum(samples, 'faultline_collector_success'), 3, 'every map read and ring drain works without the dropped capabilities');
+  t.equal(sum(samples, 'faultline_collector_success'), 4, 'every map read, ring drain and memory-file reading (counts, stalls, oom, oom-eta) works without the dropped capabilities');
   t.equal(sum(samples, 'faultline_fault_detail_state', { state: 'on' }), 1);
   t.equal(exporter.stderr().includes('overhead governor is off'), !want.governed);
 }

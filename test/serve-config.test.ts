@@ -12,7 +12,7 @@ t.test('the defaults, typed', async (t) => {
   t.equal(c.telemetryPath, '/metrics');
   t.equal(c.webConfigFile, null);
   t.equal(c.maxRequests, 256);
-  t.strictSame(c.collectors, { 'fault-detail': true, processes: true, oom: true, stalls: true, headroom: true });
+  t.strictSame(c.collectors, { 'fault-detail': true, processes: true, oom: true, stalls: true, headroom: true, 'oom-eta': true });
   t.equal(c.cpuBudget, 0.1);
   t.strictSame(c.state, { maxProcesses: 100, maxGroups: 1000, cgroupHierarchy: 'memory', exitGraceNs: 60_000_000_000n, rateWindowNs: 120_000_000_000n });
   t.equal(c.refreshMs, 10_000);
