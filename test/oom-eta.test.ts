@@ -143,6 +143,7 @@ t.test('the sampler: a cache filling to the limit is not heading for a kill; ano
   t.strictSame([...etas.keys()].sort(), ['/anon', '/cache'], 'unlimited, gone and unnamed cgroups are not kept');
   t.equal(etas.get('/cache')!.seconds, Infinity, 'the cache: +Inf');
   t.equal(etas.get('/cache')!.unreclaimableBytes, 20 * MiB);
+  t.equal(etas.get('/cache')!.workingSetBytes, 20 * MiB + 300 * MiB, 'the working set: usage less inactive file pages (none inactive here)');
   t.ok(Math.abs(etas.get('/anon')!.seconds - (512 - 20 - 150) / 50) < 1e-9, `anon: ${etas.get('/anon')!.seconds} s`);
   t.equal(sampler.readings, 26, 'a cgroup watched twice is read once a tick');
   t.equal(sampler.openFiles, 3, '/cache, /anon and /unlimited stay open');

@@ -4,7 +4,7 @@
  * second, and keeps its data in a temporary directory removed on stop().
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -43,11 +43,6 @@ async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-/** The shipped rules with every `for:` set to `forValue` (the test's short hold times). */
-export function rulesWithFor(forValue: string, rulesPath = SHIPPED_RULES): string {
-  return readFileSync(rulesPath, 'utf8').replace(/^(\s+for:\s*)\S+$/gm, `$1${forValue}`);
 }
 
 /**

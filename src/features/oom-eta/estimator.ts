@@ -32,6 +32,8 @@ export interface MemorySample {
   /** Usage less file pages: what reclaim cannot free. */
   readonly unreclaimableBytes: number;
   readonly limitBytes: number;
+  /** Usage less inactive file pages (the kubelet's working set): shown beside the estimate, not used by it. */
+  readonly workingSetBytes?: number;
 }
 
 export interface OomEta {
@@ -41,6 +43,8 @@ export interface OomEta {
   readonly growthBytesPerSecond: number;
   readonly unreclaimableBytes: number;
   readonly limitBytes: number;
+  /** As of the last reading; null when it did not say. */
+  readonly workingSetBytes: number | null;
 }
 
 export interface OomEtaOptions {
@@ -78,7 +82,7 @@ export function estimate(samples: readonly MemorySample[], windowSeconds: number
   const growth = slope(samples);
   const headroom = last.limitBytes - last.unreclaimableBytes;
   const seconds = headroom <= 0 ? 0 : growth >= MIN_GROWTH ? headroom / growth : Infinity;
-  return { seconds, growthBytesPerSecond: growth, unreclaimableBytes: last.unreclaimableBytes, limitBytes: last.limitBytes };
+  return { seconds, growthBytesPerSecond: growth, unreclaimableBytes: last.unreclaimableBytes, limitBytes: last.limitBytes, workingSetBytes: last.workingSetBytes ?? null };
 }
 
 /** Each watched cgroup's recent samples, and its estimate from them. Memory: at most maxSamples per cgroup watched. */

@@ -29,6 +29,15 @@ export function oomEtaFamilies(state: OomEtaView): Family[] {
     },
   );
   gauge(
+    'faultline_cgroup_memory_working_set_bytes',
+    ['faultline.cgroup.memory.working_set', 'By'],
+    'Usage less inactive file pages (the kubelet\'s working set, its eviction signal) of each cgroup with a memory limit and live processes, as of the last reading (4 a second).',
+    ['cgroup'],
+    function* () {
+      for (const [cgroup, eta] of state.oomEta.estimates()) if (eta.workingSetBytes !== null) yield [[cgroup], eta.workingSetBytes];
+    },
+  );
+  gauge(
     'faultline_cgroup_unreclaimable_memory_growth_bytes_per_second',
     ['faultline.cgroup.memory.unreclaimable.growth', 'By/s'],
     'Growth of faultline_cgroup_unreclaimable_memory_bytes over the last 2 s (least-squares slope of its readings), the rate faultline_cgroup_oom_eta_seconds extrapolates; negative when it shrinks.',

@@ -74,7 +74,8 @@ export class EtaSampler {
         if (!memory) continue;
         kept.add(cgroup);
         const unreclaimableBytes = Math.max(0, memory.usageBytes - memory.fileBytes);
-        table.add(cgroup, { seconds: now, unreclaimableBytes, limitBytes: memory.limitBytes });
+        const workingSetBytes = Math.max(0, memory.usageBytes - memory.inactiveFileBytes);
+        table.add(cgroup, { seconds: now, unreclaimableBytes, limitBytes: memory.limitBytes, workingSetBytes });
         this.readings++;
         if (recorder) {
           const stalls = this.reclaimStallsAt(now);
@@ -82,7 +83,7 @@ export class EtaSampler {
             seconds: now,
             unixSeconds: unixNow,
             usageBytes: memory.usageBytes,
-            workingSetBytes: Math.max(0, memory.usageBytes - memory.inactiveFileBytes),
+            workingSetBytes,
             unreclaimableBytes,
             faults: memory.faults,
             majorFaults: memory.majorFaults,
