@@ -10,8 +10,9 @@
  *
  * Must alert (before the first kill): anonymous growth at 10, 50 and 200 MiB/s,
  * and eight processes growing together. Must not alert, and must not be
- * killed: a page-cache fill, steady at 90% of the limit for a minute, and a
- * sawtooth to 80% that frees and starts again.
+ * killed: a page-cache fill (a file larger than the limit), a hot page cache
+ * (a file that fits, read again and again), steady at 90% of the limit for a
+ * minute, and a sawtooth to 80% that frees and starts again.
  */
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
@@ -56,8 +57,11 @@ t.test('the pre-OOM alerts: early before every kill, quiet otherwise, earlier th
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'big');
   // Written around the page cache, so that reading it in a cgroup charges the cache to that cgroup.
-  const dd = spawnSync('dd', ['if=/dev/zero', `of=${file}`, 'bs=1M', 'count=768', 'oflag=direct'], { encoding: 'utf8' });
-  t.equal(dd.status, 0, dd.stderr);
+  const hot = join(dir, 'hot');
+  for (const [path, mib] of [[file, 768], [hot, 480]] as const) {
+    const dd = spawnSync('dd', ['if=/dev/zero', `of=${path}`, 'bs=1M', `count=${mib}`, 'oflag=direct'], { encoding: 'utf8' });
+    t.equal(dd.status, 0, dd.stderr);
+  }
 
   const scenarios: Scenario[] = [
     { name: 'anonymous growth 10 MiB/s', limitMiB: 512, mustAlert: true, command: `${workload} grow 1024 100`, seconds: 120 },
@@ -65,6 +69,8 @@ t.test('the pre-OOM alerts: early before every kill, quiet otherwise, earlier th
     { name: 'anonymous growth 200 MiB/s', limitMiB: 2048, mustAlert: true, command: `${workload} grow 4096 5`, seconds: 120 },
     { name: '8 processes, 50 MiB/s together', limitMiB: 1024, mustAlert: true, command: `sh -c 'for i in 1 2 3 4 5 6 7 8; do ${workload} grow 256 160 & done; wait'`, seconds: 120 },
     { name: 'page cache: a 768 MiB file read again and again', limitMiB: 512, mustAlert: false, command: `sh -c 'while :; do cat ${file} > /dev/null || exit 1; done'`, seconds: 60 },
+    // A file that fits, read again and again: its pages go active, and the working set counts active file pages.
+    { name: 'page cache, hot: a 480 MiB file read again and again', limitMiB: 512, mustAlert: false, command: `sh -c 'while :; do cat ${hot} > /dev/null || exit 1; done'`, seconds: 60 },
     { name: 'steady at 90% of the limit', limitMiB: 512, mustAlert: false, command: `${workload} hold 460`, seconds: 60 },
     // 136 s up to 80%, free, and up again: at its peak 102 MiB are left, 34 s at 3 MiB/s.
     { name: 'sawtooth to 80% at 3 MiB/s', limitMiB: 512, mustAlert: false, command: `${workload} sawtooth 409 333`, seconds: 150 },
