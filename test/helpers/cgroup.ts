@@ -49,11 +49,18 @@ export function createMemoryCgroup(limitBytes: number, subpath = ''): TestCgroup
     mkdirSync(dir);
     if (!v1 && dir !== path) handMemoryDown(dir);
   }
-  if (v1) {
-    writeFileSync(`${path}/memory.limit_in_bytes`, String(limitBytes));
-  } else {
-    writeFileSync(`${path}/memory.max`, String(limitBytes));
-    writeFileSync(`${path}/memory.swap.max`, '0');
+  try {
+    if (!Number.isSafeInteger(limitBytes) || limitBytes <= 0) throw new Error(`a memory limit of ${limitBytes} bytes`);
+    if (v1) {
+      writeFileSync(`${path}/memory.limit_in_bytes`, String(limitBytes));
+    } else {
+      writeFileSync(`${path}/memory.max`, String(limitBytes));
+      writeFileSync(`${path}/memory.swap.max`, '0');
+    }
+  } catch (err) {
+    // Nothing is in it yet: what this call made goes.
+    for (const dir of [...dirs].reverse()) if (existsSync(dir)) rmdirSync(dir);
+    throw err;
   }
   // Its parents go with it.
   return cgroupAt(path, name, v1, () => {
