@@ -118,12 +118,6 @@ t.test('time to OOM: early before a kill, quiet for a cache and a steady cgroup'
     const holder = holdMemoryIn(cgroup, Math.floor(limitMiB * 0.9), 0);
     t.teardown(() => holder.child.kill('SIGKILL'));
     await waitFor('the holder to touch its memory', () => holder.held() || null);
-    // Each scrape refreshes: the cgroup is busy from the first on; then a window of readings after the growth.
-    await waitFor('a steady estimate', async () => {
-      const { samples } = await scrape(exporter.url);
-      const growth = samples.find((s) => s.name === 'faultline_cgroup_unreclaimable_memory_growth_bytes_per_second' && s.labels.cgroup === cgroup.name);
-      return growth !== undefined && Math.abs(growth.value) < 64 * 1024;
-    });
     const v1 = cgroup.path.includes('/memory/');
     const kernel = (): number => {
       const usage = Number(readFileSync(join(cgroup.path, v1 ? 'memory.usage_in_bytes' : 'memory.current'), 'utf8').trim());
@@ -131,13 +125,26 @@ t.test('time to OOM: early before a kill, quiet for a cache and a steady cgroup'
       const p = v1 ? 'total_' : '';
       return usage - Number(stat.get(`${p}active_file`)) - Number(stat.get(`${p}inactive_file`));
     };
-    const before = kernel();
-    const { samples } = await scrape(exporter.url);
-    const after = kernel();
+    // Each scrape refreshes: the cgroup is busy from the first on. Then, once a window of readings after the growth
+    // is steady, one scrape between two readings of the kernel's files.
+    const { samples, before, after } = await waitFor('a steady estimate', async () => {
+      const before = kernel();
+      const { samples } = await scrape(exporter.url);
+      const after = kernel();
+      const growth = samples.find((s) => s.name === 'faultline_cgroup_unreclaimable_memory_growth_bytes_per_second' && s.labels.cgroup === cgroup.name);
+      return growth !== undefined && Math.abs(growth.value) < 64 * 1024 && { samples, before, after };
+    });
     const of = (name: string): number | undefined => samples.find((s) => s.name === name && s.labels.cgroup === cgroup.name)?.value;
     t.equal(of(ETA), Infinity, 'not heading for a kill');
     const shown = of('faultline_cgroup_unreclaimable_memory_bytes');
     t.ok(shown !== undefined && shown >= Math.min(before, after) - (1 << 20) && shown <= Math.max(before, after) + (1 << 20), `unreclaimable ${shown} within 1 MiB of the kernel's ${before}..${after}`);
     t.ok(Math.abs(of('faultline_cgroup_unreclaimable_memory_growth_bytes_per_second') ?? NaN) < 64 * 1024, 'growth under 64 KiB/s');
+    // The series stays: a steady cgroup's estimate does not come and go between scrapes.
+    const seen: (number | undefined)[] = [];
+    for (let i = 0; i < 4; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      seen.push((await scrape(exporter.url)).samples.find((s) => s.name === ETA && s.labels.cgroup === cgroup.name)?.value);
+    }
+    t.strictSame(seen, [Infinity, Infinity, Infinity, Infinity], 'four more scrapes, +Inf each');
   });
 });

@@ -59,6 +59,10 @@ t.test('the table keeps one window per cgroup, bounded, and forgets what is no l
   t.equal([...table.estimates()].length, 1, '/b has half a window only after 1 s');
   table.add('/b', at(1, 2 * MiB));
   t.equal([...table.estimates()].length, 2);
+  // A reading at the same time (a coarse clock) replaces the last one: the window stays.
+  table.add('/b', at(1, 3 * MiB));
+  t.equal([...table.estimates()].length, 2, 'a same-time reading keeps /b');
+  t.equal(table.estimateOf('/b')!.unreclaimableBytes, 3 * MiB, 'and is its newest');
   // A clock that went back starts the cgroup over.
   table.add('/b', at(0.2, 0));
   t.equal([...table.estimates()].length, 1, '/b starts over');

@@ -100,9 +100,12 @@ export class OomEtaTable {
   add(cgroup: string, sample: MemorySample): void {
     let list = this.samples.get(cgroup);
     if (!list) this.samples.set(cgroup, (list = []));
-    // A reading from before the last one (a clock that went back) starts the cgroup over.
-    if (list.length > 0 && sample.seconds <= list.at(-1)!.seconds) list.length = 0;
-    list.push(sample);
+    const last = list.at(-1);
+    // A reading from before the last one (a clock that went back) starts the cgroup over; one at the same
+    // time (a coarse clock, as under emulation, or two ticks run back to back) replaces it.
+    if (last && sample.seconds < last.seconds) list.length = 0;
+    if (last && sample.seconds === last.seconds) list[list.length - 1] = sample;
+    else list.push(sample);
     let drop = 0;
     while (drop < list.length - 1 && (sample.seconds - list[drop]!.seconds > this.windowSeconds || list.length - drop > this.maxSamples)) drop++;
     if (drop > 0) list.splice(0, drop);

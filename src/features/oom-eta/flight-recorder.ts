@@ -82,7 +82,7 @@ export class FlightRecorder {
       this.rings.set(cgroup, ring);
     }
     const last = ring.last;
-    if (last && reading.seconds <= last.seconds) ring.last = null; // a clock that went back: start the rates over
+    if (last && reading.seconds < last.seconds) ring.last = null; // a clock that went back: start the rates over
     if (!ring.last) {
       ring.last = reading;
       return;
