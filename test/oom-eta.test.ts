@@ -59,6 +59,11 @@ t.test('the table keeps one window per cgroup, bounded, and forgets what is no l
   t.equal([...table.estimates()].length, 1, '/b has half a window only after 1 s');
   table.add('/b', at(1, 2 * MiB));
   t.equal([...table.estimates()].length, 2);
+  // After a gap longer than the window, the two newest readings stay: an estimate over the gap, not none.
+  const gap = new OomEtaTable({ windowSeconds: 2 });
+  for (const s of [0, 0.25, 0.5, 0.75, 1]) gap.add('/g', at(s, 100 * MiB));
+  gap.add('/g', at(3.5, 100 * MiB + 5 * MiB));
+  t.equal(gap.estimateOf('/g')!.growthBytesPerSecond, (5 * MiB) / 2.5, 'the growth over the 2.5 s gap');
   // A reading at the same time (a coarse clock) replaces the last one: the window stays.
   table.add('/b', at(1, 3 * MiB));
   t.equal([...table.estimates()].length, 2, 'a same-time reading keeps /b');

@@ -106,8 +106,10 @@ export class OomEtaTable {
     if (last && sample.seconds < last.seconds) list.length = 0;
     if (last && sample.seconds === last.seconds) list[list.length - 1] = sample;
     else list.push(sample);
+    // At least the two newest stay: after a gap longer than the window (an event loop held by a slow scrape), the
+    // estimate is the growth over the gap, not none until a new window fills.
     let drop = 0;
-    while (drop < list.length - 1 && (sample.seconds - list[drop]!.seconds > this.windowSeconds || list.length - drop > this.maxSamples)) drop++;
+    while (drop < list.length - 2 && (sample.seconds - list[drop]!.seconds > this.windowSeconds || list.length - drop > this.maxSamples)) drop++;
     if (drop > 0) list.splice(0, drop);
   }
 
