@@ -1,5 +1,5 @@
 /**
- * How close a cgroup is to its memory limit, read when a scrape renders it, from the
+ * How close a cgroup is to its memory limit, read when a scrape renders it (and, for time to OOM, several times a second through LimitedMemoryFiles), from the
  * cgroup's files: usage and limit (v2 memory.current/memory.max, v1
  * memory.usage_in_bytes/memory.limit_in_bytes), limit events (v2
  * memory.events; v1 memory.failcnt and memory.oom_control), and pressure
@@ -132,23 +132,28 @@ export function statValue(text: string, key: string): number | null {
   return /^\d{1,19}$/.test(value) ? Number(value) : null;
 }
 
-/** The file pages of a memory.stat (v2 active_file + inactive_file; v1 the hierarchical total_* pair); null when either is missing. */
-export function fileBytesOf(stat: string, v1: boolean): number | null {
+/** The file LRU lists of a memory.stat (v2 active_file, inactive_file; v1 the hierarchical total_* pair); null when either is missing. */
+function fileLists(stat: string, v1: boolean): { active: number; inactive: number } | null {
   const prefix = v1 ? 'total_' : '';
   const active = statValue(stat, `${prefix}active_file`);
   const inactive = statValue(stat, `${prefix}inactive_file`);
-  return active === null || inactive === null ? null : active + inactive;
+  return active === null || inactive === null ? null : { active, inactive };
+}
+
+/** The file pages of a memory.stat: both file LRU lists; null when either is missing. */
+export function fileBytesOf(stat: string, v1: boolean): number | null {
+  const lists = fileLists(stat, v1);
+  return lists && lists.active + lists.inactive;
 }
 
 /** What the time-to-OOM sampler reads of a memory.stat; null when a key is missing. */
 export function memoryStatOf(stat: string, v1: boolean): { fileBytes: number; inactiveFileBytes: number; faults: number; majorFaults: number } | null {
   const prefix = v1 ? 'total_' : '';
-  const fileBytes = fileBytesOf(stat, v1);
-  const inactiveFileBytes = statValue(stat, `${prefix}inactive_file`);
+  const lists = fileLists(stat, v1);
   const faults = statValue(stat, `${prefix}pgfault`);
   const majorFaults = statValue(stat, `${prefix}pgmajfault`);
-  if (fileBytes === null || inactiveFileBytes === null || faults === null || majorFaults === null) return null;
-  return { fileBytes, inactiveFileBytes, faults, majorFaults };
+  if (lists === null || faults === null || majorFaults === null) return null;
+  return { fileBytes: lists.active + lists.inactive, inactiveFileBytes: lists.inactive, faults, majorFaults };
 }
 
 /** Text of files a sampler re-reads, several times a second: kept open, read from offset 0 each time (a third of the cost of opening them again). */

@@ -1,14 +1,17 @@
 /** Time to OOM: each limited busy cgroup's estimate, the memory it is based on, and that memory's growth. */
-import { familyList, type Family } from '../../metrics/family.js';
+import { familyList, perRefresh, type Family } from '../../metrics/family.js';
 import type { OomEtaTable } from './estimator.js';
 
 /** What the time-to-OOM families read of the state. */
 export interface OomEtaView {
+  readonly refreshes: number;
   readonly oomEta: OomEtaTable;
 }
 
 export function oomEtaFamilies(state: OomEtaView): Family[] {
   const { families, gauge } = familyList();
+  // The four families read the same estimates: computed once a scrape (each scrape refreshes the state first).
+  const estimates = perRefresh(state, () => [...state.oomEta.estimates()]);
   gauge(
     'faultline_cgroup_oom_eta_seconds',
     ['faultline.cgroup.oom_eta', 's'],
@@ -16,7 +19,7 @@ export function oomEtaFamilies(state: OomEtaView): Family[] {
       '+Inf when it is not growing (under 64 KiB/s), 0 at the limit. Each cgroup with a memory limit and live processes.',
     ['cgroup'],
     function* () {
-      for (const [cgroup, eta] of state.oomEta.estimates()) yield [[cgroup], eta.seconds];
+      for (const [cgroup, eta] of estimates()) yield [[cgroup], eta.seconds];
     },
   );
   gauge(
@@ -25,7 +28,7 @@ export function oomEtaFamilies(state: OomEtaView): Family[] {
     'Memory charged to the cgroup that reclaim cannot free: usage less the active and inactive file pages (v2 memory.stat; v1 total_active_file and total_inactive_file), as of the last reading.',
     ['cgroup'],
     function* () {
-      for (const [cgroup, eta] of state.oomEta.estimates()) yield [[cgroup], eta.unreclaimableBytes];
+      for (const [cgroup, eta] of estimates()) yield [[cgroup], eta.unreclaimableBytes];
     },
   );
   gauge(
@@ -34,7 +37,7 @@ export function oomEtaFamilies(state: OomEtaView): Family[] {
     'Usage less inactive file pages (the kubelet\'s working set, its eviction signal) of each cgroup with a memory limit and live processes, as of the last reading (4 a second).',
     ['cgroup'],
     function* () {
-      for (const [cgroup, eta] of state.oomEta.estimates()) if (eta.workingSetBytes !== null) yield [[cgroup], eta.workingSetBytes];
+      for (const [cgroup, eta] of estimates()) if (eta.workingSetBytes !== null) yield [[cgroup], eta.workingSetBytes];
     },
   );
   gauge(
@@ -43,7 +46,7 @@ export function oomEtaFamilies(state: OomEtaView): Family[] {
     'Growth of faultline_cgroup_unreclaimable_memory_bytes over the last 2 s (least-squares slope of its readings), the rate faultline_cgroup_oom_eta_seconds extrapolates; negative when it shrinks.',
     ['cgroup'],
     function* () {
-      for (const [cgroup, eta] of state.oomEta.estimates()) yield [[cgroup], eta.growthBytesPerSecond];
+      for (const [cgroup, eta] of estimates()) yield [[cgroup], eta.growthBytesPerSecond];
     },
   );
   return families;
