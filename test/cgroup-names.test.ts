@@ -1,13 +1,12 @@
 /* CgroupNames: ids (directory inodes) to paths over a directory tree standing in for a cgroup mount. */
 import t from 'tap';
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from './helpers/temp.js';
 import { CgroupNames } from '../src/readers/cgroups.js';
 
 function tree(teardown: (fn: () => void) => void): { root: string; ino: (path: string) => bigint } {
-  const root = mkdtempSync(join(tmpdir(), 'faultline-cgroupfs-'));
-  teardown(() => rmSync(root, { recursive: true, force: true }));
+  const root = tempDir({ teardown }, 'faultline-cgroupfs-');
   mkdirSync(join(root, 'kubepods/pod1/ctr'), { recursive: true });
   mkdirSync(join(root, 'system.slice'));
   return { root, ino: (path) => statSync(join(root, path), { bigint: true }).ino };

@@ -1,8 +1,7 @@
 /* The TypeScript mirror against bpf/faultline.h itself, compiled here with cc. */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -39,6 +38,7 @@ import {
   THREAD_EXITED,
   THREAD_INCOMPLETE,
 } from '../src/features/faults/decode.js';
+import { tempDir } from './helpers/temp.js';
 import { decodeStall } from '../src/features/stalls/decode.js';
 import { decodeFaultEvent } from '../src/features/trace/decode.js';
 import { decodeOomEvent } from '../src/features/oom/decode.js';
@@ -86,8 +86,7 @@ ${[...expected.keys()].map((expr) => `  printf("%s\\t%zu\\n", ${JSON.stringify(e
 `;
 
 t.test('every layout, size and constant contract.ts declares matches bpf/faultline.h', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'faultline-contract-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'faultline-contract-');
   writeFileSync(join(dir, 'c.c'), program);
   execFileSync('cc', ['-o', join(dir, 'c'), join(dir, 'c.c')]);
   const compiled = new Map(

@@ -1,13 +1,13 @@
 import t from 'tap';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from './helpers/temp.js';
 import { EventLog } from '../src/deliver/event-log.js';
 
 const line = (i: number): string => JSON.stringify({ i, pad: 'x'.repeat(40) }); // 58 bytes + newline
 
 t.test('writes lines, rotates by size, keeps max-files', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'faultline-log-'));
+  const dir = tempDir(t, 'faultline-log-');
   const path = join(dir, 'events.ndjson');
   const log = new EventLog({ path, maxSizeBytes: 1000, maxFiles: 3 });
   for (let i = 0; i < 100; i++) {
@@ -45,7 +45,7 @@ t.test('a write error is reported once, counted, and never thrown', async (t) =>
 });
 
 t.test('a full backlog drops and counts', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'faultline-log-'));
+  const dir = tempDir(t, 'faultline-log-');
   const log = new EventLog({ path: join(dir, 'e'), maxBacklogBytes: 200 });
   for (let i = 0; i < 10; i++) log.write(line(i)); // 59 bytes each: 4 fit
   t.equal(log.stats.droppedBacklog, 6);
@@ -58,7 +58,7 @@ t.test('a path that cannot be opened fails at once', async (t) => {
 });
 
 t.test('a batch larger than a file is split at line boundaries: no file passes max-size', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'faultline-log-'));
+  const dir = tempDir(t, 'faultline-log-');
   const path = join(dir, 'events.ndjson');
   const log = new EventLog({ path, maxSizeBytes: 1024, maxFiles: 50 });
   for (let i = 0; i < 300; i++) log.write(line(i)); // ~17.7 KB in one flush
@@ -72,7 +72,7 @@ t.test('a batch larger than a file is split at line boundaries: no file passes m
 });
 
 t.test('appending to an existing file counts what is there', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'faultline-log-'));
+  const dir = tempDir(t, 'faultline-log-');
   const path = join(dir, 'events.ndjson');
   writeFileSync(path, `${'y'.repeat(899)}\n`);
   const log = new EventLog({ path, maxSizeBytes: 1000, maxFiles: 3 });
@@ -83,7 +83,7 @@ t.test('appending to an existing file counts what is there', async (t) => {
 });
 
 t.test('created for its owner only, never through a symlink; stray old files beyond max-files removed', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'faultline-log-'));
+  const dir = tempDir(t, 'faultline-log-');
   const path = join(dir, 'events.ndjson');
   const log = new EventLog({ path, maxSizeBytes: 4096, maxFiles: 2 });
   t.equal(statSync(path).mode & 0o777, 0o600, 'mode 0600');

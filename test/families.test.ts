@@ -4,9 +4,9 @@
  * cgroup mount. Each number below follows from the records by hand.
  */
 import t from 'tap';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from './helpers/temp.js';
 import { CgroupNames } from '../src/readers/cgroups.js';
 import { FaultlineState, type KernelSource } from '../src/core/state.js';
 import { STALL_SLOTS, emptyCounts, type RegionTypeCounts } from '../src/bpf/contract.js';
@@ -28,8 +28,7 @@ const POD = '0f2c7e3a-1b2c-4d5e-8f90-123456789abc';
 const CONTAINER = 'a'.repeat(64);
 
 function cgroupTree(teardown: (fn: () => void) => void): { root: string; names: CgroupNames; ino: (path: string) => bigint } {
-  const root = mkdtempSync(join(tmpdir(), 'faultline-cgroupfs-'));
-  teardown(() => rmSync(root, { recursive: true, force: true }));
+  const root = tempDir({ teardown }, 'faultline-cgroupfs-');
   mkdirSync(join(root, `kubepods.slice/kubepods-pod${POD.replace(/-/g, '_')}.slice/cri-containerd-${CONTAINER}.scope`), { recursive: true });
   mkdirSync(join(root, 'system.slice/demo.service'), { recursive: true });
   return { root, names: new CgroupNames({ unified: root, memoryV1: null }), ino: (path) => statSync(join(root, path), { bigint: true }).ino };

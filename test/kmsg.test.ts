@@ -1,9 +1,9 @@
 /* The kernel log reader: one record per read as /dev/kmsg gives them (a FIFO stands in), OOM reports by victim pid. */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, mkdtempSync, openSync, rmSync, writeSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, constants, openSync, writeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from './helpers/temp.js';
 import { KmsgOomReports } from '../src/features/oom/kmsg.js';
 
 const kill = (pid: number, constraint = 'CONSTRAINT_MEMCG'): string =>
@@ -11,7 +11,7 @@ const kill = (pid: number, constraint = 'CONSTRAINT_MEMCG'): string =>
 
 /** A FIFO standing in for /dev/kmsg: its path, a non-blocking read end and a write end, removed after the test. */
 function fakeKmsg(teardown: (fn: () => void) => void): { path: string; reader: number; writer: number } {
-  const dir = mkdtempSync(join(tmpdir(), 'faultline-kmsg-'));
+  const dir = tempDir({ teardown }, 'faultline-kmsg-');
   const path = join(dir, 'kmsg');
   execFileSync('mkfifo', [path]);
   // The writer opens after the reader (a FIFO opened for writing without a reader fails with ENXIO).
@@ -20,7 +20,6 @@ function fakeKmsg(teardown: (fn: () => void) => void): { path: string; reader: n
   teardown(() => {
     closeSync(writer);
     closeSync(reader);
-    rmSync(dir, { recursive: true, force: true });
   });
   return { path, reader, writer };
 }
@@ -59,8 +58,7 @@ t.test('a path it cannot read says why; one that is a plain file ends each poll 
   const missing = new KmsgOomReports('/nonexistent/kmsg');
   t.match(missing.unavailable, /^\/nonexistent\/kmsg: ENOENT/);
   t.equal(missing.take(1), null);
-  const dir = mkdtempSync(join(tmpdir(), 'faultline-kmsg-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'faultline-kmsg-');
   const file = join(dir, 'log');
   writeFileSync(file, kill(7));
   // A regular file reads 0 bytes at its end instead of EAGAIN: before, the poll looped there for ever.

@@ -44,7 +44,7 @@ t.test('list then watch, scoped to the node', async (t) => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
-  const kubeconfig = writeKubeconfig(`http://127.0.0.1:${port}`);
+  const kubeconfig = writeKubeconfig(t, `http://127.0.0.1:${port}`);
   const pods = await KubePods.start({ nodeName: 'node-a', kubeconfig });
   t.teardown(async () => {
     await pods.stop();
@@ -67,7 +67,7 @@ t.test('list then watch, scoped to the node', async (t) => {
 });
 
 t.test('an unreachable API server is one clear error', async (t) => {
-  const kubeconfig = writeKubeconfig('http://127.0.0.1:1');
+  const kubeconfig = writeKubeconfig(t, 'http://127.0.0.1:1');
   await t.rejects(KubePods.start({ nodeName: 'node-a', kubeconfig }), { code: 'KUBERNETES', message: /cannot list the pods of node node-a/ });
 });
 

@@ -5,16 +5,16 @@
  */
 import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { tempDir, type Teardown } from './helpers/temp.js';
 import { ROOT, SKIP_NOT_ROOT, buildWorkload, countUserFaults, scrape, startExporter, sum, waitFor } from './helpers/live.js';
 import { createMemoryCgroup } from './helpers/cgroup.js';
 
 t.test("the event log: one process's faults and every OOM kill", { skip: SKIP_NOT_ROOT }, async (t) => {
   const workload = buildWorkload();
-  const path = join(mkdtempSync(join(tmpdir(), 'faultline-events-')), 'events.ndjson');
+  const path = join(tempDir(t, 'faultline-events-'), 'events.ndjson');
   const target = spawn('sh', ['-c', `read go && exec ${workload} anon 8`], { stdio: ['pipe', 'ignore', 'inherit'] });
   const targetExit = new Promise((resolve) => target.on('exit', resolve));
   const exporter = await startExporter([`--event-log=${path}`, `--event-log.pid=${target.pid}`]);
@@ -52,8 +52,8 @@ t.test("the event log: one process's faults and every OOM kill", { skip: SKIP_NO
 });
 
 /** Starts serve with the event log and `flags`; returns the log's page-fault records after `run` and a stop. */
-async function logWith(flags: string[], run: () => Promise<void>): Promise<{ faults: { pid: number; comm: string; address: string }[]; samples: Awaited<ReturnType<typeof scrape>>['samples'] }> {
-  const path = join(mkdtempSync(join(tmpdir(), 'faultline-events-')), 'events.ndjson');
+async function logWith(t: Teardown, flags: string[], run: () => Promise<void>): Promise<{ faults: { pid: number; comm: string; address: string }[]; samples: Awaited<ReturnType<typeof scrape>>['samples'] }> {
+  const path = join(tempDir(t, 'faultline-events-'), 'events.ndjson');
   const exporter = await startExporter([`--event-log=${path}`, ...flags]);
   try {
     await run();
@@ -72,7 +72,7 @@ t.test('--event-log.comm logs only threads with that comm', { skip: SKIP_NOT_ROO
   const workload = buildWorkload();
   const churner = `${ROOT}build/test/fl-churn`;
   if (!existsSync(churner)) symlinkSync(workload, churner);
-  const { faults } = await logWith(['--event-log.comm=fl-churn'], async () => {
+  const { faults } = await logWith(t, ['--event-log.comm=fl-churn'], async () => {
     execFileSync(workload, ['churn', '3', churner, '2'], { stdio: 'ignore' });
   });
   t.ok(faults.length >= 3 * 512, `${faults.length} faults of the three fl-churn children`);
@@ -84,7 +84,7 @@ t.test('--event-log.cgroup logs only processes in that cgroup', { skip: SKIP_NOT
   const cgroup = createMemoryCgroup(1 << 30);
   t.teardown(() => cgroup.remove());
   let inside: number[] = [];
-  const { faults } = await logWith([`--event-log.cgroup=${cgroup.name}`], async () => {
+  const { faults } = await logWith(t, [`--event-log.cgroup=${cgroup.name}`], async () => {
     const sh = spawn('sh', ['-c', `echo $$ > ${cgroup.procsFile} && exec ${workload} run anon 8`], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
     sh.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -101,7 +101,7 @@ t.test('--event-log.sample 10 logs about one in ten', { skip: SKIP_NOT_ROOT }, a
   const target = spawn('sh', ['-c', `read go && exec ${workload} anon 16`], { stdio: ['pipe', 'pipe', 'ignore'] });
   let out = '';
   target.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const { faults, samples } = await logWith([`--event-log.pid=${target.pid}`, '--event-log.sample=10'], async () => {
+  const { faults, samples } = await logWith(t, [`--event-log.pid=${target.pid}`, '--event-log.sample=10'], async () => {
     target.stdin.end('go\n');
     await new Promise((resolve) => target.on('exit', resolve));
   });
@@ -147,8 +147,7 @@ t.test("a 655,360-fault storm into the event log, inside the Helm chart's memory
   const limit = chartMemoryLimit();
   const cgroup = createMemoryCgroup(limit);
   t.teardown(() => cgroup.remove());
-  const dir = mkdtempSync(join(tmpdir(), 'faultline-events-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'faultline-events-');
   const path = join(dir, 'events.ndjson');
   const stop = join(dir, 'stop');
 

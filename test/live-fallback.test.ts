@@ -7,9 +7,8 @@
  */
 import t, { type Test } from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tempDir } from './helpers/temp.js';
 import { CLI, ROOT, SKIP_NOT_ROOT, buildWorkload, runWorkload, scrape, startExporter, sum, waitFor, type Sample } from './helpers/live.js';
 import { createMemoryCgroup, holdMemoryIn } from './helpers/cgroup.js';
 import { refusedProgram } from '../src/bpf/probe.js';
@@ -57,8 +56,7 @@ function attachedPrograms(samples: Sample[]): string[] {
 
 /** The shipped source built with one -D flag, into a directory the test removes. */
 function buildObject(t: Test, define: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'faultline-fallback-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'faultline-fallback-');
   const object = join(dir, 'refuse.bpf.o');
   execFileSync('bash', [`${ROOT}bpf/build.sh`, object, `-D${define}`], { cwd: ROOT, stdio: 'ignore' });
   return object;

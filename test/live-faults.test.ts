@@ -3,9 +3,9 @@
  * (wait4() rusage of the workload), on both tracepoint modes.
  */
 import t from 'tap';
-import { writeFileSync, rmSync, mkdtempSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
+import { tempDir } from './helpers/temp.js';
 import { attachedAgainstHeld } from './helpers/bpf-objects.js';
 import { SKIP_NOT_ROOT, buildWorkload, runWorkload, scrape, startExporter, sum, type Exporter, type Sample } from './helpers/live.js';
 
@@ -44,8 +44,7 @@ for (const mode of MODES) t.test(`page faults, exact against the kernel: ${mode.
   });
 
   t.test('a file mapped after dropping its cache, read with MADV_RANDOM', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'faultline-test-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir(t, 'faultline-test-');
     const file = join(dir, 'data');
     const pages = 2048;
     writeFileSync(file, Buffer.alloc(pages * 4096, 7));

@@ -6,9 +6,9 @@
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from './helpers/temp.js';
 import { SKIP_NOT_ROOT, buildWorkload, runWorkload, scrape, startExporter, sum, waitFor, type Sample } from './helpers/live.js';
 
 const FAMILY = 'faultline_process_page_faults_total';
@@ -25,8 +25,7 @@ t.test('a storm over --bpf.cpu-budget pauses the detail; the counts stay exact; 
   t.equal(sum(first, 'faultline_bpf_cpu_budget'), 0.01, 'the budget is exported');
   t.equal(sum(first, 'faultline_bpf_stats_enabled'), 1, 'the governor holds BPF run-time statistics on');
 
-  const dir = mkdtempSync(join(tmpdir(), 'faultline-test-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'faultline-test-');
   const stop = join(dir, 'stop');
   const storm = spawn(workload, ['run', 'storm', '64', stop], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';

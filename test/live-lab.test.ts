@@ -4,9 +4,9 @@
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir, type Teardown } from './helpers/temp.js';
 import { SKIP_NOT_ROOT, buildWorkload, startExporter, waitFor } from './helpers/live.js';
 import { createMemoryCgroup, holdMemoryIn } from './helpers/cgroup.js';
 import { readThpMode } from '../src/readers/thp.js';
@@ -20,8 +20,8 @@ interface LogRecord {
 }
 
 /** Runs `workload ARGS` under `serve --event-log --event-log.pid`; returns its stdout and its log records. */
-async function logged(args: string[], env: Record<string, string> = {}): Promise<{ stdout: string; records: LogRecord[]; pid: number }> {
-  const path = join(mkdtempSync(join(tmpdir(), 'faultline-lab-')), 'events.ndjson');
+async function logged(t: Teardown, args: string[], env: Record<string, string> = {}): Promise<{ stdout: string; records: LogRecord[]; pid: number }> {
+  const path = join(tempDir(t, 'faultline-lab-'), 'events.ndjson');
   const target = spawn('sh', ['-c', `read go && exec ${buildWorkload()} ${args.join(' ')}`], {
     stdio: ['pipe', 'pipe', 'ignore'],
     env: { ...process.env, ...env },
@@ -44,7 +44,7 @@ const within = (records: LogRecord[], [lo, hi]: [bigint, bigint]): number =>
   records.filter((r) => r.event_type === 'page_fault' && BigInt(r.address) >= lo && BigInt(r.address) < hi).length;
 
 t.test('1. fault count per allocation size: size / 4096', { skip: SKIP_NOT_ROOT }, async (t) => {
-  const { stdout, records } = await logged(['phases', '1', '10', '100']);
+  const { stdout, records } = await logged(t, ['phases', '1', '10', '100']);
   const phases = ranges(stdout);
   t.equal(phases.length, 3);
   for (const [i, mib] of [1, 10, 100].entries()) {
@@ -55,9 +55,9 @@ t.test('1. fault count per allocation size: size / 4096', { skip: SKIP_NOT_ROOT 
 t.test('2. malloc vs mmap vs MAP_POPULATE', { skip: SKIP_NOT_ROOT }, async (t) => {
   const mib = 16;
   const pages = (mib << 20) / 4096;
-  const viaMalloc = await logged(['malloc', String(mib)]);
-  const viaMmap = await logged(['anon', String(mib)]);
-  const populated = await logged(['populate', String(mib)]);
+  const viaMalloc = await logged(t, ['malloc', String(mib)]);
+  const viaMmap = await logged(t, ['anon', String(mib)]);
+  const populated = await logged(t, ['populate', String(mib)]);
   const m = within(viaMalloc.records, ranges(viaMalloc.stdout)[0]!);
   const a = within(viaMmap.records, ranges(viaMmap.stdout)[0]!);
   const p = within(populated.records, ranges(populated.stdout)[0]!);
@@ -68,7 +68,7 @@ t.test('2. malloc vs mmap vs MAP_POPULATE', { skip: SKIP_NOT_ROOT }, async (t) =
 });
 
 t.test('3. stack depth: faults climb down from the top of the address space until the rlimit', { skip: SKIP_NOT_ROOT }, async (t) => {
-  const { stdout, records } = await logged(['overflow']);
+  const { stdout, records } = await logged(t, ['overflow']);
   const [, sp, limit] = /stack (0x[0-9a-f]+) rlimit (\d+)/.exec(stdout)!;
   const top = BigInt(sp!);
   const rlimit = BigInt(limit!);
@@ -89,7 +89,7 @@ t.test('3. stack depth: faults climb down from the top of the address space unti
 
 t.test('4. OOM score: the victim is the process with the highest oom_score', { skip: SKIP_NOT_ROOT }, async (t) => {
   const workload = buildWorkload();
-  const path = join(mkdtempSync(join(tmpdir(), 'faultline-lab-')), 'events.ndjson');
+  const path = join(tempDir(t, 'faultline-lab-'), 'events.ndjson');
   const exporter = await startExporter([`--event-log=${path}`]);
   t.teardown(() => exporter.stop());
   const cgroup = createMemoryCgroup(96 << 20);
@@ -119,7 +119,7 @@ t.test('4. OOM score: the victim is the process with the highest oom_score', { s
 const mode = readThpMode();
 const noHugePages = mode === null || mode === 'never' ? `transparent huge pages are ${mode ?? 'not in this kernel'} here: no huge page can be faulted in` : false;
 t.test("the lab's 100 MiB demo with transparent huge pages: faultline sees each fault the kernel counts", { skip: SKIP_NOT_ROOT || noHugePages }, async (t) => {
-  const { stdout, records } = await logged(['malloc', '100'], { FAULTLINE_WORKLOAD_THP: mode === 'always' ? 'inherit' : 'hugepage' });
+  const { stdout, records } = await logged(t, ['malloc', '100'], { FAULTLINE_WORKLOAD_THP: mode === 'always' ? 'inherit' : 'hugepage' });
   const touched = /touched minflt (\d+) majflt (\d+) huge_kib (-?\d+)/.exec(stdout);
   if (!touched) throw new Error(`no "touched" line from the workload: ${stdout}`);
   const [kernelFaults, hugeKib] = [Number(touched[1]) + Number(touched[2]), Number(touched[3])];

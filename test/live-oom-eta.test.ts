@@ -10,8 +10,8 @@
  */
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { tempDir } from './helpers/temp.js';
 import type { HistorySample } from '../src/features/oom-eta/flight-recorder.js';
 import { join } from 'node:path';
 import { SKIP_NOT_ROOT, SLOWDOWN, buildWorkload, scrape, startExporter, waitFor, type Exporter } from './helpers/live.js';
@@ -43,8 +43,7 @@ async function watch(exporter: Exporter, cgroup: TestCgroup, command: string): P
 }
 
 t.test('time to OOM: early before a kill, quiet for a cache and a steady cgroup', { skip: SKIP_NOT_ROOT }, async (t) => {
-  const logDir = mkdtempSync(join(tmpdir(), 'faultline-eta-log-'));
-  t.teardown(() => rmSync(logDir, { recursive: true, force: true }));
+  const logDir = tempDir(t, 'faultline-eta-log-');
   const eventLog = join(logDir, 'events.ndjson');
   const exporter = await startExporter([`--event-log=${eventLog}`]);
   t.teardown(() => exporter.stop());
@@ -91,8 +90,7 @@ t.test('time to OOM: early before a kill, quiet for a cache and a steady cgroup'
   });
 
   await t.test('a page-cache fill to the limit: never below 30 s, not killed', async (t) => {
-    const dir = mkdtempSync('/var/tmp/faultline-test-eta-');
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir(t, 'faultline-test-eta-', '/var/tmp');
     const file = join(dir, 'big');
     // Written around the page cache, so that reading it in the cgroup charges the cache to the cgroup.
     const dd = spawnSync('dd', ['if=/dev/zero', `of=${file}`, 'bs=1M', `count=${LIMIT_MIB + 256}`, 'oflag=direct'], { encoding: 'utf8' });

@@ -16,8 +16,8 @@
  */
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from './helpers/temp.js';
 import { SKIP_NOT_ROOT, buildWorkload, scrape, startExporter } from './helpers/live.js';
 import { createMemoryCgroup, type TestCgroup } from './helpers/cgroup.js';
 import { SHIPPED_RULES, startPrometheus } from './helpers/prometheus.js';
@@ -53,8 +53,7 @@ interface Outcome {
 
 t.test('the pre-OOM alerts: early before every kill, quiet otherwise, earlier than the anchor', { skip: SKIP_NOT_ROOT }, async (t) => {
   const workload = buildWorkload();
-  const dir = mkdtempSync('/var/tmp/faultline-test-scenarios-');
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'faultline-test-scenarios-', '/var/tmp');
   const file = join(dir, 'big');
   // Written around the page cache, so that reading it in a cgroup charges the cache to that cgroup.
   const hot = join(dir, 'hot');

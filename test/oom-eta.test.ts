@@ -1,5 +1,6 @@
 /* Time to OOM (src/features/oom-eta/): the estimator, and the sampler over fake memory files. */
 import t from 'tap';
+import { tempDir } from './helpers/temp.js';
 import { MIN_GROWTH, OomEtaTable, estimate, slope, type MemorySample } from '../src/features/oom-eta/estimator.js';
 import { EtaSampler, MAX_OPEN } from '../src/features/oom-eta/sampler.js';
 import { FlightRecorder, type RecorderReading } from '../src/features/oom-eta/flight-recorder.js';
@@ -7,8 +8,7 @@ import { reclaimStallSeconds } from '../src/features/stalls/stall-table.js';
 import type { StallRecord } from '../src/features/stalls/decode.js';
 import { CgroupNames } from '../src/readers/cgroups.js';
 import { LimitedMemoryFiles, fileBytesOf, memoryStatOf, statValue, type LimitedMemory } from '../src/readers/memory-headroom.js';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 const MiB = 1 << 20;
@@ -93,8 +93,7 @@ t.test('memory.stat: file pages are the active and inactive file lists (v1: the 
 });
 
 t.test('the open files: read again from offset 0, the limit every N reads, an error when gone', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'faultline-memfiles-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'faultline-memfiles-');
   const write = (usage: number, limit: string, active: number): void => {
     writeFileSync(join(dir, 'memory.usage_in_bytes'), `${usage}\n`);
     writeFileSync(join(dir, 'memory.limit_in_bytes'), `${limit}\n`);

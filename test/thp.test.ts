@@ -1,8 +1,8 @@
 /* Transparent huge pages: the mode from sysfs text, and the line that explains it. */
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from './helpers/temp.js';
 import { FaultlineError } from '../src/errors.js';
 import { describeThp, parseThpMode, readThpMode } from '../src/readers/thp.js';
 
@@ -16,8 +16,7 @@ t.test('the bracketed choice', async (t) => {
 });
 
 t.test('read from a file; none where the kernel has no THP', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'faultline-thp-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'faultline-thp-');
   writeFileSync(join(dir, 'enabled'), '[always] madvise never\n');
   t.equal(readThpMode(join(dir, 'enabled')), 'always');
   t.equal(readThpMode(join(dir, 'missing')), null);

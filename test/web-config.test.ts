@@ -6,17 +6,16 @@
  */
 import t from 'tap';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
+import { tempDir } from './helpers/temp.js';
 import { BasicAuth, WebConfigError, parseWebConfig } from '../src/expose/web-config.js';
 import { bind, createApp, webGuard, type BoundServer } from '../src/expose/http.js';
 import { SKIP_NOT_ROOT, startExporter } from './helpers/live.js';
 import { startPrometheus } from './helpers/prometheus.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'faultline-webcfg-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir(t, 'faultline-webcfg-');
 const HASH = bcrypt.hashSync('s3cret', 4);
 
 /** A CA, a server certificate for 127.0.0.1 signed by it, a client certificate signed by it, and a client certificate nobody signed. */

@@ -1,11 +1,11 @@
 /** A loopback Kubernetes API server serving a recorded pod list, and kubeconfigs for it. */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tempDir, type Teardown } from './temp.js';
 
-export function writeKubeconfig(server: string): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'faultline-kube-')), 'config');
+export function writeKubeconfig(t: Teardown, server: string): string {
+  const path = join(tempDir(t, 'faultline-kube-'), 'config');
   writeFileSync(
     path,
     JSON.stringify({
@@ -42,5 +42,5 @@ export async function fakeApiServer(t: { teardown(fn: () => void): void }): Prom
     server.close();
   });
   const port = (server.address() as { port: number }).port;
-  return writeKubeconfig(`http://127.0.0.1:${port}`);
+  return writeKubeconfig(t, `http://127.0.0.1:${port}`);
 }
