@@ -9,7 +9,8 @@
  * filling its cache toward the limit is not heading for a kill. What is left
  * is anonymous memory (with no swap, nothing frees it), shared memory, and
  * the kernel's own charges. The rate is the least-squares slope of that
- * memory over the window; the estimate is the headroom (limit less that
+ * memory over the window (the readings of its last 2 s and the last one
+ * before them, so that a late tick cannot leave it too few); the estimate is the headroom (limit less that
  * memory) over the rate, +Inf when it is not growing: growth under
  * MIN_GROWTH (64 KiB/s) is not extrapolated, as over a 2 s window it cannot
  * be told from the kernel's own churn of a few pages (at 64 KiB/s a 1 GiB
@@ -106,10 +107,12 @@ export class OomEtaTable {
     if (last && sample.seconds < last.seconds) list.length = 0;
     if (last && sample.seconds === last.seconds) list[list.length - 1] = sample;
     else list.push(sample);
-    // At least the two newest stay: after a gap longer than the window (an event loop held by a slow scrape), the
-    // estimate is the growth over the gap, not none until a new window fills.
+    // Readings from before the window go, all but the newest of them: the readings always reach back to the
+    // window's start, so after a gap in the ticks (an event loop held by a slow scrape) the estimate is the growth
+    // over the gap, not none until half a window of new readings has come. The two newest always stay.
+    const start = sample.seconds - this.windowSeconds;
     let drop = 0;
-    while (drop < list.length - 2 && (sample.seconds - list[drop]!.seconds > this.windowSeconds || list.length - drop > this.maxSamples)) drop++;
+    while (drop < list.length - 2 && (list[drop + 1]!.seconds <= start || list.length - drop > this.maxSamples)) drop++;
     if (drop > 0) list.splice(0, drop);
   }
 
