@@ -46,6 +46,9 @@ t.test('every panel is described, uses the datasource variable and the variables
       'timeseries: Pages reclaimed',
       'timeseries: Memory pressure (PSI full, 10 s)',
       'row: OOM kills',
+      'timeseries: Time to OOM, by cgroup',
+      'timeseries: Unreclaimable memory growth',
+      'timeseries: Unreclaimable memory and working set, of the limit',
       'timeseries: OOM kills so far',
       'table: Latest OOM victims',
       "table: OOM victims' memory",
@@ -73,7 +76,7 @@ t.test('every panel is described, uses the datasource variable and the variables
     }
   }
   const titles = panels.map((p: Any) => p.title).join('\n');
-  for (const needed of [/by type/, /by memory region/, /Top processes/, /Top cgroups/, /Major faults/, /Access types/, /OOM kills/, /OOM victims/, /Reclaim latency/, /Lost records/, /BPF time per page fault/, /Scrape duration/]) {
+  for (const needed of [/by type/, /by memory region/, /Top processes/, /Top cgroups/, /Major faults/, /Access types/, /OOM kills/, /OOM victims/, /Reclaim latency/, /Time to OOM/, /Unreclaimable memory and working set/, /Lost records/, /BPF time per page fault/, /Scrape duration/]) {
     t.match(titles, needed, `a panel for ${needed.source}`);
   }
 });

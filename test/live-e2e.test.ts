@@ -11,10 +11,10 @@
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { tempDir } from './helpers/temp.js';
 import { SKIP_NOT_ROOT, buildWorkload, runWorkload, startExporter, waitFor, ROOT } from './helpers/live.js';
 import { createMemoryCgroup, holdMemoryIn } from './helpers/cgroup.js';
 import { RECORDED_POD, fakeApiServer } from './helpers/kube.js';
@@ -56,15 +56,15 @@ t.test('every dashboard panel and every rule gets data from a real Prometheus', 
 
   // A fault storm and major faults.
   runWorkload('anon', '200');
-  const dir = mkdtempSync(join(tmpdir(), 'faultline-test-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'faultline-test-');
   writeFileSync(join(dir, 'data'), Buffer.alloc(2048 * 4096, 7));
   runWorkload('file', join(dir, 'data'));
 
-  // An OOM kill, growing over a few scrapes (memcg reclaim runs first; the cgroup's zero histograms are scraped before it).
+  // An OOM kill, growing 10 MiB/s over several scrapes: memcg reclaim runs first, the cgroup's zero histograms are
+  // scraped before it, and its time to OOM (which needs a second of readings after the first refresh that sees it) falls.
   const oom = createMemoryCgroup(64 << 20);
   t.teardown(() => oom.remove());
-  const victim = spawn('sh', ['-c', `echo $$ > ${oom.procsFile} && exec ${buildWorkload()} grow 1024 40`], { stdio: 'ignore' });
+  const victim = spawn('sh', ['-c', `echo $$ > ${oom.procsFile} && exec ${buildWorkload()} grow 1024 100`], { stdio: 'ignore' });
   t.equal(await new Promise((resolve) => victim.on('exit', (_c, signal) => resolve(signal))), 'SIGKILL', 'the OOM victim was killed');
   await waitFor('Prometheus to scrape the kill', async () => (await prometheus.query('faultline_oom_victim_info')).result.length > 0);
   await new Promise((r) => setTimeout(r, 5000)); // a few more scrapes for every rate window

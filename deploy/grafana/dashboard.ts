@@ -163,6 +163,39 @@ const ROWS: [string, PanelSpec[]][] = [
     'OOM kills',
     [
       {
+        title: 'Time to OOM, by cgroup',
+        description:
+          'The exporter\'s own estimate, read 4 times a second: seconds until the memory each cgroup cannot reclaim (usage less its page cache) reaches its limit, at that memory\'s growth over the last 2 s. ' +
+          'Only the 10 soonest under 10 minutes are drawn: +Inf (not heading for a kill) is not. FaultlineCgroupOOMImminent fires under 25 s held for 5 s.',
+        targets: [{ expr: `bottomk(10, faultline_cgroup_oom_eta_seconds{${SC}} < 600)`, legendFormat: '{{cgroup}}' }],
+        unit: 's',
+      },
+      {
+        title: 'Unreclaimable memory growth',
+        description:
+          'The rate the time to OOM extrapolates: growth of each cgroup\'s unreclaimable memory (usage less page cache) over the last 2 s, the 10 fastest. A page-cache fill does not show here: reclaim frees clean cache before the OOM killer runs.',
+        targets: [{ expr: `topk(10, faultline_cgroup_unreclaimable_memory_growth_bytes_per_second{${SC}})`, legendFormat: '{{cgroup}}' }],
+        unit: 'Bps',
+      },
+      {
+        title: 'Unreclaimable memory and working set, of the limit',
+        description:
+          'What led to each kill (the annotations mark them): each cgroup\'s unreclaimable memory (what the time to OOM is based on) and working set (usage less inactive file, the kubelet\'s eviction signal) as a share of its limit. ' +
+          'The event log\'s oom_kill record carries the victim cgroup\'s last 30 s of the same at 1 s resolution, with fault rates, reclaim stalls and pressure (its history field).',
+        targets: [
+          {
+            expr: `faultline_cgroup_unreclaimable_memory_bytes{${SC}} / on (instance, cgroup) faultline_cgroup_memory_limit_bytes{${SC}}`,
+            legendFormat: '{{cgroup}} unreclaimable',
+          },
+          {
+            expr: `faultline_cgroup_memory_working_set_bytes{${SC}} / on (instance, cgroup) faultline_cgroup_memory_limit_bytes{${SC}}`,
+            legendFormat: '{{cgroup}} working set',
+          },
+        ],
+        unit: 'percentunit',
+        width: 24,
+      },
+      {
         title: 'OOM kills so far',
         description: 'OOM kills since each node\'s exporter started, by victim comm, cgroup and constraint (memcg: a cgroup limit; global: the whole host); each step up is a kill, and the dashboard\'s annotations mark each one with its victim.',
         targets: [{ expr: `sum by (comm, cgroup, constraint) (faultline_oom_kills_total{${SC}})`, legendFormat: '{{comm}} in {{cgroup}} ({{constraint}})' }],
