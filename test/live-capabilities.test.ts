@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { CAP, bit, capabilityNames, parseCredentials, type Credentials } from '../src/cli/capabilities.js';
 import { CLI, SKIP_NOT_ROOT, runWorkload, scrape, startCli, startExporter, sum, type Exporter } from './helpers/live.js';
+import { logRecords } from './helpers/logfmt.js';
 
 const only = (...caps: string[]): string[] => ['setpriv', `--bounding-set=-all${caps.map((c) => `,+${c}`).join('')}`, '--inh-caps=-all'];
 
@@ -120,5 +121,7 @@ t.test('a forged FAULTLINE_INHERITED_FDS is refused in one line', { skip: SKIP_N
   // Descriptor 3 is the test's own: whatever the spawned process has there (or nothing), it is not /dev/kmsg.
   const cli = startCli(['serve', '--web.listen-address=127.0.0.1:0'], [], { FAULTLINE_INHERITED_FDS: 'kmsg=3' });
   t.equal(await cli.exited, 1);
-  t.match(cli.stderr(), /^faultline: FAULTLINE_INHERITED_FDS: descriptor 3 is (not open|"[^"]+"), not \/dev\/kmsg; unset FAULTLINE_INHERITED_FDS\n$/);
+  const records = logRecords(cli.stderr());
+  t.equal(records.length, 1, 'one line');
+  t.match(records[0], { level: 'error', msg: /^FAULTLINE_INHERITED_FDS: descriptor 3 is (not open|"[^"]+"), not \/dev\/kmsg; unset FAULTLINE_INHERITED_FDS$/ });
 });

@@ -48,7 +48,7 @@ t.test("the event log: one process's faults and every OOM kill", { skip: SKIP_NO
   t.equal(sum(samples, 'faultline_event_log_records_total'), records.length, 'faultline_event_log_records_total counts them');
   t.equal(sum(samples, 'faultline_event_log_dropped_records_total'), 0);
   t.equal(sum(samples, 'faultline_ringbuf_lost_records_total'), 0);
-  t.match(exporter.stderr(), /faultline: event log: \d+ records written; dropped 0 \(writer behind\) and 0 \(write errors\); the kernel could not take 0 page-fault and 0 OOM records/);
+  t.match(exporter.stderr(), /event log: \d+ records written; dropped 0 \(writer behind\) and 0 \(write errors\); the kernel could not take 0 page-fault and 0 OOM records/);
 });
 
 /** Starts serve with the event log and `flags`; returns the log's page-fault records after `run` and a stop. */

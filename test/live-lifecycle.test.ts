@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { CLI, SKIP_NOT_ROOT, scrape, startCli, startExporter, waitFor } from './helpers/live.js';
+import { logRecords } from './helpers/logfmt.js';
 import { attachedAgainstHeld, heldBpfObjects, programsFreed, runHoldingPrograms } from './helpers/bpf-objects.js';
 
 /** A pid below pid_max that no process has now (counting down from the top, where pids are rarely in use). */
@@ -17,9 +18,9 @@ function freePid(): number {
   throw new Error('no free pid');
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv = process.env): { code: number | null; stderr: string } {
+function run(args: string[], env: NodeJS.ProcessEnv = process.env): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env, timeout: 30000 });
-  return { code: r.status, stderr: r.stderr };
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 t.test('metrics pass promtool and OpenMetrics is served on request', { skip: SKIP_NOT_ROOT }, async (t) => {
@@ -88,21 +89,46 @@ t.test('check reports every feature, detaches, and exits 0 here', { skip: SKIP_N
   t.match(nobody.stdout, /^FAIL +privileges +faultline needs CAP_BPF/m);
 });
 
+t.test('every command takes --version, --help, --log.level and --log.format', async (t) => {
+  for (const command of ['serve', 'trace', 'check']) {
+    const version = run([command, '--version']);
+    t.equal(version.code, 0, `${command} --version: exit 0`);
+    t.match(version.stdout, /^faultline \d+\.\d+\.\d+ \((revision [0-9a-f]{12}(-dirty)?, )?Node\.js v\d+\.\d+\.\d+\)\n$/, `${command} --version`);
+    const help = run([command, '--help']);
+    t.equal(help.code, 0);
+    t.match(help.stdout, /\nGeneral:\n {2}--log\.level=LEVEL +Log messages/, `${command} --help: the general flags, in their section`);
+    t.ok(help.stdout.split('\n').every((l) => l.length <= 100 || !/ /.test(l.trim())), `${command} --help: wrapped at 100 columns`);
+    // An error in the flags, logged the way the flags ask: one JSON object.
+    const json = run([command, '--log.format=json', '--nope']);
+    t.equal(json.code, 1);
+    const lines = json.stderr.trim().split('\n');
+    t.equal(lines.length, 1, `${command}: one line`);
+    t.match(JSON.parse(lines[0]!), { level: 'error', code: 'BAD_FLAG', msg: /^Unknown option '--nope'/, time: /^\d{4}-\d\d-\d\dT/ });
+  }
+  // A built checkout knows its revision.
+  const head = spawnSync('git', ['rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
+  if (head) t.match(run(['--version']).stdout, `revision ${head}`, 'the revision of this checkout');
+  t.match(run(['serve', '--log.level=loud']).stderr, /msg="--log\.level \\"loud\\" must be one of: debug, info, warn, error"/);
+});
+
 t.test('bad input: one line, non-zero exit, nothing attached', async (t) => {
   const cases: [string, string[], RegExp][] = [
-    ['unknown flag', ['serve', '--nope'], /^faultline: Unknown option '--nope'; see `faultline serve --help`\n$/],
-    ['unknown command', ['frobnicate'], /^faultline: unknown command "frobnicate"/],
-    ['bad pid', ['trace', '--pid', 'abc'], /^faultline: --pid "abc" is not a process id from 1 to \d+\n$/],
-    ['pid beyond pid_max', ['trace', '--pid', '999999999'], /^faultline: --pid "999999999" is not a process id from 1 to \d+\n$/],
-    ['no such pid', ['trace', '--pid', String(freePid())], /^faultline: --pid \d+: no such process/],
-    ['bad format', ['trace', '--format', 'xml'], /^faultline: --format "xml" must be one of: text, json\n$/],
+    ['unknown flag', ['serve', '--nope'], /^Unknown option '--nope'; see `faultline serve --help`$/],
+    ['unknown command', ['frobnicate'], /^unknown command "frobnicate"/],
+    ['bad pid', ['trace', '--pid', 'abc'], /^--pid "abc" is not a process id from 1 to \d+$/],
+    ['pid beyond pid_max', ['trace', '--pid', '999999999'], /^--pid "999999999" is not a process id from 1 to \d+$/],
+    ['no such pid', ['trace', '--pid', String(freePid())], /^--pid \d+: no such process/],
+    ['bad format', ['trace', '--format', 'xml'], /^--format "xml" must be one of: text, json$/],
     ['bad listen address', ['serve', '--web.listen-address', 'nowhere'], /is not host:port/],
     ['bad tracepoint mode', ['serve', '--bpf.tracepoints', 'kprobe'], /must be one of: auto, tp_btf, classic/],
   ];
   for (const [what, args, want] of cases) {
     const r = run(args);
     t.equal(r.code, 1, `${what}: exit 1`);
-    t.match(r.stderr, want, `${what}: ${r.stderr.trim()}`);
+    // One logfmt line at level error, the message a user acts on.
+    const records = logRecords(r.stderr);
+    t.equal(records.length, 1, `${what}: one line`);
+    t.match(records[0], { level: 'error', msg: want }, `${what}: ${r.stderr.trim()}`);
   }
   t.test('BPF object missing', { skip: SKIP_NOT_ROOT }, async (t) => {
     const r = run(['serve', '--web.listen-address=127.0.0.1:0', '--bpf.object=/nonexistent/faultline.bpf.o']);
@@ -125,6 +151,6 @@ t.test('bad input: one line, non-zero exit, nothing attached', async (t) => {
       timeout: 30000,
     });
     t.equal(r.status, 1);
-    t.match(r.stderr, /^faultline: faultline needs CAP_BPF and CAP_PERFMON \(or CAP_SYS_ADMIN\).*run it as root/);
+    t.match(logRecords(r.stderr), [{ level: 'error', msg: /^faultline needs CAP_BPF and CAP_PERFMON \(or CAP_SYS_ADMIN\).*run it as root/ }]);
   });
 });

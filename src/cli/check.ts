@@ -9,11 +9,13 @@ import { parseCgroupMounts } from '../readers/cgroups.js';
 import { FaultlineError } from '../errors.js';
 import { VMLINUX_BTF, enableBpfStats, libbpfVersion } from '../bpf/libbpf.js';
 import { Probe, describeFallback, type TracepointMode } from '../bpf/probe.js';
-import { BPF_FLAGS, bpfFlags } from './common.js';
+import { BPF_FLAGS, GENERAL_FLAGS, bpfFlags, generalFlags } from './common.js';
 import type { CheckContext } from '../core/feature.js';
 import { FEATURES } from '../core/features.js';
 import { flagHelp, parseFlags } from './flags.js';
 import { requireBpfCapabilities } from './preflight.js';
+
+const FLAGS = { ...BPF_FLAGS, ...GENERAL_FLAGS };
 
 export const CHECK_HELP = `Usage: faultline check [flags]
 
@@ -21,18 +23,15 @@ Loads and attaches every faultline program, prints one line per feature,
 detaches, and exits 0 if \`faultline serve\` can run here (1 otherwise, with
 the reason on the failing line). Optional features print "warn".
 
-Flags:
-${flagHelp(BPF_FLAGS)}
+${flagHelp(FLAGS)}
 `;
 
 type Level = 'ok' | 'warn' | 'FAIL';
 
 export async function check(argv: string[]): Promise<void> {
-  const flags = parseFlags('check', BPF_FLAGS, argv);
-  if (flags.help) {
-    process.stdout.write(CHECK_HELP);
-    return;
-  }
+  const flags = parseFlags('check', FLAGS, argv);
+  const early = generalFlags(flags, CHECK_HELP);
+  if (early !== null) return void process.stdout.write(early);
   const bpf = bpfFlags(flags);
   const failed: string[] = [];
   const line = (level: Level, feature: string, text: string): void => {

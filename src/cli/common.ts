@@ -1,12 +1,34 @@
 /** Flags and steps shared by the commands that load the kernel programs. */
 import { libbpfLog } from '../bpf/libbpf.js';
 import { DEFAULT_OBJECT_PATH, describeFallback, type FaultHook, type ProgramFallback, type TracepointMode } from '../bpf/probe.js';
-import { byteSize, oneOf, stringFlag, type FlagSpecs, type ParsedFlags } from './flags.js';
+import { booleanFlag, byteSize, oneOf, stringFlag, type FlagSpecs, type ParsedFlags } from './flags.js';
 import { FaultlineError } from '../errors.js';
+import { LOG_FORMATS, LOG_LEVELS, configureLog, log } from '../log.js';
+import { versionLine } from '../version.js';
 
 export const TRACEPOINT_MODES: readonly TracepointMode[] = ['auto', 'tp_btf', 'classic'];
 export const FAULT_HOOKS: readonly FaultHook[] = ['auto', 'tracepoint', 'perf-event'];
-const LOG_LEVELS = ['info', 'debug'] as const;
+
+/** Flags every command takes. */
+export const GENERAL_FLAGS: FlagSpecs = {
+  'log.level': { type: 'string', value: 'LEVEL', help: 'Log messages of this level and above: debug (with libbpf\'s own messages), info, warn or error', default: 'info' },
+  'log.format': { type: 'string', value: 'FORMAT', help: 'Log on stderr as logfmt or json (one object per line)', default: 'logfmt' },
+  version: { type: 'boolean', short: 'v', help: 'Print the version and exit' },
+  help: { type: 'boolean', short: 'h', help: 'Show this help' },
+};
+
+/**
+ * Applies the general flags: sets up the logger (and libbpf's messages at debug). Returns what the command
+ * prints instead of running (its help, or the version), or null to run.
+ */
+export function generalFlags(flags: ParsedFlags, help: string): string | null {
+  if (booleanFlag(flags, 'help')) return help;
+  if (booleanFlag(flags, 'version')) return `${versionLine()}\n`;
+  const level = oneOf('log.level', flags['log.level'], LOG_LEVELS);
+  configureLog(level, oneOf('log.format', flags['log.format'], LOG_FORMATS));
+  libbpfLog.sink = level === 'debug' ? (lvl, line) => log.debug(line, { source: 'libbpf', libbpf_level: lvl }) : null;
+  return null;
+}
 
 export const BPF_FLAGS: FlagSpecs = {
   'bpf.object': { type: 'string', value: 'PATH', help: 'Compiled kernel programs', default: DEFAULT_OBJECT_PATH },
@@ -28,8 +50,6 @@ export const BPF_FLAGS: FlagSpecs = {
     help: 'The page-fault ring buffer (trace, --event-log.*): a power of two from 64KiB to 1GiB. It holds what arrives while user space is away; beyond, records are counted as lost',
     default: '8MiB',
   },
-  'log.level': { type: 'string', value: 'LEVEL', help: 'info, or debug to print libbpf messages', default: 'info' },
-  help: { type: 'boolean', short: 'h', help: 'Show this help' },
 };
 
 export interface BpfFlags {
@@ -40,8 +60,6 @@ export interface BpfFlags {
 }
 
 export function bpfFlags(flags: ParsedFlags): BpfFlags {
-  const level = oneOf('log.level', flags['log.level'], LOG_LEVELS);
-  if (level === 'debug') libbpfLog.sink = (lvl, line) => process.stderr.write(`libbpf ${lvl}: ${line}\n`);
   return {
     objectPath: stringFlag(flags, 'bpf.object') ?? '',
     tracepoints: oneOf('bpf.tracepoints', flags['bpf.tracepoints'], TRACEPOINT_MODES),
@@ -59,9 +77,9 @@ export function ringSize(flag: string, value: ParsedFlags[string]): number {
   return bytes;
 }
 
-/** One stderr line per tp_btf program the kernel refused: why, what runs instead, and what that costs. */
+/** One warning per tp_btf program the kernel refused: why, what runs instead, and what that costs. */
 export function reportFallbacks(fallbacks: readonly ProgramFallback[]): void {
-  for (const f of fallbacks) process.stderr.write(`faultline: ${describeFallback(f)}\n`);
+  for (const f of fallbacks) log.warn(describeFallback(f));
 }
 
 /** Runs cleanup once on SIGINT or SIGTERM, then exits 0. */
@@ -75,7 +93,7 @@ export function onShutdown(cleanup: () => Promise<void> | void): void {
       .then(
         () => process.exit(0),
         (err: unknown) => {
-          process.stderr.write(`faultline: error while stopping: ${(err as Error).message}\n`);
+          log.error(`error while stopping: ${(err as Error).message}`);
           process.exit(1);
         },
       );

@@ -43,14 +43,67 @@ export function parseFlags(command: string, specs: FlagSpecs, argv: string[]): P
   return out;
 }
 
-export function flagHelp(specs: FlagSpecs): string {
-  const rows = Object.entries(specs).map(([name, s]) => {
+/** Section titles of the help, by a flag's first name part (`web` of --web.listen-address); the order is the specs'. */
+const SECTIONS: Record<string, string> = {
+  '': 'Flags',
+  web: 'Web server',
+  processes: 'Processes',
+  cgroups: 'Cgroups',
+  groups: 'Cgroups',
+  'event-log': 'Event log',
+  kubernetes: 'Kubernetes',
+  otlp: 'OTLP push',
+  collector: 'Collectors',
+  bpf: 'BPF programs',
+  maps: 'BPF programs',
+  privileges: 'Privileges',
+  log: 'General',
+  general: 'General',
+};
+
+/** The section a flag's help is under. */
+function sectionOf(name: string): string {
+  if (name === 'version' || name === 'help') return SECTIONS.general!;
+  if (name === 'keep-capabilities') return SECTIONS.privileges!;
+  const key = name.replace(/^no-/, '').split('.')[0]!;
+  return SECTIONS[name.includes('.') || key === 'event-log' ? key : ''] ?? key;
+}
+
+/** `text` in lines of at most `width` characters (a longer word stays whole). */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+/** The flags' help, in titled sections, each description wrapped beside its flag to `width` columns in all. */
+export function flagHelp(specs: FlagSpecs, width = 100): string {
+  const sections = new Map<string, (readonly [string, string])[]>();
+  for (const [name, s] of Object.entries(specs)) {
     const left = `  ${s.short ? `-${s.short}, ` : ''}--${name}${s.type === 'string' ? `=${s.value ?? 'VALUE'}` : ''}${s.multiple ? ' …' : ''}`;
     const def = s.default !== undefined ? ` (default: ${s.default})` : '';
-    return [left, `${s.help}${def}`] as const;
-  });
-  const width = Math.max(...rows.map(([l]) => l.length)) + 2;
-  return rows.map(([l, r]) => l.padEnd(width) + r).join('\n');
+    const section = sectionOf(name);
+    if (!sections.has(section)) sections.set(section, []);
+    sections.get(section)!.push([left, `${s.help}${def}`]);
+  }
+  const column = Math.min(36, Math.max(...[...sections.values()].flat().map(([l]) => l.length)) + 2);
+  const out: string[] = [];
+  for (const [title, rows] of sections) {
+    out.push(`${out.length ? '\n' : ''}${title}:`);
+    for (const [left, help] of rows) {
+      const text = wrap(help, Math.max(30, width - column));
+      const first = left.length + 2 <= column ? [`${left.padEnd(column)}${text.shift() ?? ''}`] : [left];
+      out.push(...first, ...text.map((l) => ' '.repeat(column) + l));
+    }
+  }
+  return out.join('\n');
 }
 
 type FlagValue = string | boolean | string[] | undefined;

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /** faultline's entry point: dispatches to a command and turns errors into one line. */
 import { FaultlineError } from '../errors.js';
-import { packageVersion } from '../version.js';
+import { LOG_FORMATS, LOG_LEVELS, configureLog, log, type LogFormat, type LogLevel } from '../log.js';
+import { versionLine } from '../version.js';
 import { CHECK_HELP, check } from './check.js';
 import { serve } from './serve.js';
 import { SERVE_HELP } from './serve-config.js';
@@ -15,11 +16,31 @@ Commands:
   check   Attach everything, report each feature, detach: can faultline run here?
   help    Show help for a command: faultline help trace
 
-faultline --version prints the version.
+Every command takes --log.level, --log.format, --version and --help.
 `;
+
+/**
+ * --log.level and --log.format as given, before a command parses its flags: so that an error in the flags
+ * is already logged the way they ask. Values that are not valid are left for the command to reject.
+ */
+function earlyLogFlags(argv: readonly string[]): void {
+  const value = (name: string): string | undefined => {
+    const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+    if (i < 0) return undefined;
+    const arg = argv[i]!;
+    return arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[i + 1];
+  };
+  const level = value('log.level');
+  const format = value('log.format');
+  configureLog(
+    (LOG_LEVELS as readonly string[]).includes(level ?? '') ? (level as LogLevel) : 'info',
+    (LOG_FORMATS as readonly string[]).includes(format ?? '') ? (format as LogFormat) : 'logfmt',
+  );
+}
 
 async function main(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;
+  earlyLogFlags(argv);
   if (first === 'trace' || first === 'check' || first === 'help') {
     // `faultline trace | head`: a closed pipe ends the command (and detaches), it is not a crash.
     process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -27,7 +48,7 @@ async function main(argv: string[]): Promise<void> {
     });
   }
   if (first === undefined || first.startsWith('-')) {
-    if (first === '--version' || first === '-v') return void process.stdout.write(`faultline ${packageVersion()}\n`);
+    if (first === '--version' || first === '-v') return void process.stdout.write(`${versionLine()}\n`);
     if (first === '--help' || first === '-h') return void process.stdout.write(USAGE + '\n' + SERVE_HELP);
     return serve(argv);
   }
@@ -49,10 +70,10 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof FaultlineError) {
-    process.stderr.write(`faultline: ${err.message}\n`);
-    for (const line of err.detail) process.stderr.write(`  libbpf: ${line}\n`);
+    log.error(err.message, { code: err.code });
+    for (const line of err.detail) log.error(line, { source: 'libbpf' });
   } else {
-    process.stderr.write(`faultline: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    log.error(`unexpected error: ${(err as Error).message}`, { stack: (err as Error).stack ?? String(err) });
   }
   process.exit(1);
 });

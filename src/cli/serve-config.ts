@@ -10,7 +10,7 @@ import { FaultlineError } from '../errors.js';
 import { DEFAULT_THREAD_SLOTS } from '../bpf/probe.js';
 import { DEFAULT_LIMITS, parseListenAddress, type ListenAddress } from '../expose/http.js';
 import { OtlpConfigError, resolveOtlpConfig, type OtlpConfig } from '../expose/otlp-config.js';
-import { BPF_FLAGS, bpfFlags, type BpfFlags } from './common.js';
+import { BPF_FLAGS, GENERAL_FLAGS, bpfFlags, type BpfFlags } from './common.js';
 import {
   booleanFlag,
   byteSize,
@@ -26,8 +26,7 @@ import {
   processId,
   stringFlag,
   wholeNumber,
-  type FlagSpecs,
-} from './flags.js';
+  type FlagSpecs, type ParsedFlags } from './flags.js';
 
 export const DEFAULT_PORT = 10190;
 
@@ -110,6 +109,7 @@ export const SERVE_FLAGS: FlagSpecs = {
   },
   'maps.refresh-interval': { type: 'string', value: 'DURATION', help: 'Also read the kernel maps this often between scrapes, to fold exited processes', default: '10s' },
   ...BPF_FLAGS,
+  ...GENERAL_FLAGS,
 };
 
 /** --collector.NAME and --no-collector.NAME for each collector, on by default. */
@@ -127,7 +127,6 @@ export const SERVE_HELP = `Usage: faultline [serve] [flags]
 Loads faultline's BPF programs and serves page-fault and OOM-kill metrics
 for Prometheus. Needs root (or CAP_BPF and CAP_PERFMON).
 
-Flags:
 ${flagHelp(SERVE_FLAGS)}
 `;
 
@@ -181,7 +180,11 @@ export interface ServeConfig {
 /** The configuration `argv` asks for, or null for --help. Throws FaultlineError('BAD_FLAG') with one line on bad input. */
 export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ServeConfig | null {
   const flags = parseFlags('serve', SERVE_FLAGS, argv);
-  if (flags.help) return null;
+  return flags.help || flags.version ? null : serveConfigOf(flags, env);
+}
+
+/** The configuration the parsed flags ask for (--help and --version already handled). */
+export function serveConfigOf(flags: ParsedFlags, env: NodeJS.ProcessEnv = process.env): ServeConfig {
   const address = parseListenAddress(stringFlag(flags, 'web.listen-address') ?? '');
   const telemetryPath = stringFlag(flags, 'web.telemetry-path') ?? '';
   if (!/^\/[A-Za-z0-9._~/-]{1,200}$/.test(telemetryPath) || telemetryPath === '/healthz') {

@@ -19,13 +19,15 @@ import { Probe } from '../bpf/probe.js';
 import { DEFAULT_LIMITS, bind, createApp, webGuard } from '../expose/http.js';
 import { createExposition, createFamilies } from '../expose/metrics.js';
 import type { OtlpStats } from '../expose/otlp.js';
-import { DRAIN_BATCH, onShutdown, reportFallbacks, startDraining } from './common.js';
+import { DRAIN_BATCH, generalFlags, onShutdown, reportFallbacks, startDraining } from './common.js';
+import { parseFlags } from './flags.js';
+import { log } from '../log.js';
 import { EventLog } from '../deliver/event-log.js';
 import { formatJson, oomKillExtras, pageFaultExtras } from '../deliver/trace-format.js';
 import { startGovernor } from './governor.js';
 import { dropCapabilities } from './least-privilege.js';
 import { requireBpfCapabilities } from './preflight.js';
-import { SERVE_HELP, parseServeConfig } from './serve-config.js';
+import { SERVE_FLAGS, SERVE_HELP, serveConfigOf } from './serve-config.js';
 
 /** Resource attributes of the pod faultline runs in, from the downward API's variables (the Helm chart sets them). */
 function kubernetesResource(node: string | undefined): Record<string, string> {
@@ -39,15 +41,14 @@ function kubernetesResource(node: string | undefined): Record<string, string> {
 }
 
 export async function serve(argv: string[]): Promise<void> {
-  const config = parseServeConfig(argv);
-  if (!config) {
-    process.stdout.write(SERVE_HELP);
-    return;
-  }
+  const flags = parseFlags('serve', SERVE_FLAGS, argv);
+  const early = generalFlags(flags, SERVE_HELP);
+  if (early !== null) return void process.stdout.write(early);
+  const config = serveConfigOf(flags);
   const { address, bpf, collectors, cpuBudget } = config;
   const faultDetail = collectors['fault-detail'];
   requireBpfCapabilities();
-  const guard = webGuard(config.webConfigFile, (line) => process.stderr.write(`faultline: ${line}\n`));
+  const guard = webGuard(config.webConfigFile, (line) => log.info(line));
   let governs = faultDetail && cpuBudget > 0;
   // Everything it needs beyond CAP_BPF and CAP_PERFMON is a descriptor opened here; then it runs without it.
   const inherited = dropCapabilities({
@@ -56,7 +57,7 @@ export async function serve(argv: string[]): Promise<void> {
     readsTracefs: !(bpf.tracepoints === 'tp_btf' && bpf.faultHook === 'perf-event' && !collectors.stalls),
     kmsg: collectors.oom,
     bpfStats: config.bpfStats || governs,
-    log: (line) => process.stderr.write(`faultline: ${line}\n`),
+    log: (line) => log.info(line),
   });
   // The port first: one in use is found before anything is loaded into the kernel.
   const bound = await bind(address, { ...DEFAULT_LIMITS, maxConnections: config.maxConnections }, guard);
@@ -70,8 +71,8 @@ export async function serve(argv: string[]): Promise<void> {
       // Without CAP_SYS_ADMIN the statistics cannot be held; they may be on host-wide already.
       if (!bpfStatsOnHostWide()) {
         governs = false;
-        process.stderr.write(
-          `faultline: the overhead governor is off: ${(err as Error).message}; grant CAP_SYS_ADMIN, set kernel.bpf_stats_enabled=1, or pass --bpf.cpu-budget=0 to silence this\n`,
+        log.warn(
+          `the overhead governor is off: ${(err as Error).message}; grant CAP_SYS_ADMIN, set kernel.bpf_stats_enabled=1, or pass --bpf.cpu-budget=0 to silence this`,
         );
       }
     }
@@ -80,13 +81,13 @@ export async function serve(argv: string[]): Promise<void> {
   const logged = config.eventLog;
   if (logged) {
     try {
-      eventLog = new EventLog({ path: logged.path, maxSizeBytes: logged.maxSizeBytes, maxFiles: logged.maxFiles, onError: (m) => process.stderr.write(`faultline: ${m}\n`) });
+      eventLog = new EventLog({ path: logged.path, maxSizeBytes: logged.maxSizeBytes, maxFiles: logged.maxFiles, onError: (m) => log.error(m) });
     } catch (err) {
       throw new FaultlineError('EVENT_LOG', `cannot open the event log ${logged.path}: ${(err as Error).message}`);
     }
   }
   const kmsg = collectors.oom ? new KmsgOomReports(undefined, inherited.kmsg) : null;
-  if (kmsg?.unavailable) process.stderr.write(`faultline: cannot read the kernel log (${kmsg.unavailable}): OOM kills will have constraint="unknown"\n`);
+  if (kmsg?.unavailable) log.warn(`cannot read the kernel log (${kmsg.unavailable}): OOM kills will have constraint="unknown"`);
   const probe = Probe.start({
     objectPath: bpf.objectPath,
     tracepoints: bpf.tracepoints,
@@ -133,7 +134,7 @@ export async function serve(argv: string[]): Promise<void> {
     ),
   );
   probe.readRing('fault_events', faultRecords((fault) => eventLog?.write(formatJson(fault, pageFaultExtras(fault, state.cgroups.pathOf(fault))))));
-  const governor = governs ? startGovernor(probe, cpuBudget, (line) => process.stderr.write(`faultline: ${line}\n`)) : null;
+  const governor = governs ? startGovernor(probe, cpuBudget, (line) => log.info(line)) : null;
   if (config.kubernetes) {
     try {
       pods = await KubePods.start(config.kubernetes);
@@ -201,18 +202,16 @@ export async function serve(argv: string[]): Promise<void> {
     } catch (err) {
       throw new FaultlineError('OTLP', `cannot set up the OTLP exporter: ${(err as Error).message}; check the --otlp.* flags and OTEL_* variables`);
     }
-    process.stderr.write(
-      `faultline: pushing metrics over OTLP (${otlpConfig.protocol}, ${otlpConfig.temporality}) to ${otlpConfig.url} every ${otlpConfig.intervalMs / 1000} s\n`,
-    );
+    log.info(`pushing metrics over OTLP (${otlpConfig.protocol}, ${otlpConfig.temporality}) to ${otlpConfig.url} every ${otlpConfig.intervalMs / 1000} s`);
   }
   reportFallbacks(probe.fallbacks);
   const programs = probe.programs.map((p) => p.attachPoint).join(', ');
   const local = server.address();
   const port = typeof local === 'object' && local ? local.port : address.port;
   const host = address.host.includes(':') ? `[${address.host}]` : address.host;
-  process.stderr.write(
-    `faultline: serving ${bound.tls ? 'https' : 'http'}://${host}:${port}${config.telemetryPath} (${probe.describeTracepoints()}, fault hook ${probe.faultHook}` +
-      `${probe.faultDetail ? (governor ? `, fault detail governed by --bpf.cpu-budget=${cpuBudget}` : '') : ', fault-detail off'}; attached ${programs})\n`,
+  log.info(
+    `serving ${bound.tls ? 'https' : 'http'}://${host}:${port}${config.telemetryPath} (${probe.describeTracepoints()}, fault hook ${probe.faultHook}` +
+      `${probe.faultDetail ? (governor ? `, fault detail governed by --bpf.cpu-budget=${cpuBudget}` : '') : ', fault-detail off'}; attached ${programs})`,
   );
   const listening = server;
   onShutdown(async () => {
@@ -235,9 +234,9 @@ export async function serve(argv: string[]): Promise<void> {
     if (eventLog) {
       await eventLog.close();
       const s = eventLog.stats;
-      process.stderr.write(
-        `faultline: event log: ${s.records} records written; dropped ${s.droppedBacklog} (writer behind) and ${s.droppedWriteError} (write errors); ` +
-          `the kernel could not take ${lost.fault_events} page-fault and ${lost.oom_events} OOM records\n`,
+      log.info(
+        `event log: ${s.records} records written; dropped ${s.droppedBacklog} (writer behind) and ${s.droppedWriteError} (write errors); ` +
+          `the kernel could not take ${lost.fault_events} page-fault and ${lost.oom_events} OOM records`,
       );
     }
   });

@@ -4,7 +4,8 @@ import { Probe } from '../bpf/probe.js';
 import { LineBuffer, TRACE_FORMATS, formatEvent, type KernelEvent } from '../deliver/trace-format.js';
 import { oomRecords } from '../features/oom/decode.js';
 import { faultRecords } from '../features/trace/decode.js';
-import { BPF_FLAGS, bpfFlags, onShutdown, reportFallbacks, startDraining } from './common.js';
+import { BPF_FLAGS, GENERAL_FLAGS, bpfFlags, generalFlags, onShutdown, reportFallbacks, startDraining } from './common.js';
+import { log } from '../log.js';
 import { flagHelp, oneOf, parseFlags, positiveInt, processId, type FlagSpecs } from './flags.js';
 import { requireBpfCapabilities, threadGroupOf } from './preflight.js';
 import { describeThp, readThpMode } from '../readers/thp.js';
@@ -17,6 +18,7 @@ const FLAGS: FlagSpecs = {
   format: { type: 'string', short: 'f', value: 'FORMAT', help: 'text or json (one object per line)', default: 'text' },
   'drain-interval': { type: 'string', value: 'MS', help: 'Read the ring buffers every MS milliseconds', default: '5' },
   ...BPF_FLAGS,
+  ...GENERAL_FLAGS,
 };
 
 export const TRACE_HELP = `Usage: faultline trace [--pid PID] [--format text|json] [flags]
@@ -26,7 +28,6 @@ Streams OOM kills (always) and the page faults of one process (--pid) live:
   [OOM_KILL] pid=6100 comm=stress-ng
 Stops on Ctrl-C (SIGINT) or SIGTERM and prints how many records were lost.
 
-Flags:
 ${flagHelp(FLAGS)}
 `;
 
@@ -41,10 +42,8 @@ function thpMode(): ReturnType<typeof readThpMode> {
 
 export async function trace(argv: string[]): Promise<void> {
   const flags = parseFlags('trace', FLAGS, argv);
-  if (flags.help) {
-    process.stdout.write(TRACE_HELP);
-    return;
-  }
+  const early = generalFlags(flags, TRACE_HELP);
+  if (early !== null) return void process.stdout.write(early);
   const format = oneOf('format', flags.format, TRACE_FORMATS);
   const drainMs = positiveInt('drain-interval', flags['drain-interval'], 'a number of milliseconds', 60000);
   let pid = 0;
@@ -53,7 +52,7 @@ export async function trace(argv: string[]): Promise<void> {
     const tgid = threadGroupOf(pid);
     if (tgid === null) throw new FaultlineError('NO_SUCH_PROCESS', `--pid ${pid}: no such process; check the pid (ps -e)`);
     if (tgid !== pid) {
-      process.stderr.write(`faultline: ${pid} is a thread of process ${tgid}; tracing process ${tgid}\n`);
+      log.info(`${pid} is a thread of process ${tgid}; tracing process ${tgid}`);
       pid = tgid;
     }
   }
@@ -82,12 +81,12 @@ export async function trace(argv: string[]): Promise<void> {
   // and what the ring cannot hold is counted as lost.
   reportFallbacks(probe.fallbacks);
   // The lab's counts assume 4 KiB faults: say so where a huge page takes 512 of them at once.
-  if (pid > 0 && thpMode() === 'always') process.stderr.write(`faultline: ${describeThp('always')}\n`);
+  if (pid > 0 && thpMode() === 'always') log.info(describeThp('always'));
   const stopDraining = startDraining((max) => process.stdout.writableLength < STDOUT_BACKLOG_BYTES && probe.drain(max), flush, drainMs, true);
-  process.stderr.write(
+  log.info(
     pid > 0
-      ? `faultline: tracing page faults of pid ${pid} and all OOM kills (${probe.describeTracepoints()}, fault hook ${probe.faultHook}); Ctrl-C to stop\n`
-      : 'faultline: no --pid given: streaming OOM kills only (page faults of every process would flood the terminal; add --pid PID)\n',
+      ? `tracing page faults of pid ${pid} and all OOM kills (${probe.describeTracepoints()}, fault hook ${probe.faultHook}); Ctrl-C to stop`
+      : 'no --pid given: streaming OOM kills only (page faults of every process would flood the terminal; add --pid PID)',
   );
   onShutdown(async () => {
     stopDraining();
@@ -97,10 +96,7 @@ export async function trace(argv: string[]): Promise<void> {
     flush();
     await new Promise<void>((resolve) => (process.stdout.writableLength === 0 ? resolve() : process.stdout.once('drain', () => resolve())));
     const lostTotal = lost.fault_events + lost.oom_events;
-    process.stderr.write(
-      lostTotal > 0n || errors > 0
-        ? `faultline: lost ${lost.fault_events} page-fault and ${lost.oom_events} OOM records (ring buffer full); ${errors} failed to decode\n`
-        : 'faultline: no records lost\n',
-    );
+    if (lostTotal > 0n || errors > 0) log.warn(`lost ${lost.fault_events} page-fault and ${lost.oom_events} OOM records (ring buffer full); ${errors} failed to decode`);
+    else log.info('no records lost');
   });
 }

@@ -32,6 +32,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { labelObject, type Family, type HistogramFamily } from '../metrics/family.js';
 import type { OtlpConfig } from './otlp-config.js';
+import { log } from '../log.js';
 
 /** Export outcomes, shown as faultline_otlp_exports_total. */
 export interface OtlpStats {
@@ -121,7 +122,7 @@ export class OtlpPush {
 
   constructor(options: OtlpPushOptions) {
     const { config, families, stats } = options;
-    const log = options.log ?? ((line: string) => process.stderr.write(`faultline: ${line}\n`));
+    const logLine = options.log ?? ((line: string) => log.warn(line));
     const resource = resourceFromAttributes({
       'service.name': 'faultline',
       'service.version': options.version,
@@ -155,7 +156,7 @@ export class OtlpPush {
     const producer = new HistogramProducer(histograms, config.temporality === 'cumulative' ? AggregationTemporality.CUMULATIVE : AggregationTemporality.DELTA, startTime, fresh);
 
     const reader = new PeriodicExportingMetricReader({
-      exporter: new ReportingExporter(inner, config.url, stats, log),
+      exporter: new ReportingExporter(inner, config.url, stats, logLine),
       exportIntervalMillis: config.intervalMs,
       exportTimeoutMillis: config.intervalMs,
       metricProducers: [producer],
