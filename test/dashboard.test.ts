@@ -12,13 +12,17 @@ t.test('the committed JSON is what dashboard.ts generates', async (t) => {
   t.strictSame(committed, dashboard(), 'run `npm run dashboard` and commit deploy/grafana/faultline.json');
 });
 
-t.test('importable: __inputs, a datasource variable, instance/node/cgroup/pod variables', async (t) => {
+t.test('importable: __inputs, a datasource variable, cluster/job/instance/node/namespace/pod/cgroup variables', async (t) => {
   t.match(committed.__inputs, [{ name: 'DS_PROMETHEUS', type: 'datasource', pluginId: 'prometheus' }]);
   const vars = new Map<string, Any>(committed.templating.list.map((v: Any) => [v.name, v]));
   t.equal(vars.get('datasource')?.type, 'datasource');
   t.equal(vars.get('datasource')?.query, 'prometheus');
   t.equal(vars.get('datasource')?.current.value, '${DS_PROMETHEUS}', 'the import input fills the datasource variable');
-  for (const name of ['instance', 'node', 'cgroup', 'pod']) {
+  t.strictSame(
+    committed.templating.list.map((v: Any) => v.name),
+    ['datasource', 'cluster', 'job', 'instance', 'node', 'namespace', 'pod', 'cgroup'],
+  );
+  for (const name of ['cluster', 'job', 'instance', 'node', 'namespace', 'pod', 'cgroup']) {
     t.equal(vars.get(name)?.type, 'query', `variable ${name}`);
     t.equal(vars.get(name)?.allValue, '.*', `${name}: "All" matches series without the label too`);
   }
@@ -69,7 +73,11 @@ t.test('every panel is described, uses the datasource variable and the variables
     t.equal(p.datasource.uid, '${datasource}', `${p.title}: datasource variable`);
     for (const target of p.targets) {
       t.equal(target.datasource.uid, '${datasource}');
-      t.match(target.expr, /instance=~"\$instance"/, `${p.title}: filtered by $instance`);
+      for (const v of ['cluster', 'job', 'instance', 'node']) t.match(target.expr, `${v}=~"$${v}"`, `${p.title}: filtered by $${v}`);
+      // Per-workload data (a cgroup label) follows the namespace and pod variables; per-process series have no cgroup.
+      if (target.expr.includes('cgroup=~"$cgroup"')) {
+        t.match(target.expr, 'namespace=~"$namespace",pod=~"$pod"', `${p.title}: filtered by $namespace and $pod`);
+      }
       for (const m of target.expr.matchAll(/\b(rate|increase)\([^[]*\[([^\]]+)\]/g)) {
         t.equal(m[2], '$__rate_interval', `${p.title}: ${m[1]} over $__rate_interval`);
       }

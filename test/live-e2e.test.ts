@@ -31,15 +31,17 @@ const CANNOT_PRODUCE: Record<string, string> = {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
 
-const substitute = (expr: string): string =>
-  expr.replace(/\$__rate_interval/g, '4s').replace(/\$(instance|node|cgroup|pod)\b/g, '.*');
+/** A dashboard expression with every variable at All, or at the values given. */
+const substitute = (expr: string, values: Record<string, string> = {}): string =>
+  expr.replace(/\$__rate_interval/g, '4s').replace(/\$(cluster|job|instance|node|namespace|pod|cgroup)\b/g, (_, name: string) => values[name] ?? '.*');
 
 t.test('every dashboard panel and every rule gets data from a real Prometheus', { skip: SKIP_NOT_ROOT }, async (t) => {
   const started = Date.now() / 1000;
   const kubeconfig = await fakeApiServer(t);
   const exporter = await startExporter(['--bpf.stats', '--kubernetes.enabled', `--kubernetes.node-name=${RECORDED_POD.nodeName}`, `--kubernetes.kubeconfig=${kubeconfig}`]);
   t.teardown(() => exporter.stop());
-  const prometheus = await startPrometheus([exporter.url], [readFileSync(SHIPPED_RULES, 'utf8')]);
+  // A cluster label, as a multi-cluster Prometheus adds: the dashboard's cluster variable reads it.
+  const prometheus = await startPrometheus([exporter.url], [readFileSync(SHIPPED_RULES, 'utf8')], ['relabel_configs:', '  - target_label: cluster', '    replacement: e2e']);
   t.teardown(() => prometheus.stop());
 
   // A pod's cgroup (the recorded API server names it) with a limit and a live process: headroom, cgroup info.
@@ -91,6 +93,15 @@ t.test('every dashboard panel and every rule gets data from a real Prometheus', 
       }
     }
   }
+  // The pod variable narrows per-workload panels to that pod's cgroups; All keeps the cgroups that run no workload too.
+  const topCgroups = dashboard.panels.find((p: Any) => p.title === 'Top cgroups').targets[0].expr as string;
+  const cgroupsOf = async (values: Record<string, string>): Promise<string[]> => (await range(substitute(topCgroups, values))).map((r) => r.metric.cgroup!);
+  const all = await cgroupsOf({});
+  const onePod = await cgroupsOf({ pod: RECORDED_POD.pod, namespace: '.+' });
+  t.strictSame(onePod, [pod.name], `pod ${RECORDED_POD.pod}: its cgroup alone`);
+  t.ok(all.includes(pod.name) && all.some((c) => !c.includes('kubepods')), `All: ${all.length} cgroups, workloads and the rest`);
+  t.strictSame(await cgroupsOf({ pod: 'no-such-pod' }), [], 'a pod that is not there: nothing');
+
   for (const v of dashboard.templating.list.filter((x: Any) => x.type === 'query')) {
     const [, selector, label] = /^label_values\((.+), (\w+)\)$/.exec(v.query.query)!;
     const { result } = await prometheus.query(substitute(selector!));

@@ -6,11 +6,27 @@
  * test/live-e2e.test.ts that every target returns data from a real Prometheus.
  */
 
-/** Every selector carries these: the instance and node variables. */
-const S = 'instance=~"$instance",node=~"$node"';
+/** Every selector carries these: the cluster, job, instance and node variables. */
+const S = 'cluster=~"$cluster",job=~"$job",instance=~"$instance",node=~"$node"';
 /** ... and cgroup-labelled families the cgroup variable. */
 const SC = `${S},cgroup=~"$cgroup"`;
 const RI = '$__rate_interval';
+/** The namespace and pod variables, as matchers. */
+const NP = 'namespace=~"$namespace",pod=~"$pod"';
+
+/**
+ * A per-cgroup expression (with instance and cgroup labels) kept to the selected namespaces and pods:
+ * the cgroups faultline_cgroup_info names in them and, while both variables match any value (All), also
+ * the cgroups that run no workload (no faultline_cgroup_info: system services, the root, "[other]").
+ * The second branch's condition is a series with no pod or namespace label matching the variables,
+ * which it does only when they match the empty value.
+ */
+export function workloads(expr: string): string {
+  return (
+    `(${expr} and on (instance, cgroup) faultline_cgroup_info{${S},${NP}})` +
+    ` or (${expr} unless on (instance, cgroup) faultline_cgroup_info{${S}} and on () count(faultline_build_info{${S},${NP}}) > 0)`
+  );
+}
 
 export interface Target {
   expr: string;
@@ -56,7 +72,7 @@ const ROWS: [string, PanelSpec[]][] = [
       {
         title: 'Major faults by cgroup',
         description: 'Major faults per second in the 10 busiest cgroups: pages read back from disk. A sustained rate is thrashing (FaultlineMajorFaultStorm fires above 500/s).',
-        targets: [{ expr: `topk(10, sum by (cgroup) (rate(faultline_cgroup_page_faults_total{${SC},type="major"}[${RI}])))`, legendFormat: '{{cgroup}}' }],
+        targets: [{ expr: `topk(10, sum by (cgroup) (${workloads(`rate(faultline_cgroup_page_faults_total{${SC},type="major"}[${RI}])`)}))`, legendFormat: '{{cgroup}}' }],
         unit: 'ops',
       },
       {
@@ -68,14 +84,14 @@ const ROWS: [string, PanelSpec[]][] = [
       },
       {
         title: 'Top processes',
-        description: 'The 10 processes with the most page faults per second (of the --processes.max busiest each node exports), by node, pid and comm.',
+        description: 'The 10 processes with the most page faults per second (of the --processes.max busiest each node exports), by node, pid and comm. Per-process series carry no cgroup, so the cgroup, namespace and pod variables do not narrow this panel: Top cgroups does.',
         targets: [{ expr: `topk(10, sum by (instance, pid, comm) (rate(faultline_process_page_faults_total{${S}}[${RI}])))`, legendFormat: '{{comm}} ({{pid}}) {{instance}}' }],
         unit: 'ops',
       },
       {
         title: 'Top cgroups',
         description: 'The 10 cgroups with the most page faults per second, every process in them counted (live and exited).',
-        targets: [{ expr: `topk(10, sum by (cgroup) (rate(faultline_cgroup_page_faults_total{${SC}}[${RI}])))`, legendFormat: '{{cgroup}}' }],
+        targets: [{ expr: `topk(10, sum by (cgroup) (${workloads(`rate(faultline_cgroup_page_faults_total{${SC}}[${RI}])`)}))`, legendFormat: '{{cgroup}}' }],
         unit: 'ops',
       },
     ],
@@ -88,7 +104,7 @@ const ROWS: [string, PanelSpec[]][] = [
         description: 'Each cgroup\'s memory usage as a share of its limit (v2 memory.current / memory.max, v1 usage / limit), for cgroups with a limit. At 100% the cgroup reclaims, then the OOM killer picks a victim in it.',
         targets: [
           {
-            expr: `faultline_cgroup_memory_usage_bytes{${SC}} / on (instance, cgroup) faultline_cgroup_memory_limit_bytes{${SC}}`,
+            expr: workloads(`faultline_cgroup_memory_usage_bytes{${SC}} / on (instance, cgroup) faultline_cgroup_memory_limit_bytes{${SC}}`),
             legendFormat: '{{cgroup}}',
           },
         ],
@@ -97,7 +113,7 @@ const ROWS: [string, PanelSpec[]][] = [
       {
         title: 'Limit events by cgroup',
         description: 'Memory limit events per second: v2 memory.events (high, max, oom, oom_kill), v1 max (charges that hit the limit) and oom_kill. "max" rising means the cgroup is reclaiming at its limit.',
-        targets: [{ expr: `sum by (cgroup, event) (rate(faultline_cgroup_memory_events_total{${SC}}[${RI}]))`, legendFormat: '{{cgroup}} {{event}}' }],
+        targets: [{ expr: `sum by (cgroup, event) (${workloads(`rate(faultline_cgroup_memory_events_total{${SC}}[${RI}])`)})`, legendFormat: '{{cgroup}} {{event}}' }],
         unit: 'ops',
       },
       {
@@ -106,8 +122,8 @@ const ROWS: [string, PanelSpec[]][] = [
         targets: [
           {
             expr:
-              `label_replace(histogram_quantile(0.99, sum by (cgroup, le) (rate(faultline_memcg_reclaim_duration_seconds_bucket{${SC}}[${RI}]))), "reclaim", "memcg", "", "")` +
-              ` or label_replace(histogram_quantile(0.99, sum by (cgroup, le) (rate(faultline_direct_reclaim_duration_seconds_bucket{${SC}}[${RI}]))), "reclaim", "direct", "", "")`,
+              `label_replace(histogram_quantile(0.99, sum by (cgroup, le) (${workloads(`rate(faultline_memcg_reclaim_duration_seconds_bucket{${SC}}[${RI}])`)})), "reclaim", "memcg", "", "")` +
+              ` or label_replace(histogram_quantile(0.99, sum by (cgroup, le) (${workloads(`rate(faultline_direct_reclaim_duration_seconds_bucket{${SC}}[${RI}])`)})), "reclaim", "direct", "", "")`,
             legendFormat: '{{cgroup}} {{reclaim}}',
           },
         ],
@@ -119,9 +135,9 @@ const ROWS: [string, PanelSpec[]][] = [
         targets: [
           {
             expr:
-              `label_replace(sum by (cgroup) (rate(faultline_memcg_reclaim_duration_seconds_sum{${SC}}[${RI}])), "stall", "memcg reclaim", "", "")` +
-              ` or label_replace(sum by (cgroup) (rate(faultline_direct_reclaim_duration_seconds_sum{${SC}}[${RI}])), "stall", "direct reclaim", "", "")` +
-              ` or label_replace(sum by (cgroup) (rate(faultline_compaction_stall_duration_seconds_sum{${SC}}[${RI}])), "stall", "compaction", "", "")`,
+              `label_replace(sum by (cgroup) (${workloads(`rate(faultline_memcg_reclaim_duration_seconds_sum{${SC}}[${RI}])`)}), "stall", "memcg reclaim", "", "")` +
+              ` or label_replace(sum by (cgroup) (${workloads(`rate(faultline_direct_reclaim_duration_seconds_sum{${SC}}[${RI}])`)}), "stall", "direct reclaim", "", "")` +
+              ` or label_replace(sum by (cgroup) (${workloads(`rate(faultline_compaction_stall_duration_seconds_sum{${SC}}[${RI}])`)}), "stall", "compaction", "", "")`,
             legendFormat: '{{cgroup}} {{stall}}',
           },
         ],
@@ -132,7 +148,7 @@ const ROWS: [string, PanelSpec[]][] = [
         description: '99th percentile of one compaction run by a task (not kcompactd), by cgroup: allocations of contiguous memory waiting for the kernel to move pages.',
         targets: [
           {
-            expr: `histogram_quantile(0.99, sum by (cgroup, le) (rate(faultline_compaction_stall_duration_seconds_bucket{${SC}}[${RI}])))`,
+            expr: `histogram_quantile(0.99, sum by (cgroup, le) (${workloads(`rate(faultline_compaction_stall_duration_seconds_bucket{${SC}}[${RI}])`)}))`,
             legendFormat: '{{cgroup}}',
           },
         ],
@@ -141,7 +157,7 @@ const ROWS: [string, PanelSpec[]][] = [
       {
         title: 'Pages reclaimed',
         description: 'Pages per second that memcg and direct reclaim freed, by cgroup of the reclaiming task. Reclaim that runs but frees nothing (anonymous memory without swap) is the last step before an OOM kill.',
-        targets: [{ expr: `sum by (cgroup, reclaim) (rate(faultline_reclaimed_pages_total{${SC}}[${RI}]))`, legendFormat: '{{cgroup}} {{reclaim}}' }],
+        targets: [{ expr: `sum by (cgroup, reclaim) (${workloads(`rate(faultline_reclaimed_pages_total{${SC}}[${RI}])`)})`, legendFormat: '{{cgroup}} {{reclaim}}' }],
         unit: 'ops',
       },
       {
@@ -151,7 +167,7 @@ const ROWS: [string, PanelSpec[]][] = [
           {
             expr:
               `label_replace(faultline_memory_pressure_ratio{${S},kind="full",window="10s"}, "cgroup", "host", "", "")` +
-              ` or faultline_cgroup_memory_pressure_ratio{${SC},kind="full",window="10s"}`,
+              ` or ${workloads(`faultline_cgroup_memory_pressure_ratio{${SC},kind="full",window="10s"}`)}`,
             legendFormat: '{{instance}} {{cgroup}}',
           },
         ],
@@ -167,14 +183,14 @@ const ROWS: [string, PanelSpec[]][] = [
         description:
           'The exporter\'s own estimate, read 4 times a second: seconds until the memory each cgroup cannot reclaim (usage less its page cache) reaches its limit, at that memory\'s growth over the last 2 s. ' +
           'Only the 10 soonest under 10 minutes are drawn: +Inf (not heading for a kill) is not. FaultlineCgroupOOMImminent fires under 25 s held for 5 s.',
-        targets: [{ expr: `bottomk(10, faultline_cgroup_oom_eta_seconds{${SC}} < 600)`, legendFormat: '{{cgroup}}' }],
+        targets: [{ expr: `bottomk(10, ${workloads(`faultline_cgroup_oom_eta_seconds{${SC}}`)} < 600)`, legendFormat: '{{cgroup}}' }],
         unit: 's',
       },
       {
         title: 'Unreclaimable memory growth',
         description:
           'The rate the time to OOM extrapolates: growth of each cgroup\'s unreclaimable memory (usage less page cache) over the last 2 s, the 10 fastest. A page-cache fill does not show here: reclaim frees clean cache before the OOM killer runs.',
-        targets: [{ expr: `topk(10, faultline_cgroup_unreclaimable_memory_growth_bytes_per_second{${SC}})`, legendFormat: '{{cgroup}}' }],
+        targets: [{ expr: `topk(10, ${workloads(`faultline_cgroup_unreclaimable_memory_growth_bytes_per_second{${SC}}`)})`, legendFormat: '{{cgroup}}' }],
         unit: 'Bps',
       },
       {
@@ -184,11 +200,11 @@ const ROWS: [string, PanelSpec[]][] = [
           'The event log\'s oom_kill record carries the victim cgroup\'s last 30 s of the same at 1 s resolution, with fault rates, reclaim stalls and pressure (its history field).',
         targets: [
           {
-            expr: `faultline_cgroup_unreclaimable_memory_bytes{${SC}} / on (instance, cgroup) faultline_cgroup_memory_limit_bytes{${SC}}`,
+            expr: workloads(`faultline_cgroup_unreclaimable_memory_bytes{${SC}} / on (instance, cgroup) faultline_cgroup_memory_limit_bytes{${SC}}`),
             legendFormat: '{{cgroup}} unreclaimable',
           },
           {
-            expr: `faultline_cgroup_memory_working_set_bytes{${SC}} / on (instance, cgroup) faultline_cgroup_memory_limit_bytes{${SC}}`,
+            expr: workloads(`faultline_cgroup_memory_working_set_bytes{${SC}} / on (instance, cgroup) faultline_cgroup_memory_limit_bytes{${SC}}`),
             legendFormat: '{{cgroup}} working set',
           },
         ],
@@ -198,7 +214,7 @@ const ROWS: [string, PanelSpec[]][] = [
       {
         title: 'OOM kills so far',
         description: 'OOM kills since each node\'s exporter started, by victim comm, cgroup and constraint (memcg: a cgroup limit; global: the whole host); each step up is a kill, and the dashboard\'s annotations mark each one with its victim.',
-        targets: [{ expr: `sum by (comm, cgroup, constraint) (faultline_oom_kills_total{${SC}})`, legendFormat: '{{comm}} in {{cgroup}} ({{constraint}})' }],
+        targets: [{ expr: `sum by (comm, cgroup, constraint) (${workloads(`faultline_oom_kills_total{${SC}}`)})`, legendFormat: '{{comm}} in {{cgroup}} ({{constraint}})' }],
         unit: 'short',
         steps: true,
       },
@@ -206,7 +222,7 @@ const ROWS: [string, PanelSpec[]][] = [
         title: 'Latest OOM victims',
         description: 'The last 10 victims of each node: pid, comm, oom_score_adj, the task whose allocation triggered the kill, the constraint, the cgroup and, on Kubernetes, pod and container. Value: time of the kill.',
         type: 'table',
-        targets: [{ expr: `faultline_oom_victim_info{${S},pod=~"$pod"} * 1000`, instant: true }],
+        targets: [{ expr: `faultline_oom_victim_info{${SC},${NP}} * 1000`, instant: true }],
         unit: 'dateTimeAsIso',
         width: 24,
       },
@@ -214,14 +230,14 @@ const ROWS: [string, PanelSpec[]][] = [
         title: 'OOM victims\' memory',
         description: 'Memory of the latest victims when the kernel chose them: total_vm, anon_rss, file_rss, shmem_rss, pgtables.',
         type: 'table',
-        targets: [{ expr: `faultline_oom_victim_memory_bytes{${S}}`, instant: true }],
+        targets: [{ expr: `faultline_oom_victim_memory_bytes{${S}} and on (instance, pid) faultline_oom_victim_info{${SC},${NP}}`, instant: true }],
         unit: 'bytes',
       },
       {
         title: 'What runs in each cgroup',
         description: 'Container runtime and id, pod UID and QoS class, systemd unit parsed from each cgroup\'s path and, with --kubernetes.enabled, pod, namespace and container names.',
         type: 'table',
-        targets: [{ expr: `faultline_cgroup_info{${SC},pod=~"$pod"}`, instant: true }],
+        targets: [{ expr: `faultline_cgroup_info{${SC},${NP}}`, instant: true }],
         unit: 'short',
       },
     ],
@@ -408,10 +424,14 @@ export function dashboard(): Json {
           hide: 0,
           refresh: 1,
         },
-        variable('instance', 'Instance', 'label_values(faultline_build_info, instance)'),
-        variable('node', 'Node', 'label_values(faultline_build_info{instance=~"$instance"}, node)'),
-        variable('cgroup', 'Cgroup', 'label_values(faultline_cgroup_page_faults_total{instance=~"$instance"}, cgroup)'),
-        variable('pod', 'Pod', 'label_values(faultline_cgroup_info{instance=~"$instance"}, pod)'),
+        // cluster: the label a multi-cluster Prometheus (or its remote-write receiver) adds; matches everything where there is none.
+        variable('cluster', 'Cluster', 'label_values(faultline_build_info, cluster)'),
+        variable('job', 'Job', 'label_values(faultline_build_info{cluster=~"$cluster"}, job)'),
+        variable('instance', 'Instance', 'label_values(faultline_build_info{cluster=~"$cluster",job=~"$job"}, instance)'),
+        variable('node', 'Node', 'label_values(faultline_build_info{cluster=~"$cluster",job=~"$job",instance=~"$instance"}, node)'),
+        variable('namespace', 'Namespace', 'label_values(faultline_cgroup_info{cluster=~"$cluster",job=~"$job",instance=~"$instance"}, namespace)'),
+        variable('pod', 'Pod', 'label_values(faultline_cgroup_info{cluster=~"$cluster",job=~"$job",instance=~"$instance",namespace=~"$namespace"}, pod)'),
+        variable('cgroup', 'Cgroup', 'label_values(faultline_cgroup_page_faults_total{cluster=~"$cluster",job=~"$job",instance=~"$instance"}, cgroup)'),
       ],
     },
     panels,
