@@ -1,6 +1,6 @@
 /*
  * Live: the original lab's four exercises, read from the event log as a user
- * would (README "The lab's exercises").
+ * would (docs/lab.md, "The lab's exercises, as tests").
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';

@@ -1,7 +1,7 @@
 /*
  * Live, short and bounded: many concurrent scrapes while a fault storm runs
  * all get a whole page (they share renders), and beyond --web.max-requests
- * the rest get 503 at once. The full load numbers (wrk) are in the README.
+ * the rest get 503 at once. The full load numbers (wrk) are in docs/benchmarks.md.
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';

@@ -1,4 +1,4 @@
-/* OTLP: configuration from variables and flags, label and histogram conversion (names: readme-metrics.test.ts). */
+/* OTLP: configuration from variables and flags, label and histogram conversion (names: docs-metrics.test.ts). */
 import t from 'tap';
 import { OtlpConfigError, parseKeyValueList, resolveOtlpConfig } from '../src/expose/otlp-config.js';
 import { histogramPoints } from '../src/expose/otlp.js';

@@ -1,7 +1,7 @@
 /**
- * The README's metric tables, rendered from the families' declarations (the
- * same ones /metrics and OTLP render): test/readme-metrics.test.ts fails when
- * the README differs, and `npm run readme:metrics` rewrites it.
+ * The docs' metric tables (docs/metrics.md, docs/otlp.md), rendered from the families' declarations (the
+ * same ones /metrics and OTLP render): test/docs-metrics.test.ts fails when
+ * docs/metrics.md or docs/otlp.md differs, and `npm run docs:metrics` rewrites them.
  */
 import type { Family } from '../metrics/family.js';
 

@@ -2,7 +2,7 @@
  * faultline's metric families (each registered feature's families, then the
  * exporter's own), every value computed from FaultlineState when scraped,
  * rendered as Prometheus text or OpenMetrics; prom-client (private registries) adds its process/nodejs
- * runtime metrics. Names and help strings are the reference for the README.
+ * runtime metrics. Names and help strings are the reference for docs/metrics.md.
  */
 import client from 'prom-client';
 import type { FaultlineState } from '../core/state.js';

@@ -65,7 +65,7 @@ export function selfFamilies(state: FaultlineState, self: ExporterSelf): Family[
   gauge(
     'faultline_bpf_program_fallback',
     ['faultline.bpf.program.fallback', '1'],
-    'A typed (tp_btf) program this kernel refused to load or attach, and the classic tracepoint twin that runs instead (1 each); see the README for what each fallback loses.',
+    'A typed (tp_btf) program this kernel refused to load or attach, and the classic tracepoint twin that runs instead (1 each); docs/requirements.md says what each fallback loses.',
     ['program', 'instead'],
     function* () {
       for (const f of state.source.probe.fallbacks) yield [{ program: f.program, instead: f.instead }, 1];

@@ -3,7 +3,7 @@
  * Prometheus name, help, typed label names, kind, and its OpenTelemetry name
  * and unit — and yields samples (counters, gauges) or histogram points
  * (bounds and counts) when read. /metrics (src/expose/exposition.ts), OTLP
- * (src/expose/otlp.ts) and the README's metric tables (metrics-docs.ts) all
+ * (src/expose/otlp.ts) and the docs' metric tables (metrics-docs.ts) all
  * render from it.
  */
 

@@ -1,7 +1,7 @@
 /*
- * The README's metric tables are rendered from the families' declarations:
- * this fails when they differ. FAULTLINE_WRITE_README=1 (npm run
- * readme:metrics) rewrites them instead.
+ * The metric tables of the docs (docs/metrics.md, docs/otlp.md) are rendered
+ * from the families' declarations: this fails when they differ.
+ * FAULTLINE_WRITE_DOCS=1 (npm run docs:metrics) rewrites them instead.
  */
 import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -12,28 +12,26 @@ import { metricsTable, otelTable, replaceGenerated } from '../src/expose/metrics
 import { exporterSelf, fakeKernelSource } from './helpers/fakes.js';
 import { ROOT } from './helpers/live.js';
 
-const README = `${ROOT}README.md`;
-
-t.test('the metric tables in the README are the declarations', async (t) => {
+t.test('the metric tables in the docs are the declarations', async (t) => {
   // Every collector on: every family.
   const state = new FaultlineState(fakeKernelSource(), {}, () => 0n, () => true, new CgroupNames({ unified: null, memoryV1: null }));
   const families = createFamilies(state, exporterSelf());
-  const readme = readFileSync(README, 'utf8');
-  let generated: string | null = readme;
-  for (const [name, table] of [
-    ['metrics-table', metricsTable(families)],
-    ['otel-table', otelTable(families)],
+  for (const [file, name, table] of [
+    ['docs/metrics.md', 'metrics-table', metricsTable(families)],
+    ['docs/otlp.md', 'otel-table', otelTable(families)],
   ] as const) {
-    generated = generated === null ? null : replaceGenerated(generated, name, table);
-    t.not(generated, null, `README has the markers of ${name}`);
+    const path = `${ROOT}${file}`;
+    const text = readFileSync(path, 'utf8');
+    const generated = replaceGenerated(text, name, table);
+    t.not(generated, null, `${file} has the markers of ${name}`);
+    if (generated === null) continue;
+    if (process.env.FAULTLINE_WRITE_DOCS === '1') {
+      writeFileSync(path, generated);
+      t.pass(`${file} rewritten`);
+    } else {
+      t.equal(text, generated, `run \`npm run docs:metrics\` and commit ${file}`);
+    }
   }
-  if (generated === null) return;
-  if (process.env.FAULTLINE_WRITE_README === '1') {
-    writeFileSync(README, generated);
-    t.pass('README rewritten');
-    return;
-  }
-  t.equal(readme, generated, 'run `npm run readme:metrics` and commit README.md');
 });
 
 t.test('every family has one OpenTelemetry name, dotted, and a UCUM unit', async (t) => {
