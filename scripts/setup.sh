@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs everything faultline needs on Debian 12 / Ubuntu 22.04+ (as root)
-# and builds it: apt packages, npm dependencies, tracefs, the BPF object and
-# the TypeScript. Safe to run again.
+# The contributor setup, on Debian 12 / Ubuntu 22.04+ (as root): the build and
+# test tools, npm dependencies, tracefs, the BPF object and the TypeScript, so
+# that `npm test` runs. Safe to run again. To install faultline to run it, use
+# scripts/install.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,9 +29,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Debian's prometheus package starts a server on :9090; faultline's tests run their own.
-if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
-  systemctl stop prometheus || true
+# Debian's prometheus package starts a server on :9090 when it is installed; the tests only need
+# promtool and run their own servers. A server this script just installed is stopped and disabled;
+# one that was there before is the user's, and is left alone.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null && systemctl is-enabled --quiet prometheus 2>/dev/null; then
+  systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
 
 if [ ! -d /sys/kernel/tracing/events ] && [ ! -d /sys/kernel/debug/tracing/events ]; then

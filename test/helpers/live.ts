@@ -48,9 +48,9 @@ export interface Started {
   exited: Promise<number | null>;
 }
 
-/** The CLI with args; `wrapper` runs it under another command (e.g. setpriv); `env` adds variables. */
-export function startCli(args: string[], wrapper: string[] = [], env: Record<string, string> = {}): Started {
-  const [command, ...rest] = [...wrapper, process.execPath, CLI, ...args];
+/** The CLI with args; `wrapper` runs it under another command (e.g. setpriv); `env` adds variables; `cli`: another faultline (an installed one). */
+export function startCli(args: string[], wrapper: string[] = [], env: Record<string, string> = {}, cli: string[] = [process.execPath, CLI]): Started {
+  const [command, ...rest] = [...wrapper, ...cli, ...args];
   const child = spawn(command!, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   let err = '';
@@ -94,8 +94,8 @@ export interface Exporter extends Started {
 const SERVE_FLAGS_FROM_ENV = (process.env.FAULTLINE_TEST_SERVE_FLAGS ?? '').split(/\s+/).filter(Boolean);
 
 /** `faultline serve` on a free loopback port. */
-export async function startExporter(extra: string[] = [], wrapper: string[] = [], env: Record<string, string> = {}): Promise<Exporter> {
-  const s = startCli(['serve', '--web.listen-address=127.0.0.1:0', ...SERVE_FLAGS_FROM_ENV, ...extra], wrapper, env);
+export async function startExporter(extra: string[] = [], wrapper: string[] = [], env: Record<string, string> = {}, cli?: string[]): Promise<Exporter> {
+  const s = startCli(['serve', '--web.listen-address=127.0.0.1:0', ...SERVE_FLAGS_FROM_ENV, ...extra], wrapper, env, cli);
   const line = await Promise.race([
     waitFor('faultline to serve', () => /serving (https?:\/\/\S+)/.exec(s.stderr())?.[1]),
     s.exited.then((code) => {
