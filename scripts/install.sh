@@ -30,9 +30,11 @@ while [ $# -gt 0 ]; do
     *) die "unknown argument ${1@Q}; see scripts/install.sh --help" ;;
   esac
 done
-[ "$(id -u)" -eq 0 ] || die "run as root: it installs packages${systemd:+ and a systemd unit}"
+[ "$(id -u)" -eq 0 ] || die "run as root: it installs packages"
 [ -z "$package" ] || [ -f "$package" ] || die "--package ${package@Q}: no such file"
 [ $systemd -eq 0 ] || [ -z "$prefix" ] || die "--systemd installs for the host: leave out --prefix"
+[ $systemd -eq 0 ] || [ -d /run/systemd/system ] || die "--systemd: systemd is not running on this host (no /run/systemd/system); start faultline another way, e.g. faultline serve"
+
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 apt_install() {
@@ -74,7 +76,6 @@ bin=${bin:-$(npm prefix --global)/bin/faultline}
 say "installed $("$bin" --version) as $bin"
 
 if [ $systemd -eq 1 ]; then
-  command -v systemctl >/dev/null || die "--systemd: no systemctl on this host"
   unit="$(npm root --global)/faultline/deploy/systemd/faultline.service"
   [ -r "$unit" ] || die "the package has no $unit"
   sed "s#^\(\#\{0,1\}ExecStart=\)/usr/local/bin/faultline #\1$bin #" "$unit" > /etc/systemd/system/faultline.service

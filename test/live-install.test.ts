@@ -31,6 +31,17 @@ t.test('the package installs under a prefix and runs from there', { skip: SKIP_N
   t.strictSame(files.filter((f) => /^(src|test|bpf|bench|node_modules)\/|\.(ts|map|c|h)$/.test(f)), [], 'no sources, tests or source maps');
   t.comment(`${info!.filename}: ${files.length} files, ${(info!.size / 1024).toFixed(0)} KiB`);
 
+  // Arguments it does not know, files that are not there, --systemd where systemd is not init: one line, exit 1, nothing installed.
+  for (const [args, why] of [
+    [['--bogus'], /^install\.sh: unknown argument '--bogus'; see scripts\/install\.sh --help\n$/],
+    [['--package', join(dir, 'nope.tgz')], /^install\.sh: --package '[^']+nope\.tgz': no such file\n$/],
+    [['--systemd', '--prefix', dir], /^install\.sh: --systemd installs for the host: leave out --prefix\n$/],
+  ] as const) {
+    const r = spawnSync('bash', ['scripts/install.sh', ...args], { cwd: ROOT, encoding: 'utf8' });
+    t.equal(r.status, 1, `install.sh ${args.join(' ')}: exit 1`);
+    t.match(r.stderr, why);
+  }
+
   const prefix = join(dir, 'prefix');
   const install = spawnSync('bash', ['scripts/install.sh', '--package', join(dir, info!.filename), '--prefix', prefix], { cwd: ROOT, encoding: 'utf8', timeout: 300000 });
   t.equal(install.status, 0, `install.sh: ${install.stderr}`);
