@@ -69,7 +69,6 @@ export const log = {
   info: (msg: string, fields?: Record<string, unknown>): void => (fields ? current.info(fields, msg) : current.info(msg)),
   warn: (msg: string, fields?: Record<string, unknown>): void => (fields ? current.warn(fields, msg) : current.warn(msg)),
   error: (msg: string, fields?: Record<string, unknown>): void => (fields ? current.error(fields, msg) : current.error(msg)),
-  isDebug: (): boolean => current.isLevelEnabled('debug'),
 };
 
 /** Sets the level and format for everything logged from now on. */
