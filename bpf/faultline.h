@@ -155,10 +155,23 @@ struct fault_event {
 	__u64 error_code;
 	char comm[TASK_COMM_LEN]; /* the faulting thread's comm */
 	__u32 region; /* enum fault_region, decided at fault entry */
-	__u32 pad;
+	__u32 flags;  /* enum fault_event_flag: why it was sent */
 	/* The thread's cgroups, so that a short-lived process's events are named without a map read. */
 	__u64 cgroup_id;
 	__u64 memcg_id;
+};
+
+/* live_watching[0]: how many processes live_pids holds, and the one when there is one (a compare, not a lookup). */
+struct live_watching {
+	__u32 count;
+	__u32 one_pid;
+};
+
+/* Why a fault_event was sent: it passed the trace filters (trace, the event log), its process is watched live
+ * (the web page's process view), or both. */
+enum fault_event_flag {
+	FAULT_EVENT_TRACED = 1 << 0,
+	FAULT_EVENT_LIVE = 1 << 1,
 };
 
 /* A fault_event's optional fields: the programs fill those user space reads (const trace_fields); the rest are 0. */

@@ -8,18 +8,20 @@ const volatile __s32 pfu_error_code_off = -1;
 
 /* ---- the entry hooks: exceptions/page_fault_user and page_fault_kernel (x86), or the perf event page-faults ---- */
 
-/* A user-mode fault: region, access type, and the raw event if asked for. Calls one helper in the common case. */
+/* A user-mode fault: region, access type, and the raw event if asked for (the trace filters, or a page watching it live). */
 static __always_inline void user_fault(__u64 address, __u64 ip, __u64 error_code)
 {
 	struct thread_faults *tf = 0;
 	__u32 slot = !!(error_code & PF_PROT) | !!(error_code & PF_WRITE) << 1 | !!(error_code & PF_INSTR) << 2;
+	__u32 flags;
 
 	if (detail_on()) {
 		tf = enter_fault(bpf_get_current_task_btf(), address);
 		percpu_inc(&fault_access, slot, 1);
 	}
-	if (trace_faults && trace_wanted())
-		trace_fault(tf, address, ip, error_code);
+	flags = fault_event_flags(true);
+	if (flags)
+		trace_fault(tf, address, ip, error_code, flags);
 }
 
 /* A kernel-mode fault on a user address (copy_to_user and friends): it counts in the thread's min_flt/maj_flt too. */
@@ -98,10 +100,12 @@ SEC("perf_event")
 int fault_entry_perf(struct bpf_perf_event_data *ctx)
 {
 	struct thread_faults *tf = 0;
+	__u32 flags;
 
 	if (detail_on())
 		tf = enter_fault(bpf_get_current_task_btf(), ctx->addr);
-	if (trace_faults && regs_user_mode(&ctx->regs) && trace_wanted())
-		trace_fault(tf, ctx->addr, trace_fields & TRACE_FIELD_IP ? PT_REGS_IP(&ctx->regs) : 0, ERROR_CODE_UNKNOWN);
+	flags = fault_event_flags(regs_user_mode(&ctx->regs));
+	if (flags)
+		trace_fault(tf, ctx->addr, trace_fields & TRACE_FIELD_IP ? PT_REGS_IP(&ctx->regs) : 0, ERROR_CODE_UNKNOWN, flags);
 	return 0;
 }

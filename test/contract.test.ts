@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   FAULT_EVENT,
+  FAULT_EVENT_FLAG,
   FAULT_EVENT_SIZE,
   LAYOUTS,
   OOM_EVENT,
@@ -28,9 +29,9 @@ import {
   THREAD_RECORD_SIZE,
   TRACE_FIELDS,
   traceFieldBits,
+  PF_ERROR,
 } from '../src/bpf/contract.js';
 import {
-  PF_ERROR,
   accessOfSlot,
   mergeProcessFaults,
   decodeProcessFaults,
@@ -62,6 +63,8 @@ const expected = new Map<string, number>([
   ['REGION_OTHER', REGIONS.indexOf('other')],
   ['FAULT_TYPE_COUNT', FAULT_TYPES.length],
   ['RINGBUF_COUNT', RINGBUFS.length],
+  ['FAULT_EVENT_TRACED', FAULT_EVENT_FLAG.traced],
+  ['FAULT_EVENT_LIVE', FAULT_EVENT_FLAG.live],
   ['TRACE_FIELD_TIMESTAMP', traceFieldBits(['timestamp'])],
   ['TRACE_FIELD_IP', traceFieldBits(['ip'])],
   ['TRACE_FIELD_CGROUPS', traceFieldBits(['cgroups'])],
@@ -138,6 +141,7 @@ t.test('decoders', async (t) => {
   fe.writeUInt32LE(REGIONS.indexOf('stack'), F.region);
   fe.writeBigUInt64LE(77n, F.cgroupId);
   fe.writeBigUInt64LE(78n, F.memcgId);
+  fe.writeUInt32LE(FAULT_EVENT_FLAG.live, F.flags);
   t.strictSame(decodeFaultEvent(fe), {
     kind: 'page_fault',
     pid: 5200,
@@ -151,6 +155,8 @@ t.test('decoders', async (t) => {
     region: 'stack',
     cgroupId: 77n,
     memcgId: 78n,
+    traced: false,
+    live: true,
   });
   // A whole record whose kind says OOM kill: only the kind check can refuse it.
   const wrongKind = Buffer.from(fe);

@@ -18,6 +18,8 @@ const fault: PageFaultEvent = {
   region: 'anon',
   cgroupId: 0n,
   memcgId: 0n,
+  traced: true,
+  live: false,
 };
 const kill: OomKillEvent = {
   kind: 'oom_kill',

@@ -56,6 +56,7 @@ export const FAULT_EVENT = {
   errorCode: 40,
   comm: 48,
   region: 64,
+  flags: 68,
   cgroupId: 72,
   memcgId: 80,
 } as const;
@@ -99,6 +100,10 @@ export const STALL_HIST = { slots: 0, count: STALL_SLOTS * 8, sumNs: STALL_SLOTS
 export const STALL_HIST_SIZE = STALL_SLOTS * 8 + 24;
 
 /** Every struct above by its C name, for the test that checks them against the header. */
+/** struct live_watching: live_watching[0], how many processes live_pids holds and the one when there is one. */
+export const LIVE_WATCHING = { count: 0, onePid: 4 } as const;
+export const LIVE_WATCHING_SIZE = 8;
+
 export const LAYOUTS: Readonly<Record<string, { readonly size: number; readonly offsets: Readonly<Record<string, number>> }>> = {
   fault_event: { size: FAULT_EVENT_SIZE, offsets: FAULT_EVENT },
   oom_event: { size: OOM_EVENT_SIZE, offsets: OOM_EVENT },
@@ -106,6 +111,7 @@ export const LAYOUTS: Readonly<Record<string, { readonly size: number; readonly 
   thread_record: { size: THREAD_RECORD_SIZE, offsets: THREAD_RECORD },
   stall_key: { size: STALL_KEY_SIZE, offsets: STALL_KEY },
   stall_hist: { size: STALL_HIST_SIZE, offsets: STALL_HIST },
+  live_watching: { size: LIVE_WATCHING_SIZE, offsets: LIVE_WATCHING },
 };
 
 /** Map shapes the loader verifies: [key size, value size]. */
@@ -122,9 +128,17 @@ export const MAP_SIZES: Record<string, readonly [number, number]> = {
   stall_start: [4, 24],
   stall_zero: [4, STALL_HIST_SIZE],
   oom_signalled: [4, OOM_EVENT_SIZE],
+  live_pids: [4, 1],
+  live_watching: [4, LIVE_WATCHING_SIZE],
 };
 
 /** enum event_kind: a ring record's first field. */
+/** The x86 page-fault error code's bits the programs read (arch/x86/include/asm/trap_pf.h). */
+export const PF_ERROR = { present: 0x1, write: 0x2, exec: 0x10 } as const;
+
+/** enum fault_event_flag: why a fault_event was sent. */
+export const FAULT_EVENT_FLAG = { traced: 1 << 0, live: 1 << 1 } as const;
+
 export const EVENT_PAGE_FAULT = 1;
 export const EVENT_OOM_KILL = 2;
 

@@ -241,8 +241,12 @@ export class Probe {
   readonly accessTypes: boolean;
   private detailPaused = false;
   private readonly oom: boolean;
-  /** Whether raw page-fault records are asked for (a trace filter given). */
-  private readonly tracesFaults: boolean;
+  /**
+   * Whether the user-mode fault entry hook runs, so that a process can be watched live (the web page's process
+   * view: live_pids) and fault_events is read. While the overhead governor pauses the fault detail with no trace
+   * filter on, the hook is detached and a watched process's faults stop coming until it resumes.
+   */
+  readonly liveView: boolean;
   /** Whether oom_victim_signal runs (with mark_victim_tp, unless classic was asked for or the kernel refused it). */
   readonly victimSignal: boolean;
   private readonly entryLinks = new Map<string, BpfLink[]>();
@@ -272,7 +276,7 @@ export class Probe {
     this.detailOnlyPrograms = this.faultDetail ? entry.filter((p) => !(tracesFaults(options.trace) && (p === 'fault_entry_perf' || p === FAULT_ENTRY[mode][0]))) : [];
     this.accessTypes = this.faultDetail && this.faultHook === 'tracepoint';
     this.oom = options.oom ?? true;
-    this.tracesFaults = tracesFaults(options.trace);
+    this.liveView = wanted;
     this.victimSignal = this.oom && modes.oom === 'classic' && victimSignal;
   }
 
@@ -443,7 +447,7 @@ export class Probe {
    * call wait in the ring. No-op for a ring no loaded program writes.
    */
   readRing(ring: RingbufName, onRecord: RecordHandler): void {
-    if (ring === 'oom_events' ? !this.oom : !this.tracesFaults) return;
+    if (ring === 'oom_events' ? !this.oom : !this.liveView) return;
     this.rings.push(new RingBuffer(this.map(ring), onRecord, pageSize()));
   }
 

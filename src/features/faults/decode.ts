@@ -1,5 +1,6 @@
 /** The counting maps' records (struct process_faults, struct thread_record) and the access kinds of fault_access, decoded. */
 import {
+  PF_ERROR,
   FAULT_TYPES,
   PROCESS_FAULTS,
   PROCESS_FAULTS_SIZE,
@@ -110,9 +111,6 @@ export interface AccessKind {
 export interface AccessCount extends AccessKind {
   readonly count: bigint;
 }
-
-/** The x86 page-fault error code's bits the programs read (arch/x86/include/asm/trap_pf.h). */
-export const PF_ERROR = { present: 0x1, write: 0x2, exec: 0x10 } as const;
 
 /** A page fault's access and whether the page was present, from its x86 error code. */
 export function accessOfErrorCode(code: number): AccessKind {

@@ -1,6 +1,6 @@
 /** Raw page-fault records (struct fault_event) from the fault_events ring, decoded. */
 import type { RecordHandler } from '../../bpf/libbpf.js';
-import { EVENT_PAGE_FAULT, FAULT_EVENT, FAULT_EVENT_SIZE, REGIONS, decodeComm, type FaultRegion } from '../../bpf/contract.js';
+import { EVENT_PAGE_FAULT, FAULT_EVENT, FAULT_EVENT_FLAG, FAULT_EVENT_SIZE, REGIONS, decodeComm, type FaultRegion } from '../../bpf/contract.js';
 
 export interface PageFaultEvent {
   readonly kind: 'page_fault';
@@ -17,6 +17,10 @@ export interface PageFaultEvent {
   /** The faulting thread's cgroup v2 id and memory cgroup id. */
   readonly cgroupId: bigint;
   readonly memcgId: bigint;
+  /** It passed the trace filters (trace's --pid, the event log's --event-log.* filters). */
+  readonly traced: boolean;
+  /** Its process is watched live (the web page's process view). */
+  readonly live: boolean;
 }
 
 /** Whether the `length` bytes at `offset` of `buf` (a ring record) are a fault_event. */
@@ -28,6 +32,7 @@ export function isFaultEvent(buf: Buffer, offset: number, length: number): boole
 export function decodeFaultEvent(buf: Buffer, offset = 0, length = buf.length - offset): PageFaultEvent | null {
   if (!isFaultEvent(buf, offset, length)) return null;
   const f = FAULT_EVENT;
+  const flags = buf.readUInt32LE(offset + f.flags);
   return {
     kind: 'page_fault',
     pid: buf.readUInt32LE(offset + f.pid),
@@ -41,6 +46,25 @@ export function decodeFaultEvent(buf: Buffer, offset = 0, length = buf.length - 
     region: REGIONS[buf.readUInt32LE(offset + f.region)] ?? 'other',
     cgroupId: buf.readBigUInt64LE(offset + f.cgroupId),
     memcgId: buf.readBigUInt64LE(offset + f.memcgId),
+    traced: (flags & FAULT_EVENT_FLAG.traced) !== 0,
+    live: (flags & FAULT_EVENT_FLAG.live) !== 0,
+  };
+}
+
+/**
+ * A ring reader for serve, by why each record was sent: `traced` gets the decoded event (the event log), `live`
+ * the record where it lies (the web page's process view reads a few fields of many records, so it skips the
+ * full decode).
+ */
+export function faultRecordsBy(handlers: { traced?: (event: PageFaultEvent) => void; live?: (ring: Buffer, offset: number) => void }): RecordHandler {
+  return (ring, offset, length) => {
+    if (!isFaultEvent(ring, offset, length)) return;
+    const flags = ring.readUInt32LE(offset + FAULT_EVENT.flags);
+    if (flags & FAULT_EVENT_FLAG.traced && handlers.traced) {
+      const event = decodeFaultEvent(ring, offset, length);
+      if (event) handlers.traced(event);
+    }
+    if (flags & FAULT_EVENT_FLAG.live) handlers.live?.(ring, offset);
   };
 }
 
