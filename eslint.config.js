@@ -36,4 +36,12 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.js', '**/*.cjs', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  {
+    // The live pages' scripts run in the browser: its globals, and nothing from Node.
+    files: ['web/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: { document: 'readonly', location: 'readonly', fetch: 'readonly', EventSource: 'readonly', getComputedStyle: 'readonly', Node: 'readonly', Element: 'readonly' },
+    },
+  },
 );

@@ -12,10 +12,11 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # Build: clang/llvm/libbpf-dev/bpftool. Runtime: libbpf1, node. Tests: gcc,
-# bpftrace, prometheus (promtool), util-linux (setpriv), and Go with sprig and
-# yaml.v3 for the Helm chart renderer (test/helm/render.go).
+# bpftrace, prometheus (promtool), util-linux (setpriv), Go with sprig and
+# yaml.v3 for the Helm chart renderer (test/helm/render.go), and chromium for
+# the live pages' browser test (driven by playwright-core; no browser download).
 packages=(clang llvm libbpf-dev libbpf1 bpftool gcc libc6-dev make bpftrace prometheus util-linux ca-certificates curl openssl
-  golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev)
+  golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -10,7 +10,7 @@ import { KmsgOomReports } from '../features/oom/kmsg.js';
 import { oomRecords } from '../features/oom/decode.js';
 import { FaultMaps } from '../features/faults/reader.js';
 import { StallMaps } from '../features/stalls/reader.js';
-import { faultRecords } from '../features/trace/decode.js';
+import { faultRecordsBy } from '../features/trace/decode.js';
 import { EtaSampler, SAMPLE_INTERVAL_MS } from '../features/oom-eta/sampler.js';
 import { FlightRecorder } from '../features/oom-eta/flight-recorder.js';
 import { reclaimStallSeconds } from '../features/stalls/stall-table.js';
@@ -25,6 +25,12 @@ import { log } from '../log.js';
 import { EventLog } from '../deliver/event-log.js';
 import { formatJson, oomKillExtras, pageFaultExtras } from '../deliver/trace-format.js';
 import { startGovernor } from './governor.js';
+import { LiveHub } from '../features/trace/live-hub.js';
+import { LiveWatch } from '../features/trace/live-watch.js';
+import { addWebPages, readMaps, type WebPages } from '../expose/web/routes.js';
+
+/** The web page's files (web/ in the package; dist/cli/serve.js is two levels below it). */
+const WEB_ASSETS = new URL('../../web/', import.meta.url);
 import { dropCapabilities } from './least-privilege.js';
 import { requireBpfCapabilities } from './preflight.js';
 import { SERVE_FLAGS, SERVE_HELP, serveConfigOf } from './serve-config.js';
@@ -133,7 +139,16 @@ export async function serve(argv: string[]): Promise<void> {
       }),
     ),
   );
-  probe.readRing('fault_events', faultRecords((fault) => eventLog?.write(formatJson(fault, pageFaultExtras(fault, state.cgroups.pathOf(fault))))));
+  // The web page's process view: the kernel sends a watched process's faults to the same ring while a page is open.
+  const liveHub = probe.liveView ? new LiveHub(new LiveWatch({ pids: probe.map('live_pids'), watching: probe.map('live_watching') }), readMaps) : null;
+  const events = eventLog;
+  probe.readRing(
+    'fault_events',
+    faultRecordsBy({
+      ...(events ? { traced: (fault) => events.write(formatJson(fault, pageFaultExtras(fault, state.cgroups.pathOf(fault)))) } : {}),
+      ...(liveHub ? { live: (ring, offset) => liveHub.deliver(ring, offset) } : {}),
+    }),
+  );
   const governor = governs ? startGovernor(probe, cpuBudget, (line) => log.info(line)) : null;
   if (config.kubernetes) {
     try {
@@ -156,6 +171,7 @@ export async function serve(argv: string[]): Promise<void> {
     eventLogSampleEvery: logged?.logsFaults ? logged.sampleEvery : 0,
     otlp: otlpStats,
   });
+  let webPages: WebPages | null = null;
   const app = createApp(
     createExposition(families),
     {
@@ -167,6 +183,19 @@ export async function serve(argv: string[]): Promise<void> {
       afterScrape: (seconds) => (state.lastScrapeSeconds = seconds),
       maxRequests: config.maxRequests,
       health: () => state.health(),
+      pages: (app) => {
+        webPages = addWebPages(app, {
+          families,
+          refresh: () => {
+            probe.drain(DRAIN_BATCH);
+            state.refresh();
+          },
+          cgroupOf: (pid) => state.cgroupOfProcess(pid),
+          processCounts: (pid) => state.processes.view(pid),
+          live: liveHub,
+          assets: WEB_ASSETS,
+        });
+      },
     },
     packageVersion(),
     guard,
@@ -215,6 +244,7 @@ export async function serve(argv: string[]): Promise<void> {
   );
   const listening = server;
   onShutdown(async () => {
+    webPages?.stop();
     clearInterval(housekeeping);
     if (etaTimer) clearInterval(etaTimer);
     etaSampler?.close();

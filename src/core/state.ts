@@ -177,6 +177,12 @@ export class FaultlineState {
   }
 
   /** The label of a cgroup key: its path, or `id:N` when no path is known. */
+  /** The cgroup label of a tracked process ('' when it is not tracked): what its faults count under in faultline_cgroup_page_faults_total. */
+  cgroupOfProcess(pid: number): string {
+    const key = this.processes.cgroupKeyOf(pid);
+    return key === null ? '' : this.cgroupLabel(key);
+  }
+
   cgroupLabel(id: bigint): string {
     const path = this.cgroups.pathOf({ cgroupId: id, memcgId: id });
     return path || (id === 0n ? '' : `id:${id}`);

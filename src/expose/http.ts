@@ -28,6 +28,8 @@ export interface HttpOptions {
   coalesceWindowMs?: number;
   /** null when healthy; else why not (one line per failed part): /healthz answers 503 with it. */
   health?: () => string | null;
+  /** Adds the web pages (src/expose/web/) behind the guard; without it / is a page of links. */
+  pages?: (app: express.Express) => void;
 }
 
 /** Limits of the listener itself. */
@@ -123,9 +125,12 @@ export function createApp(exposition: Exposition, options: HttpOptions, version:
   app.disable('x-powered-by');
   app.disable('etag');
   if (guard) app.use(guard.middleware());
-  app.get('/', (_req, res) => {
-    res.type('html').send(landingPage(options.telemetryPath, version));
-  });
+  if (options.pages) options.pages(app);
+  else {
+    app.get('/', (_req, res) => {
+      res.type('html').send(landingPage(options.telemetryPath, version));
+    });
+  }
   app.get('/healthz', (_req, res) => {
     const failed = options.health?.() ?? null;
     if (failed === null) res.type('text').send('ok\n');

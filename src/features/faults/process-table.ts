@@ -160,6 +160,18 @@ export class ProcessTable {
     return keys;
   }
 
+  /** One tracked process, busiest or not (the web page's process view), or null. */
+  view(pid: number): ProcessView | null {
+    const t = this.tracked.get(pid);
+    return t ? { pid, comm: t.record.comm, faults: t.record.faults, exited: t.record.exitNs > 0n || t.seenExitNs > 0n } : null;
+  }
+
+  /** The cgroup key of a tracked process (cgroupKey of its kernel record), or null. */
+  cgroupKeyOf(pid: number): bigint | null {
+    const t = this.tracked.get(pid);
+    return t ? this.cgroupKey(t.record) : null;
+  }
+
   /** The cgroup ids of a tracked process (from its kernel record), or null. */
   cgroupIdsOf(pid: number): { cgroupId: bigint; memcgId: bigint } | null {
     return this.tracked.get(pid)?.record ?? null;
