@@ -52,7 +52,7 @@ node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo
 apt_install libbpf1 ca-certificates
 if ! command -v node >/dev/null; then apt_install nodejs npm; fi
 if [ "$(node_major)" -lt 20 ]; then
-  die "Node.js $(node --version 2>/dev/null || echo none) is too old: faultline needs 20 or later (tested: 20, 22, 24). Install one from https://nodejs.org or NodeSource's Debian packages, then run this again"
+  die "Node.js $(node --version 2>/dev/null || echo none) is too old: faultline needs 20 or later (tested: 20 and 24). Install one from https://nodejs.org or NodeSource's Debian packages, then run this again"
 fi
 command -v npm >/dev/null || apt_install npm
 

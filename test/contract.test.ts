@@ -1,9 +1,9 @@
 /* The TypeScript mirror against bpf/faultline.h itself, compiled here with cc. */
+import { ROOT } from './helpers/live.js';
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   FAULT_EVENT,
   FAULT_EVENT_FLAG,
@@ -47,7 +47,7 @@ import { decodeOomEvent } from '../src/features/oom/decode.js';
 /** A field's C member: the camelCase name in snake_case (timestampNs is timestamp_ns). */
 const member = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
-const header = fileURLToPath(new URL('../bpf/faultline.h', import.meta.url));
+const header = `${ROOT}bpf/faultline.h`;
 /** Each name printed by the compiled program, with what contract.ts says it is. */
 const expected = new Map<string, number>([
   ...Object.entries(LAYOUTS).flatMap(([struct, layout]) => [

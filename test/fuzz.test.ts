@@ -6,6 +6,7 @@
  * another crash; and each call returns promptly (a hang would time the test
  * out).
  */
+import { ROOT } from './helpers/live.js';
 import t from 'tap';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
@@ -128,7 +129,7 @@ t.test('OTLP flags and OTEL_* variables', async (t) => {
 });
 
 t.test('tracefs format files', async (t) => {
-  const fixture = readFileSync(new URL('./fixtures/tracefs/page_fault_user-6.18.format', import.meta.url), 'utf8').split('\n');
+  const fixture = readFileSync(`${ROOT}test/fixtures/tracefs/page_fault_user-6.18.format`, 'utf8').split('\n');
   fc.assert(
     fc.property(fc.array(fc.oneof(fc.constantFrom(...fixture), pieces(['\tfield:', 'unsigned long address;', '\toffset:', ';\tsize:', ';\tsigned:', 'name: ', 'ID: ', '[', ']', '8', '16'])), { maxLength: 40 }), (lines) =>
       clear(() => parseTracepointFormat(lines.join('\n'))),

@@ -2,13 +2,14 @@
  * The Kubernetes pod cache against recorded API responses (test/fixtures/
  * kubernetes: a PodList and a watch stream, trimmed), served on loopback.
  */
+import { ROOT } from './helpers/live.js';
 import t from 'tap';
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { KubePods, PodIndex } from '../src/readers/kube-pods.js';
 import { writeKubeconfig } from './helpers/kube.js';
 
-const fixture = (name: string): string => readFileSync(new URL(`./fixtures/kubernetes/${name}`, import.meta.url), 'utf8');
+const fixture = (name: string): string => readFileSync(`${ROOT}test/fixtures/kubernetes/${name}`, 'utf8');
 const API_POD = '5f2b8c1e-9d3a-4e7b-8c6f-1a2b3c4d5e6f';
 const API_CONTAINER = 'a3f1c2d4e5b60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90';
 const CACHE_POD = '0c4d8e2a-1b3c-4d5e-8f9a-0b1c2d3e4f5a';

@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { CAP, bit, capabilityNames, parseCredentials, type Credentials } from '../src/cli/capabilities.js';
-import { CLI, SKIP_NOT_ROOT, runWorkload, scrape, startCli, startExporter, sum, type Exporter } from './helpers/live.js';
+import { CLI, ROOT, SKIP_NOT_ROOT, runWorkload, scrape, startCli, startExporter, sum, type Exporter } from './helpers/live.js';
 import { logRecords } from './helpers/logfmt.js';
 
 const only = (...caps: string[]): string[] => ['setpriv', `--bounding-set=-all${caps.map((c) => `,+${c}`).join('')}`, '--inh-caps=-all'];
@@ -98,7 +98,7 @@ const NOBODY = 65534;
 const unreadable = SKIP_NOT_ROOT || (spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'test', '-r', CLI]).status !== 0 && `this checkout is not readable by uid ${NOBODY}`);
 
 t.test('as a dedicated user with the systemd unit\'s ambient capabilities', { skip: unreadable }, async (t) => {
-  const unit = readFileSync(new URL('../deploy/systemd/faultline.service', import.meta.url), 'utf8');
+  const unit = readFileSync(`${ROOT}deploy/systemd/faultline.service`, 'utf8');
   const ambient = /^AmbientCapabilities=(.+)$/m.exec(unit)![1]!.split(/\s+/);
   t.strictSame(/^CapabilityBoundingSet=(.+)$/m.exec(unit)![1]!.split(/\s+/), ambient, 'the unit bounds what it grants');
   const caps = ambient.map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`).join(',');

@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { ROOT, SKIP_NOT_ROOT, runWorkload, scrape, startExporter, sum } from './helpers/live.js';
 import { tempDir } from './helpers/temp.js';
 
+/** Node.js 24, the active LTS line (the container image's). 20 is what the whole suite runs on. */
+const NEWEST_LTS = 24;
+
 interface PackInfo {
   filename: string;
   size: number;
@@ -42,8 +45,8 @@ t.test('the package installs under a prefix and runs from there', { skip: SKIP_N
     t.match(r.stderr, why);
   }
 
-  // The Node.js versions the README names as tested: their binaries download (~50 MB each) while the rest runs.
-  const nodes = process.arch === 'x64' ? [22, 24].map((major) => ({ major, pack: packNode(major, dir) })) : [];
+  // The newest LTS line the README names as tested: its binary downloads (~50 MB) while the rest runs.
+  const nodes = process.arch === 'x64' ? [NEWEST_LTS].map((major) => ({ major, pack: packNode(major, dir) })) : [];
 
   const prefix = join(dir, 'prefix');
   const install = spawnSync('bash', ['scripts/install.sh', '--package', join(dir, info!.filename), '--prefix', prefix], { cwd: ROOT, encoding: 'utf8', timeout: 300000 });

@@ -114,13 +114,22 @@ t.test('the live pages, in chromium', { skip: SKIP_NOT_ROOT || (CHROMIUM ? false
     });
     t.equal(unpainted, 0, 'every page of the mapping is painted');
     t.match(await page.getByTestId('by-region').innerText(), /anon 25,600\b/, "the kernel's region of each: anon");
+    const sessions = async (): Promise<number> => ((await (await fetch(`${origin}/api/overview`)).json()) as { health: { liveSessions: number } }).health.liveSessions;
+    t.equal(await sessions(), 1, 'one live session while the page is open');
+    // A second page on it, then closed: its session ends with it.
+    const second = await context.newPage();
+    await second.goto(`${origin}/process/${workload.pid}`);
+    await second.locator('#status', { hasText: /^live/ }).waitFor({ timeout });
+    t.equal(await sessions(), 2, 'two pages, two sessions');
+    await second.close();
+    await waitFor('the closed page\'s session to end', async () => (await sessions()) === 1, timeout);
+    t.pass('closing a page ends its session');
+    // The process exits: the page says so, and the watch goes with it (its pid may be reused), the page still open.
+    workload.stdin.end();
+    await page.locator('#status', { hasText: 'the process has exited' }).waitFor({ timeout });
+    await waitFor('the watch to go with the process', async () => (await sessions()) === 0, timeout);
+    t.pass('no live session once the process exited');
     await page.close();
-    // Closing the page stops the kernel sending the process's faults.
-    await waitFor('the live view to stop', async () => {
-      const o = (await (await fetch(`${origin}/api/overview`)).json()) as { health: { liveSessions: number } };
-      return o.health.liveSessions === 0;
-    }, timeout);
-    t.pass('no live session left once the page closed');
   });
 
   await t.test('an OOM kill in a faultline-test cgroup: on the timeline with its victim; headroom of a cgroup with a limit', async (t) => {

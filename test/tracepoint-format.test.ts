@@ -1,8 +1,9 @@
+import { ROOT } from './helpers/live.js';
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { fieldOffset, parseTracepointFormat } from '../src/readers/tracepoint-format.js';
 
-const fixture = (name: string): string => readFileSync(new URL(`./fixtures/tracefs/${name}`, import.meta.url), 'utf8');
+const fixture = (name: string): string => readFileSync(`${ROOT}test/fixtures/tracefs/${name}`, 'utf8');
 
 t.test('page_fault_user on 6.18', async (t) => {
   const f = parseTracepointFormat(fixture('page_fault_user-6.18.format'));

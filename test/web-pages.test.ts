@@ -1,11 +1,13 @@
 /* The live pages' logic without a kernel: /proc/PID/maps parsing, the watch on the kernel's map, the per-page sessions, the overview's numbers. */
+import { ROOT } from './helpers/live.js';
 import t from 'tap';
 import { MAX_MAPPINGS, groupOf, mappingIndexOf, parseMaps } from '../src/features/trace/address-space.js';
 import { LiveWatch, MAX_LIVE_PIDS } from '../src/features/trace/live-watch.js';
 import { KIND, LiveHub, LiveSession, MAX_PENDING_FAULTS, faultKind, liveFaultAt, type LiveFault } from '../src/features/trace/live-hub.js';
 import { EVENT_PAGE_FAULT, FAULT_EVENT, FAULT_EVENT_FLAG, FAULT_EVENT_SIZE, REGIONS } from '../src/bpf/contract.js';
 import { buildOverview, quantile } from '../src/expose/web/overview.js';
-import { parsePid } from '../src/expose/web/routes.js';
+import express from 'express';
+import { addWebPages, parsePid } from '../src/expose/web/routes.js';
 import { familyList } from '../src/metrics/family.js';
 
 const MAPS = `55d0c4a00000-55d0c4a02000 r--p 00000000 08:01 1835030                    /usr/bin/cat
@@ -179,4 +181,44 @@ t.test('a pid from a path: digits, 1 to 4194304, nothing else', async (t) => {
   t.equal(parsePid('1'), 1);
   t.equal(parsePid('4194304'), 4194304);
   for (const bad of ['0', '4194305', '-1', '1e3', '01', '12a', '', ' 5', '99999999', '../etc']) t.equal(parsePid(bad), null, JSON.stringify(bad));
+});
+
+t.test('the overview API: a rate between two refreshes, never between two readings of the same counts', async (t) => {
+  let faults = 0;
+  let now = 100;
+  const { families, counter } = familyList();
+  counter('faultline_page_faults_total', ['x', '1'], 'h', ['type', 'region'], () => [[{ type: 'minor', region: 'anon' }, faults]]);
+  const app = express();
+  let refreshes = 0;
+  const pages = addWebPages(app, {
+    families,
+    refresh: () => {
+      refreshes++;
+      faults += 1000; // the kernel's count moved by 1,000 since the last refresh
+    },
+    cgroupOf: () => '',
+    processCounts: () => null,
+    live: null,
+    assets: new URL(`file://${ROOT}web/`),
+    clock: { monotonic: () => now, unix: () => now },
+  });
+  t.teardown(() => pages.stop());
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  t.teardown(() => void server.close());
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const rate = async (): Promise<number> => ((await (await fetch(`${url}/api/overview`)).json()) as { host: { perSecond: number }[] }).host[0]!.perSecond;
+  t.equal(await rate(), 0, 'the first reading has no rate');
+  now += 2;
+  t.equal(await rate(), 500, '1,000 faults over 2 s');
+  now += 0.1;
+  t.equal(await rate(), 500, 'asked again within half a second: the same reading, not a rate of 0');
+  t.equal(refreshes, 2, 'and no refresh for it');
+  now += 1;
+  t.ok(Math.abs((await rate()) - 1000 / 1.1) < 1e-6, 'the next refresh: over the 1.1 s since the last reading');
+  t.equal((await fetch(`${url}/api/process/0`)).status, 400, 'pid 0: 400');
+  t.equal((await fetch(`${url}/process/abc`)).status, 400);
+  t.equal((await fetch(`${url}/assets/..%2Fpackage.json`)).status, 404, 'only the named assets');
+  t.equal((await fetch(`${url}/assets/overview.js`)).headers.get('content-type'), 'text/javascript; charset=utf-8');
+  t.equal((await fetch(`${url}/api/process/1/events`)).status, 409, 'no live view without the fault entry hook');
 });

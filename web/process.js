@@ -149,7 +149,21 @@ async function start() {
     $('status').textContent = 'maps only: faultline serve runs without the fault entry hook (--no-collector.fault-detail)';
     return;
   }
-  follow(`/api/process/${pid}/events`, { batch }, $('status'));
+  const source = follow(
+    `/api/process/${pid}/events`,
+    {
+      batch: (b) => {
+        batch(b);
+        if (b.gone) {
+          // The stream ends with the process: no reconnecting to a pid another process may take.
+          source.close();
+          $('status').dataset.state = 'down';
+          $('status').textContent = 'the process has exited';
+        }
+      },
+    },
+    $('status'),
+  );
 }
 
 start();

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { tempDir, type Teardown } from './temp.js';
+import { ROOT } from './live.js';
 
 export function writeKubeconfig(t: Teardown, server: string): string {
   const path = join(tempDir(t, 'faultline-kube-'), 'config');
@@ -31,7 +32,7 @@ export const RECORDED_POD = {
 
 /** A loopback API server answering with the recorded pod list (test/fixtures/kubernetes); a kubeconfig for it. */
 export async function fakeApiServer(t: { teardown(fn: () => void): void }): Promise<string> {
-  const list = readFileSync(new URL('../fixtures/kubernetes/pods-list.json', import.meta.url), 'utf8');
+  const list = readFileSync(`${ROOT}test/fixtures/kubernetes/pods-list.json`, 'utf8');
   const server = createServer((req, res) => {
     if (req.url?.includes('watch=true')) return void res.writeHead(200, { 'Content-Type': 'application/json' }).write('');
     res.writeHead(200, { 'Content-Type': 'application/json' }).end(list);

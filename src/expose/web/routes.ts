@@ -12,11 +12,12 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import type express from 'express';
 import { FaultlineError } from '../../errors.js';
-import { FAULT_TYPES, REGIONS, type RegionTypeCounts } from '../../bpf/contract.js';
+import { FAULT_TYPES, REGIONS } from '../../bpf/contract.js';
+import type { ProcessView } from '../../features/faults/process-table.js';
 import type { Family } from '../../metrics/family.js';
 import { MAX_MAPS_BYTES, parseMaps, type Mapping } from '../../features/trace/address-space.js';
 import type { LiveBatch, LiveHub } from '../../features/trace/live-hub.js';
-import { buildOverview, samplesOf, type Reading } from './overview.js';
+import { buildOverview, samplesOf, type Overview, type Reading } from './overview.js';
 
 /** Event streams open at most (overview and process views together); beyond, 503. */
 export const MAX_STREAMS = 32;
@@ -26,11 +27,7 @@ export const OVERVIEW_INTERVAL_MS = 1000;
 export const PROCESS_INTERVAL_MS = 200;
 
 /** What the process page shows of a process the exporter tracks: its exact counts, as /metrics has them. */
-export interface ProcessCounts {
-  readonly comm: string;
-  readonly faults: RegionTypeCounts;
-  readonly exited: boolean;
-}
+export type ProcessCounts = Pick<ProcessView, 'comm' | 'faults' | 'exited'>;
 
 export interface WebOptions {
   readonly families: readonly Family[];
@@ -148,18 +145,29 @@ export function addWebPages(app: express.Express, options: WebOptions): WebPages
   const clock = options.clock ?? { monotonic: () => performance.now() / 1000, unix: () => Date.now() / 1000 };
   const streams = { open: 0 };
   let refreshedAt = -Infinity;
+  /** Refreshes the pages have made: the overview reads anew only after one. */
+  let refreshes = 0;
+  /** Takes the kernel's counts unless one of the pages did in the last half second. */
   const refreshed = (): void => {
     const now = clock.monotonic();
     if (now - refreshedAt < 0.5) return;
     refreshedAt = now;
+    refreshes++;
     options.refresh();
   };
   let reading: Reading | null = null;
+  let overview: { built: Overview; refresh: number } | null = null;
   const overviewNow = (): unknown => {
     refreshed();
-    const built = buildOverview(options.families, reading, clock.monotonic(), clock.unix(), options.cgroupOf);
-    reading = built.reading;
-    return { ...built.overview, health: { ...built.overview.health, liveSessions: options.live?.size ?? 0 }, liveView: options.live !== null };
+    // A new reading only after a refresh (whichever page made it): between two readings of the same counts a rate
+    // would read 0. Until then the last overview stands.
+    if (overview?.refresh !== refreshes) {
+      const built = buildOverview(options.families, reading, clock.monotonic(), clock.unix(), options.cgroupOf);
+      reading = built.reading;
+      overview = { built: built.overview, refresh: refreshes };
+    }
+    const o = overview.built;
+    return { ...o, health: { ...o.health, liveSessions: options.live?.size ?? 0 }, liveView: options.live !== null };
   };
 
   const file = (name: string, type: string) => (_req: express.Request, res: express.Response) => {
@@ -246,6 +254,8 @@ export function addWebPages(app: express.Express, options: WebOptions): WebPages
         data.detail = samplesOf(options.families, 'faultline_fault_detail_state').find((x) => x.value === 1)?.labels.state ?? 'on';
       }
       send(res, 'batch', data);
+      // Gone: the last batch, then the stream ends and the watch goes (the pid may be reused by another process).
+      if (data.gone) res.end();
     }, PROCESS_INTERVAL_MS);
     req.on('close', () => {
       clearInterval(timer);
