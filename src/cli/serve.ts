@@ -28,12 +28,12 @@ import { startGovernor } from './governor.js';
 import { LiveHub } from '../features/trace/live-hub.js';
 import { LiveWatch } from '../features/trace/live-watch.js';
 import { addWebPages, readMaps, type WebPages } from '../expose/web/routes.js';
-
-/** The web page's files (web/ in the package; dist/cli/serve.js is two levels below it). */
-const WEB_ASSETS = new URL('../../web/', import.meta.url);
 import { dropCapabilities } from './least-privilege.js';
 import { requireBpfCapabilities } from './preflight.js';
 import { SERVE_FLAGS, SERVE_HELP, serveConfigOf } from './serve-config.js';
+
+/** The web page's files (web/ in the package; dist/cli/serve.js is two levels below it). */
+const WEB_ASSETS = new URL('../../web/', import.meta.url);
 
 /** Resource attributes of the pod faultline runs in, from the downward API's variables (the Helm chart sets them). */
 function kubernetesResource(node: string | undefined): Record<string, string> {
