@@ -133,6 +133,9 @@ export const MAP_SIZES: Record<string, readonly [number, number]> = {
 };
 
 /** enum event_kind: a ring record's first field. */
+/** error_code of a fault seen by the perf-event hook, which has none (ERROR_CODE_UNKNOWN in bpf/trace.bpf.c). */
+export const ERROR_CODE_UNKNOWN = 0xffffffffffffffffn;
+
 /** The x86 page-fault error code's bits the programs read (arch/x86/include/asm/trap_pf.h). */
 export const PF_ERROR = { present: 0x1, write: 0x2, exec: 0x10 } as const;
 

@@ -4,7 +4,7 @@ import { packageVersion } from '../version.js';
 import { KubePods } from '../readers/kube-pods.js';
 import { readCgroupMemoryRows, readHostPressure } from '../readers/memory-headroom.js';
 import { CgroupNames } from '../readers/cgroups.js';
-import { processAlive } from '../readers/procfs.js';
+import { processAlive, readMaps } from '../readers/procfs.js';
 import { FaultlineError } from '../errors.js';
 import { KmsgOomReports } from '../features/oom/kmsg.js';
 import { oomRecords } from '../features/oom/decode.js';
@@ -27,7 +27,7 @@ import { formatJson, oomKillExtras, pageFaultExtras } from '../deliver/trace-for
 import { startGovernor } from './governor.js';
 import { LiveHub } from '../features/trace/live-hub.js';
 import { LiveWatch } from '../features/trace/live-watch.js';
-import { addWebPages, readMaps, type WebPages } from '../expose/web/routes.js';
+import { addWebPages, type WebPages } from '../expose/web/routes.js';
 import { dropCapabilities } from './least-privilege.js';
 import { requireBpfCapabilities } from './preflight.js';
 import { SERVE_FLAGS, SERVE_HELP, serveConfigOf } from './serve-config.js';
@@ -171,25 +171,24 @@ export async function serve(argv: string[]): Promise<void> {
     eventLogSampleEvery: logged?.logsFaults ? logged.sampleEvery : 0,
     otlp: otlpStats,
   });
+  /** The kernel's counts now, for a scrape, an OTLP export or a page: OOM kills up to now (page-fault records are the drain loop's), then the maps. */
+  const takeCounts = (): void => {
+    probe.drain(DRAIN_BATCH);
+    state.refresh();
+  };
   let webPages: WebPages | null = null;
   const app = createApp(
     createExposition(families),
     {
       telemetryPath: config.telemetryPath,
-      beforeScrape: () => {
-        probe.drain(DRAIN_BATCH); // OOM kills up to now; page-fault records are the drain loop's
-        state.refresh();
-      },
+      beforeScrape: takeCounts,
       afterScrape: (seconds) => (state.lastScrapeSeconds = seconds),
       maxRequests: config.maxRequests,
       health: () => state.health(),
       pages: (app) => {
         webPages = addWebPages(app, {
           families,
-          refresh: () => {
-            probe.drain(DRAIN_BATCH);
-            state.refresh();
-          },
+          refresh: takeCounts,
           cgroupOf: (pid) => state.cgroupOfProcess(pid),
           processCounts: (pid) => state.processes.view(pid),
           live: liveHub,
@@ -220,10 +219,7 @@ export async function serve(argv: string[]): Promise<void> {
       otlp = new OtlpPush({
         config: otlpConfig,
         families,
-        refresh: () => {
-          probe.drain(DRAIN_BATCH);
-          state.refresh();
-        },
+        refresh: takeCounts,
         stats: otlpStats,
         version: packageVersion(),
         detected: kubernetesResource(config.nodeName),

@@ -4,7 +4,7 @@
  *   [OOM_KILL] pid=6100 comm=stress-ng
  * or one JSON object per line with --format json.
  */
-import { FAULT_EVENT, decodeComm } from '../bpf/contract.js';
+import { ERROR_CODE_UNKNOWN, FAULT_EVENT, decodeComm } from '../bpf/contract.js';
 import { accessOfErrorCode } from '../features/faults/decode.js';
 import { isFaultEvent, type PageFaultEvent } from '../features/trace/decode.js';
 import type { OomKillEvent } from '../features/oom/decode.js';
@@ -69,8 +69,6 @@ export function formatJson(
   return `${out}}`;
 }
 
-/** error_code of a fault seen by the perf-event hook, which has none (ERROR_CODE_UNKNOWN in the kernel programs). */
-export const ERROR_CODE_UNKNOWN = 0xffffffffffffffffn;
 
 /** The event log's extra fields of a page fault; `cgroup` is its path as /metrics names it. */
 export function pageFaultExtras(event: PageFaultEvent, cgroup = ''): Record<string, string | number | boolean> {

@@ -9,13 +9,14 @@
  * next reading, the process view keeps counting and sends its faults when
  * the client has caught up) instead of queueing them in memory.
  */
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type express from 'express';
 import { FaultlineError } from '../../errors.js';
 import { FAULT_TYPES, REGIONS } from '../../bpf/contract.js';
 import type { ProcessView } from '../../features/faults/process-table.js';
 import type { Family } from '../../metrics/family.js';
-import { MAX_MAPS_BYTES, parseMaps, type Mapping } from '../../features/trace/address-space.js';
+import { parseMaps, type Mapping } from '../../features/trace/address-space.js';
+import { commOf, readMaps } from '../../readers/procfs.js';
 import type { LiveBatch, LiveHub } from '../../features/trace/live-hub.js';
 import { buildOverview, samplesOf, type Overview, type Reading } from './overview.js';
 
@@ -54,41 +55,6 @@ export function parsePid(text: string): number | null {
   if (!/^[1-9]\d{0,6}$/.test(text)) return null;
   const pid = Number(text);
   return pid <= 4194304 ? pid : null;
-}
-
-/** /proc/PID/maps, at most MAX_MAPS_BYTES; null when the process is gone. */
-export function readMaps(pid: number): string | null {
-  let fd: number;
-  try {
-    fd = openSync(`/proc/${pid}/maps`, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    const buf = Buffer.alloc(Math.min(MAX_MAPS_BYTES, 256 << 10));
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const n = readSync(fd, buf, 0, Math.min(buf.length, MAX_MAPS_BYTES - total), null);
-      if (n <= 0) break;
-      chunks.push(Buffer.from(buf.subarray(0, n)));
-      total += n;
-      if (total >= MAX_MAPS_BYTES) break;
-    }
-    return Buffer.concat(chunks).toString('latin1');
-  } catch {
-    return null; // ESRCH: it exited while we read
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function commOf(pid: number): string | null {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'latin1').trim().slice(0, 15);
-  } catch {
-    return null;
-  }
 }
 
 export function mappingJson(m: Mapping): Record<string, string> {
@@ -228,7 +194,6 @@ export function addWebPages(app: express.Express, options: WebOptions): WebPages
     if (pid === null) return;
     const live = options.live;
     if (!live) return void res.status(409).json({ error: 'the live view needs the fault entry hook: faultline serve runs with --no-collector.fault-detail' });
-    if (readMaps(pid) === null) return void res.status(404).json({ error: `no process ${pid}` });
     let session;
     try {
       session = live.open(pid);
@@ -237,6 +202,11 @@ export function addWebPages(app: express.Express, options: WebOptions): WebPages
       throw err;
     }
     const opened = session;
+    // Its first read of the maps says whether the process is there.
+    if (!opened.alive) {
+      live.close(opened);
+      return void res.status(404).json({ error: `no process ${pid}` });
+    }
     if (!sse(res, streams)) {
       live.close(opened);
       return;

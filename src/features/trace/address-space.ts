@@ -30,8 +30,6 @@ export interface AddressSpace {
 
 /** Mappings read at most: a process with more (the kernel allows 65,530 by default) shows its lowest this many. */
 export const MAX_MAPPINGS = 8192;
-/** Bytes of /proc/PID/maps read at most (~100 bytes a line). */
-export const MAX_MAPS_BYTES = 4 << 20;
 
 const LINE = /^([0-9a-f]{1,16})-([0-9a-f]{1,16}) ([r-][w-][x-][ps]) ([0-9a-f]{1,16}) [0-9a-f]{1,8}:[0-9a-f]{1,8} \d{1,20}(?: +(.*))?$/;
 
@@ -69,15 +67,24 @@ export function parseMaps(text: string): AddressSpace {
   return { mappings, skipped };
 }
 
-/** The index of the mapping that holds `address` (sorted mappings), or -1. */
-export function mappingIndexOf(mappings: readonly Mapping[], address: bigint): number {
+/** Sorted mappings' bounds as doubles (user addresses fit one exactly), for the per-fault search: no bigint per fault. */
+export interface MappingBounds {
+  readonly starts: Float64Array;
+  readonly ends: Float64Array;
+}
+
+export function boundsOf(mappings: readonly Mapping[]): MappingBounds {
+  return { starts: Float64Array.from(mappings, (m) => Number(m.start)), ends: Float64Array.from(mappings, (m) => Number(m.end)) };
+}
+
+/** The index of the mapping that holds `address`, or -1. */
+export function mappingIndexOf(bounds: MappingBounds, address: number): number {
   let lo = 0;
-  let hi = mappings.length - 1;
+  let hi = bounds.starts.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    const m = mappings[mid]!;
-    if (address < m.start) hi = mid - 1;
-    else if (address >= m.end) lo = mid + 1;
+    if (address < bounds.starts[mid]!) hi = mid - 1;
+    else if (address >= bounds.ends[mid]!) lo = mid + 1;
     else return mid;
   }
   return -1;

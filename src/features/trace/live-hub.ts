@@ -6,9 +6,8 @@
  * exact (every record the kernel delivered); the faults kept for drawing are
  * bounded, and what is over the bound is counted, not kept.
  */
-import { FAULT_EVENT, PF_ERROR, REGIONS } from '../../bpf/contract.js';
-import type { PageFaultEvent } from './decode.js';
-import { parseMaps, type Mapping } from './address-space.js';
+import { ERROR_CODE_UNKNOWN, FAULT_EVENT, PF_ERROR, REGIONS } from '../../bpf/contract.js';
+import { boundsOf, mappingIndexOf, parseMaps, type Mapping, type MappingBounds } from './address-space.js';
 import type { LiveWatch } from './live-watch.js';
 
 /** Pages a session keeps for drawing between two batches (each page once, with its last fault's kind); faults on more are counted as not drawn. */
@@ -18,9 +17,6 @@ export const MAPS_REREAD_MS = 200;
 
 /** A fault's kind for the page, in one small number: its region (REGIONS index) and its access bits. */
 export const KIND = { present: 8, write: 16, exec: 32, unknownAccess: 64 } as const;
-
-/** error_code when the hook has none (the perf event: ERROR_CODE_UNKNOWN in bpf/trace.bpf.c). */
-const ERROR_CODE_UNKNOWN = 0xffffffffffffffffn;
 
 /** A kind from a region index and the error code's low bits; `unknown`: the hook gave no error code. */
 export function kindOf(region: number, errorCode: number, unknown: boolean): number {
@@ -32,9 +28,9 @@ export function kindOf(region: number, errorCode: number, unknown: boolean): num
   return kind;
 }
 
-export function faultKind(event: Pick<PageFaultEvent, 'region' | 'errorCode'>): number {
-  return kindOf(REGIONS.indexOf(event.region), Number(event.errorCode & 0xffffn), event.errorCode === ERROR_CODE_UNKNOWN);
-}
+/** ERROR_CODE_UNKNOWN in the two 32-bit words the fast path reads (no bigint per record). */
+const UNKNOWN_LOW = Number(ERROR_CODE_UNKNOWN & 0xffffffffn);
+const UNKNOWN_HIGH = Number(ERROR_CODE_UNKNOWN >> 32n);
 
 /** A live record as the hub reads it: no comm, no bigints (user addresses fit a double exactly). */
 export interface LiveFault {
@@ -50,7 +46,7 @@ export function liveFaultAt(ring: Buffer, offset: number): LiveFault {
   return {
     pid: ring.readUInt32LE(offset + FAULT_EVENT.pid),
     address: ring.readUInt32LE(offset + FAULT_EVENT.address) + ring.readUInt32LE(offset + FAULT_EVENT.address + 4) * 2 ** 32,
-    kind: kindOf(ring.readUInt32LE(offset + FAULT_EVENT.region), low, low === 0xffffffff && high === 0xffffffff),
+    kind: kindOf(ring.readUInt32LE(offset + FAULT_EVENT.region), low, low === UNKNOWN_LOW && high === UNKNOWN_HIGH),
   };
 }
 
@@ -74,9 +70,7 @@ export class LiveSession {
   private readonly readMaps: () => string | null;
   private readonly now: () => number;
   private mappingsNow: readonly Mapping[] = [];
-  /** The mappings' bounds as doubles, for the per-fault search. */
-  private starts = new Float64Array(0);
-  private ends = new Float64Array(0);
+  private bounds: MappingBounds = boundsOf([]);
   private mappingCounts = new Float64Array(0);
   private mappingsChanged = true;
   private mapsReadAt = -Infinity;
@@ -88,11 +82,14 @@ export class LiveSession {
   private outside = 0;
   private total = 0;
 
+  /** Whether the process was there when the session opened (its maps could be read). */
+  readonly alive: boolean;
+
   constructor(pid: number, readMaps: () => string | null, now: () => number = () => performance.now()) {
     this.pid = pid;
     this.readMaps = readMaps;
     this.now = now;
-    this.rereadMaps();
+    this.alive = this.rereadMaps();
   }
 
   get mappings(): readonly Mapping[] {
@@ -109,8 +106,7 @@ export class LiveSession {
       const byStart = new Map<bigint, number>(this.goneCounts);
       this.mappingsNow.forEach((m, i) => byStart.set(m.start, this.mappingCounts[i]!));
       this.mappingsNow = mappings;
-      this.starts = Float64Array.from(mappings, (m) => Number(m.start));
-      this.ends = Float64Array.from(mappings, (m) => Number(m.end));
+      this.bounds = boundsOf(mappings);
       this.mappingCounts = Float64Array.from(mappings, (m) => byStart.get(m.start) ?? 0);
       for (const m of mappings) byStart.delete(m.start);
       this.goneCounts.clear();
@@ -120,24 +116,12 @@ export class LiveSession {
     return true;
   }
 
-  private indexOf(address: number): number {
-    let lo = 0;
-    let hi = this.starts.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (address < this.starts[mid]!) hi = mid - 1;
-      else if (address >= this.ends[mid]!) lo = mid + 1;
-      else return mid;
-    }
-    return -1;
-  }
-
   add(fault: LiveFault): void {
     this.total++;
-    let i = this.indexOf(fault.address);
+    let i = mappingIndexOf(this.bounds, fault.address);
     if (i < 0 && this.now() - this.mapsReadAt >= MAPS_REREAD_MS) {
       this.rereadMaps();
-      i = this.indexOf(fault.address);
+      i = mappingIndexOf(this.bounds, fault.address);
     }
     if (i < 0) this.outside++;
     else this.mappingCounts[i]!++;
